@@ -1,0 +1,49 @@
+"""Alembic environment for the kit's own schema.
+
+The version table lives in ``pgaudit_kit`` (never the user's ``public.alembic_version``), so the
+schema is created first. Online runs reuse the connection the installer hands over in
+``config.attributes["connection"]``: it already holds the install lock and its transaction.
+"""
+
+from __future__ import annotations
+
+from alembic import context
+
+VERSION_SCHEMA = "pgaudit_kit"
+VERSION_TABLE = "alembic_version"
+
+config = context.config
+
+
+def run_migrations_offline() -> None:
+    context.configure(
+        dialect_name="postgresql",
+        version_table=VERSION_TABLE,
+        version_table_schema=VERSION_SCHEMA,
+        transactional_ddl=True,
+        literal_binds=True,
+    )
+    context.get_context().impl.static_output(f"CREATE SCHEMA IF NOT EXISTS {VERSION_SCHEMA};\n")
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+def run_migrations_online() -> None:
+    connection = config.attributes.get("connection")
+    if connection is None:
+        raise RuntimeError("pgaudit-kit migrations run through `pgaudit-kit install`, which supplies the connection")
+    connection.exec_driver_sql(f"CREATE SCHEMA IF NOT EXISTS {VERSION_SCHEMA}")
+    context.configure(
+        connection=connection,
+        version_table=VERSION_TABLE,
+        version_table_schema=VERSION_SCHEMA,
+        transaction_per_migration=False,
+    )
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+if context.is_offline_mode():
+    run_migrations_offline()
+else:
+    run_migrations_online()

@@ -1,0 +1,130 @@
+"""Read-only views of the kit's state in a database: enrolment, capture triggers, schema snapshots."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import psycopg
+from psycopg.rows import dict_row
+
+STATEMENT_TRIGGERS = ("pgaudit_kit_capture_insert", "pgaudit_kit_capture_update", "pgaudit_kit_capture_delete")
+ROW_TRIGGERS = ("pgaudit_kit_capture_row",)
+TRUNCATE_TRIGGER = "pgaudit_kit_capture_truncate"
+EVENT_TRIGGERS = ("pgaudit_kit_ddl_command_end", "pgaudit_kit_sql_drop")
+
+
+def enrolled_tables(conn: psycopg.Connection[Any]) -> list[dict[str, Any]]:
+    with conn.cursor(row_factory=dict_row) as cur:
+        cur.execute(
+            """
+            SELECT schema_name, table_name, capture_mode, pk_columns, excluded_columns, redacted_columns,
+                   truncate_policy, capture_statement, enrolled_at::text AS enrolled_at, enrolled_by
+              FROM pgaudit_kit.enrolled_table ORDER BY schema_name, table_name
+            """
+        )
+        return list(cur.fetchall())
+
+
+def auto_enrol_schemas(conn: psycopg.Connection[Any]) -> list[dict[str, Any]]:
+    with conn.cursor(row_factory=dict_row) as cur:
+        cur.execute(
+            """
+            SELECT schema_name, excluded_columns, redacted_columns, truncate_policy, capture_statement,
+                   created_at::text AS created_at, created_by
+              FROM pgaudit_kit.auto_enrol_schema ORDER BY schema_name
+            """
+        )
+        return list(cur.fetchall())
+
+
+def capture_problems(conn: psycopg.Connection[Any]) -> list[str]:
+    """Cheap coverage checks: every enrolled table has its capture function and triggers, enabled ALWAYS."""
+    problems: list[str] = []
+    rows = conn.execute(
+        """
+        SELECT e.relid, e.schema_name, e.table_name, e.capture_mode,
+               c.oid IS NOT NULL AS table_exists,
+               to_regprocedure(format('pgaudit_kit.%I()', 'capture_' || e.relid)) IS NOT NULL AS function_exists
+          FROM pgaudit_kit.enrolled_table e LEFT JOIN pg_class c ON c.oid = e.relid
+         ORDER BY e.schema_name, e.table_name
+        """
+    ).fetchall()
+    for relid, schema, table, mode, table_exists, function_exists in rows:
+        name = f"{schema}.{table}"
+        if not table_exists:
+            problems.append(f"enrolled table {name} no longer exists")
+            continue
+        if not function_exists:
+            problems.append(f"capture function of {name} is missing: its writes are not recorded")
+        expected = (STATEMENT_TRIGGERS if mode == "statement" else ROW_TRIGGERS) + (TRUNCATE_TRIGGER,)
+        found = dict(
+            conn.execute(
+                "SELECT tgname::text, tgenabled::text FROM pg_trigger WHERE tgrelid = %s AND tgname::text = ANY(%s)",
+                (relid, list(expected)),
+            ).fetchall()
+        )
+        for trigger in expected:
+            state = found.get(trigger)
+            if state is None:
+                problems.append(f"trigger {trigger} on {name} is missing")
+            elif state != "A":
+                problems.append(f"trigger {trigger} on {name} is not enabled ALWAYS (state {state})")
+    states = dict(
+        conn.execute(
+            "SELECT evtname::text, evtenabled::text FROM pg_event_trigger WHERE evtname::text = ANY(%s)",
+            (list(EVENT_TRIGGERS),),
+        ).fetchall()
+    )
+    for trigger in EVENT_TRIGGERS:
+        if trigger not in states:
+            problems.append(f"event trigger {trigger} is missing: DDL is neither recorded nor followed")
+        elif states[trigger] != "A":
+            problems.append(f"event trigger {trigger} is not enabled ALWAYS (state {states[trigger]})")
+    return problems
+
+
+SNAPSHOT_QUERIES: dict[str, str] = {
+    "relations": """
+        SELECT c.relname::text, c.relkind::text, pg_get_userbyid(c.relowner)::text, c.relacl::text,
+               obj_description(c.oid, 'pg_class')
+          FROM pg_class c WHERE c.relnamespace = 'pgaudit_kit'::regnamespace AND c.relname <> 'alembic_version'
+           AND c.relname NOT LIKE 'alembic_version%%' ORDER BY 1""",
+    "columns": """
+        SELECT c.relname::text, a.attname::text, format_type(a.atttypid, a.atttypmod), a.attnotnull,
+               pg_get_expr(d.adbin, d.adrelid), a.attidentity::text, col_description(c.oid, a.attnum)
+          FROM pg_class c JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+          LEFT JOIN pg_attrdef d ON d.adrelid = c.oid AND d.adnum = a.attnum
+         WHERE c.relnamespace = 'pgaudit_kit'::regnamespace AND c.relname NOT LIKE 'alembic_version%%'
+         ORDER BY 1, a.attnum""",
+    "constraints": """
+        SELECT conrelid::regclass::text, conname::text, pg_get_constraintdef(oid)
+          FROM pg_constraint WHERE connamespace = 'pgaudit_kit'::regnamespace
+           AND conrelid::regclass::text NOT LIKE '%%alembic_version%%' ORDER BY 1, 2""",
+    "indexes": """
+        SELECT indexrelid::regclass::text, pg_get_indexdef(indexrelid)
+          FROM pg_index i JOIN pg_class c ON c.oid = i.indrelid
+         WHERE c.relnamespace = 'pgaudit_kit'::regnamespace AND c.relname NOT LIKE 'alembic_version%%' ORDER BY 1""",
+    "functions": """
+        SELECT p.oid::regprocedure::text, pg_get_functiondef(p.oid), pg_get_userbyid(p.proowner)::text,
+               p.proacl::text, obj_description(p.oid, 'pg_proc')
+          FROM pg_proc p WHERE p.pronamespace = 'pgaudit_kit'::regnamespace ORDER BY 1""",
+    "views": """
+        SELECT c.relname::text, pg_get_viewdef(c.oid)
+          FROM pg_class c WHERE c.relnamespace = 'pgaudit_kit'::regnamespace AND c.relkind = 'v' ORDER BY 1""",
+    "triggers": """
+        SELECT tgrelid::regclass::text, tgname::text, pg_get_triggerdef(oid), tgenabled::text
+          FROM pg_trigger WHERE NOT tgisinternal
+           AND tgrelid IN (SELECT oid FROM pg_class WHERE relnamespace = 'pgaudit_kit'::regnamespace) ORDER BY 1, 2""",
+    "event_triggers": """
+        SELECT evtname::text, evtevent::text, evtfoid::regprocedure::text, evtenabled::text, evttags::text,
+               obj_description(oid, 'pg_event_trigger')
+          FROM pg_event_trigger WHERE evtname::text LIKE 'pgaudit\\_kit\\_%%' ORDER BY 1""",
+    "schema": """
+        SELECT nspname::text, pg_get_userbyid(nspowner)::text, nspacl::text, obj_description(oid, 'pg_namespace')
+          FROM pg_namespace WHERE nspname = 'pgaudit_kit'""",
+}
+
+
+def schema_snapshot(conn: psycopg.Connection[Any]) -> dict[str, list[tuple[Any, ...]]]:
+    """Everything that defines the kit's schema (structure, code, ownership, ACLs, comments), not data."""
+    return {name: [tuple(row) for row in conn.execute(query).fetchall()] for name, query in SNAPSHOT_QUERIES.items()}  # type: ignore[arg-type]

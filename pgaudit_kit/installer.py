@@ -1,0 +1,203 @@
+"""Install, upgrade, inspect and remove the kit's schema in a database.
+
+The schema is versioned by the Alembic scripts in ``migrations/``; this module drives Alembic
+programmatically. Installs are transactional (all of it or nothing) and serialised per database by an
+advisory lock, so two installers started at once end with one install and one no-op.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass, field
+from typing import Any
+
+import psycopg
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+
+from . import db
+from .errors import HistoryExists
+from .resources import migrations_dir
+
+# pg_advisory_xact_lock key: hashtext('pgaudit_kit.install') is stable across versions, but spelling the
+# constant out keeps it independent of hash function changes.
+INSTALL_LOCK_KEY = 0x70676B69  # "pgki"
+ROLES = ("pgaudit_kit_owner", "pgaudit_kit_admin", "pgaudit_kit_reader")
+
+
+def alembic_config() -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(migrations_dir()))
+    return cfg
+
+
+def head_revision() -> str:
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    assert head is not None, "no migrations shipped"
+    return head
+
+
+def current_revision(conn: psycopg.Connection[Any]) -> str | None:
+    if not db.is_installed(conn):
+        return None
+    row = conn.execute("SELECT version_num FROM pgaudit_kit.alembic_version").fetchone()
+    return str(row[0]) if row else None
+
+
+def _engine(dsn: str | None) -> sa.Engine:
+    # The creator keeps libpq semantics for the DSN (empty = PG* environment), as psql does.
+    return sa.create_engine("postgresql+psycopg://", creator=lambda: db.connect(dsn), poolclass=sa.pool.NullPool)
+
+
+@dataclass
+class InstallResult:
+    before: str | None
+    after: str
+
+    @property
+    def changed(self) -> bool:
+        return self.before != self.after
+
+
+def install(dsn: str | None) -> InstallResult:
+    """Create or upgrade the kit schema to the newest revision. Idempotent; all-or-nothing."""
+    with db.connect(dsn) as probe:
+        db.require_writable(probe)
+        db.require_superuser(probe, "install")
+    engine = _engine(dsn)
+    try:
+        with engine.begin() as conn:
+            conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({INSTALL_LOCK_KEY})")
+            before = MigrationContext.configure(conn, opts={"version_table_schema": db.KIT_SCHEMA}).get_current_revision()
+            if before != head_revision():
+                cfg = alembic_config()
+                cfg.attributes["connection"] = conn
+                command.upgrade(cfg, "head")
+            return InstallResult(before=before, after=head_revision())
+    except sa.exc.DBAPIError as exc:
+        if isinstance(exc.orig, psycopg.Error):
+            raise db.translate(exc.orig) from exc
+        raise
+    finally:
+        engine.dispose()
+
+
+def install_sql(from_revision: str | None) -> str:
+    """The SQL `install` would run, from *from_revision* (None: a database without the kit) to head."""
+    cfg = alembic_config()
+    buffer = io.StringIO()
+    cfg.output_buffer = buffer
+    target = f"{from_revision}:head" if from_revision else "head"
+    if from_revision == head_revision():
+        return "-- pgaudit-kit is already at the newest revision; nothing to run.\n"
+    command.upgrade(cfg, target, sql=True)
+    return buffer.getvalue()
+
+
+def downgrade(dsn: str | None, revision: str) -> None:
+    """Run Alembic downgrade (used by migration tests and by operators rolling back an upgrade)."""
+    engine = _engine(dsn)
+    try:
+        with engine.begin() as conn:
+            conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({INSTALL_LOCK_KEY})")
+            cfg = alembic_config()
+            cfg.attributes["connection"] = conn
+            command.downgrade(cfg, revision)
+    finally:
+        engine.dispose()
+
+
+@dataclass
+class UninstallResult:
+    dropped_roles: list[str] = field(default_factory=list)
+    kept_roles: list[str] = field(default_factory=list)
+    discarded_events: int = 0
+
+
+def uninstall(dsn: str | None, discard_history: bool) -> UninstallResult:
+    """Remove the kit's schema, triggers and event triggers, and its roles when nothing else uses them.
+
+    Raises HistoryExists when events are recorded and *discard_history* is false.
+    """
+    result = UninstallResult()
+    with db.connect(dsn) as conn, db.translated_errors():
+        db.require_writable(conn)
+        db.require_installed(conn)
+        db.require_superuser(conn, "uninstall")
+        with conn.transaction():
+            conn.execute("SELECT pg_advisory_xact_lock(%s)", (INSTALL_LOCK_KEY,))
+            has_events = conn.execute("SELECT to_regclass('pgaudit_kit.event') IS NOT NULL").fetchone()
+            if has_events and has_events[0]:
+                row = conn.execute("SELECT count(*) FROM pgaudit_kit.event").fetchone()
+                result.discarded_events = int(row[0]) if row else 0
+            if result.discarded_events and not discard_history:
+                raise HistoryExists(
+                    f"refusing to uninstall: {result.discarded_events} recorded audit events would be destroyed; "
+                    "export or archive them first, or pass --discard-history"
+                )
+            # Event triggers first: they would otherwise fire on their own schema's removal.
+            conn.execute("DROP EVENT TRIGGER IF EXISTS pgaudit_kit_ddl_command_end")
+            conn.execute("DROP EVENT TRIGGER IF EXISTS pgaudit_kit_sql_drop")
+            # CASCADE takes the generated capture functions and, through them, their triggers on user tables.
+            conn.execute("DROP SCHEMA pgaudit_kit CASCADE")
+            for role in ROLES:
+                try:
+                    with conn.transaction():
+                        conn.execute(psycopg.sql.SQL("DROP ROLE IF EXISTS {}").format(psycopg.sql.Identifier(role)))
+                    result.dropped_roles.append(role)
+                except psycopg.errors.DependentObjectsStillExist:
+                    result.kept_roles.append(role)  # another database of the cluster still uses it
+    return result
+
+
+@dataclass
+class Status:
+    installed_revision: str | None
+    newest_revision: str
+    server_version: str
+    database: str
+    enrolled_tables: list[dict[str, Any]]
+    auto_enrol_schemas: list[dict[str, Any]]
+    problems: list[str]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "installed_revision": self.installed_revision,
+            "newest_revision": self.newest_revision,
+            "server_version": self.server_version,
+            "database": self.database,
+            "enrolled_tables": self.enrolled_tables,
+            "auto_enrol_schemas": self.auto_enrol_schemas,
+            "problems": self.problems,
+        }
+
+
+def status(dsn: str | None) -> Status:
+    """What is installed, what is enrolled, and anything wrong that can be seen cheaply."""
+    with db.connect(dsn) as conn, db.translated_errors():
+        from .catalog import capture_problems, enrolled_tables, auto_enrol_schemas
+
+        installed = current_revision(conn)
+        problems: list[str] = []
+        tables: list[dict[str, Any]] = []
+        schemas: list[dict[str, Any]] = []
+        if installed is None:
+            problems.append("pgaudit-kit is not installed in this database (run: pgaudit-kit install)")
+        else:
+            if installed != head_revision():
+                problems.append(f"schema is at revision {installed}, newest is {head_revision()} (run: pgaudit-kit install)")
+            tables = enrolled_tables(conn)
+            schemas = auto_enrol_schemas(conn)
+            problems += capture_problems(conn)
+        return Status(
+            installed_revision=installed,
+            newest_revision=head_revision(),
+            server_version=db.server_version(conn),
+            database=db.describe_target(conn),
+            enrolled_tables=tables,
+            auto_enrol_schemas=schemas,
+            problems=problems,
+        )

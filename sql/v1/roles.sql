@@ -2,6 +2,8 @@
 -- Roles are shared by every database of the cluster, so another database may already have created
 -- them: creation is idempotent and tolerates a concurrent installer winning the race.
 --   pgaudit_kit_owner  NOLOGIN owner of every kit object; capture functions run as this role.
+--                      BYPASSRLS: a TRUNCATE must be recorded with every row it removes, including
+--                      rows that row-level security would hide from the truncating role.
 --   pgaudit_kit_admin  may enrol/disenrol tables and run the kit's control functions.
 --   pgaudit_kit_reader may review recorded history.
 DO $roles$
@@ -17,5 +19,6 @@ BEGIN
       END;
     END IF;
   END LOOP;
+  ALTER ROLE pgaudit_kit_owner NOLOGIN BYPASSRLS;
 END
 $roles$;

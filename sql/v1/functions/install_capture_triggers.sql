@@ -33,6 +33,8 @@ BEGIN
     EXECUTE pg_catalog.format('ALTER TABLE %s ENABLE ALWAYS TRIGGER pgaudit_kit_capture_row', v_rel);
   END IF;
   FOR v_part IN SELECT p_relid UNION SELECT p.relid FROM pg_catalog.pg_partition_tree(p_relid) p LOOP
+    -- TRUNCATE capture reads the rows about to go, as the kit owner.
+    EXECUTE pg_catalog.format('GRANT SELECT ON %s TO pgaudit_kit_owner', v_part);
     EXECUTE pg_catalog.format('CREATE TRIGGER pgaudit_kit_capture_truncate BEFORE TRUNCATE ON %s
       FOR EACH STATEMENT EXECUTE FUNCTION %s', v_part, v_fn);
     EXECUTE pg_catalog.format('ALTER TABLE %s ENABLE ALWAYS TRIGGER pgaudit_kit_capture_truncate', v_part);

@@ -38,7 +38,8 @@ def resolve_table(conn: psycopg.Connection[Any], name: str) -> tuple[int, str]:
     try:
         with conn.transaction():
             row = conn.execute(
-                "SELECT c.oid::int8, c.oid::regclass::text, c.relkind::text FROM pg_class c WHERE c.oid = to_regclass(%s)",
+                "SELECT c.oid::int8, format('%%I.%%I', n.nspname, c.relname), c.relkind::text"
+                " FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = to_regclass(%s)",
                 (name,),
             ).fetchone()
     except psycopg.Error as exc:  # e.g. improper qualified name

@@ -1,0 +1,489 @@
+"""Capture overhead: an unaudited baseline and an audited database measured side by side, in one run.
+
+One throwaway PostgreSQL server with durable settings holds two copies of the same pgbench database:
+``baseline`` (no kit) and ``audited`` (kit installed, the four pgbench tables and a keyed bulk table
+enrolled). Every measurement runs on both, alternating, so that drift of the machine (other load, disk
+caches, CPU boost) hits both sides; results are reported as audited/baseline ratios against targets.
+
+    python -m bench.capture --duration 20 --json bench/results.json
+
+Measured:
+  * pgbench tpcb-like (builtin script) throughput at several client counts;
+  * a 100,000-row UPDATE, INSERT ... SELECT and COPY FROM, each as one timed transaction;
+  * bytes of audit storage (event + transaction tables, with indexes and TOAST) per change recorded
+    during the pgbench runs only.
+
+Not a test: nothing here asserts; it prints PASS/MISS against the project's targets.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import os
+import platform
+import re
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import psycopg
+from psycopg import sql
+
+from pgaudit_kit import installer
+from pgaudit_kit.enrolment import CaptureOptions, enable_tables
+from pgaudit_kit.tempserver import TempServer
+
+# Durable on purpose: the kit's cost is partly extra WAL, which only shows when commits wait for it.
+DURABLE_SETTINGS: dict[str, str] = {
+    "fsync": "on",
+    "synchronous_commit": "on",
+    "full_page_writes": "on",
+    "shared_buffers": "256MB",
+    "max_wal_size": "2GB",
+    "checkpoint_timeout": "30min",
+}
+DATABASES = ("baseline", "audited")
+PGBENCH_TABLES = ("pgbench_accounts", "pgbench_branches", "pgbench_tellers", "pgbench_history")
+# Target of INSERT ... SELECT and COPY: keyed, so the captured events carry a primary key as they would
+# for a typical application table (pgbench_history has none).
+BULK_TABLE = "bench_bulk"
+BULK_OPERATIONS = ("update", "insert_select", "copy")
+DML_OPS = ("I", "U", "D", "T")
+
+TPCB_TARGET = 0.65  # audited tps / baseline tps, below 16 clients
+TPCB_TARGET_MANY_CLIENTS = 0.55  # at 16 clients and more
+BULK_TARGET = 2.5  # audited time / baseline time
+BYTES_PER_CHANGE_TARGET = 350.0
+
+
+# -- results -------------------------------------------------------------------------------------------
+@dataclass
+class PgbenchRun:
+    database: str
+    clients: int
+    tps: float
+    transactions: int
+    failed: int
+    latency_ms: float
+    wal_bytes: int
+
+
+@dataclass
+class TpcbResult:
+    clients: int
+    baseline_tps: float
+    audited_tps: float
+    ratio: float
+    target: float
+    met: bool
+    baseline_wal_per_txn: float
+    audited_wal_per_txn: float
+    runs: list[PgbenchRun] = field(default_factory=list)
+
+
+@dataclass
+class BulkResult:
+    operation: str
+    rows: int
+    baseline_s: float
+    audited_s: float
+    ratio: float
+    target: float
+    met: bool
+    baseline_runs_s: list[float] = field(default_factory=list)
+    audited_runs_s: list[float] = field(default_factory=list)
+
+
+@dataclass
+class StorageSnapshot:
+    event_table_bytes: int  # heap + TOAST + free space / visibility maps
+    event_index_bytes: int
+    transaction_bytes: int  # everything, indexes included
+    changes: int  # events with op I/U/D/T
+    transactions: int
+
+    @property
+    def event_bytes(self) -> int:
+        return self.event_table_bytes + self.event_index_bytes
+
+
+@dataclass
+class StorageResult:
+    changes: int
+    transactions: int
+    bytes_per_change: float
+    event_bytes_per_change: float
+    event_table_bytes_per_change: float
+    event_index_bytes_per_change: float
+    transaction_bytes_per_change: float
+    changes_per_transaction: float
+    target: float
+    met: bool
+
+
+# -- plumbing ------------------------------------------------------------------------------------------
+def log(message: str) -> None:
+    """Progress goes to stderr so that stdout holds only the report."""
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+def connect(server: TempServer, database: str) -> psycopg.Connection[Any]:
+    return psycopg.connect(server.dsn(database), autocommit=True, application_name="pgaudit-kit-bench")
+
+
+def run_pgbench(server: TempServer, database: str, args: Sequence[str]) -> str:
+    # The caller's own PG* variables must not redirect pgbench to another server.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
+    env.update(server.client_env(), PGDATABASE=database)
+    result = subprocess.run(
+        [server.tool("pgbench"), *args], capture_output=True, text=True, env=env, check=False
+    )
+    if result.returncode != 0:
+        raise RuntimeError(f"pgbench {' '.join(args)} on {database} failed:\n{result.stderr}{result.stdout}")
+    return result.stdout
+
+
+def parse_number(pattern: str, text: str) -> float:
+    match = re.search(pattern, text)
+    if match is None:
+        raise RuntimeError(f"pgbench output lacks {pattern!r}:\n{text}")
+    return float(match.group(1))
+
+
+def wal_lsn(conn: psycopg.Connection[Any]) -> str:
+    row = conn.execute("SELECT pg_current_wal_lsn()::text").fetchone()
+    assert row is not None
+    return str(row[0])
+
+
+def wal_since(conn: psycopg.Connection[Any], lsn: str) -> int:
+    row = conn.execute("SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), %s::pg_lsn)::int8", (lsn,)).fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+def settle(conn: psycopg.Connection[Any]) -> None:
+    """Same starting state before every measurement: dead rows of the last run vacuumed, dirty pages
+    flushed (so each run pays its own full-page writes and none of the previous run's checkpoint)."""
+    tables = sql.SQL(", ").join(sql.Identifier(t) for t in (*PGBENCH_TABLES, BULK_TABLE))
+    conn.execute(sql.SQL("VACUUM {}").format(tables))
+    conn.execute("CHECKPOINT")
+
+
+def median(values: Sequence[float]) -> float:
+    return float(statistics.median(values))
+
+
+# -- setup ---------------------------------------------------------------------------------------------
+def prepare_databases(server: TempServer, scale: int) -> None:
+    with connect(server, "postgres") as admin:
+        for name in DATABASES:
+            admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    for name in DATABASES:
+        log(f"pgbench -i -s {scale} in {name}")
+        run_pgbench(server, name, ["-i", "-s", str(scale), "-q"])
+        with connect(server, name) as conn:
+            conn.execute(sql.SQL(
+                "CREATE TABLE {} (id bigint PRIMARY KEY, aid integer NOT NULL, delta integer NOT NULL,"
+                " note text NOT NULL, mtime timestamptz NOT NULL)"
+            ).format(sql.Identifier(BULK_TABLE)))
+    log("installing pgaudit-kit in audited and enrolling its tables")
+    installer.install(server.dsn("audited"))
+    with connect(server, "audited") as conn:
+        enable_tables(conn, [*PGBENCH_TABLES, BULK_TABLE], CaptureOptions())
+
+
+def machine_info(server: TempServer) -> dict[str, Any]:
+    cpu_model = "unknown"
+    memory_kib = 0
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as cpuinfo:
+            models = (line.split(":", 1)[1].strip() for line in cpuinfo if line.startswith("model name"))
+            cpu_model = next(models, cpu_model)
+        with open("/proc/meminfo", encoding="utf-8") as meminfo:
+            memory_kib = next((int(line.split()[1]) for line in meminfo if line.startswith("MemTotal:")), 0)
+    except OSError:  # not Linux: report what platform knows
+        cpu_model = platform.processor() or cpu_model
+    with connect(server, "postgres") as conn:
+        version = conn.execute("SELECT version()").fetchone()
+        settings = conn.execute(
+            "SELECT name, current_setting(name) FROM pg_settings WHERE name = ANY(%s) ORDER BY name",
+            (["fsync", "synchronous_commit", "full_page_writes", "shared_buffers", "max_wal_size",
+              "checkpoint_timeout", "wal_level", "autovacuum"],),
+        ).fetchall()
+    return {
+        "nproc": os.cpu_count(),
+        "cpu_model": cpu_model,
+        "memory_gib": round(memory_kib / 1024 / 1024, 1),
+        "kernel": platform.platform(),
+        "python": platform.python_version(),
+        "postgresql": str(version[0]) if version else "unknown",
+        "settings": {str(name): str(value) for name, value in settings},
+    }
+
+
+# -- pgbench -------------------------------------------------------------------------------------------
+def tpcb_run(server: TempServer, conn: psycopg.Connection[Any], database: str, clients: int,
+             duration: int) -> PgbenchRun:
+    settle(conn)
+    start = wal_lsn(conn)
+    # -n: pgbench's own vacuum would TRUNCATE pgbench_history, which the audited side records row by row.
+    out = run_pgbench(server, database, ["-n", "-c", str(clients), "-j", str(min(clients, 2)),
+                                         "-T", str(duration)])
+    run = PgbenchRun(
+        database=database,
+        clients=clients,
+        tps=parse_number(r"tps = ([0-9.]+) \(without initial connection time\)", out),
+        transactions=int(parse_number(r"number of transactions actually processed: (\d+)", out)),
+        failed=int(parse_number(r"number of failed transactions: (\d+)", out)),
+        latency_ms=parse_number(r"latency average = ([0-9.]+) ms", out),
+        wal_bytes=wal_since(conn, start),
+    )
+    log(f"  {database:8} {clients:3} clients: {run.tps:9.1f} tps, {run.wal_bytes / run.transactions:7.0f} "
+        "WAL bytes/txn")
+    return run
+
+
+def tpcb(server: TempServer, conns: dict[str, psycopg.Connection[Any]], clients_list: Sequence[int],
+         duration: int, repeat: int) -> list[TpcbResult]:
+    results = []
+    for clients in clients_list:
+        runs: list[PgbenchRun] = []
+        for rep in range(repeat):
+            # ABBA order over repeats, so neither side always runs on the warmer machine.
+            for database in DATABASES if rep % 2 == 0 else DATABASES[::-1]:
+                runs.append(tpcb_run(server, conns[database], database, clients, duration))
+        by_db = {db: [r for r in runs if r.database == db] for db in DATABASES}
+        tps = {db: median([r.tps for r in by_db[db]]) for db in DATABASES}
+        wal = {db: sum(r.wal_bytes for r in by_db[db]) / sum(r.transactions for r in by_db[db])
+               for db in DATABASES}
+        target = TPCB_TARGET_MANY_CLIENTS if clients >= 16 else TPCB_TARGET
+        ratio = tps["audited"] / tps["baseline"]
+        results.append(TpcbResult(
+            clients=clients, baseline_tps=tps["baseline"], audited_tps=tps["audited"], ratio=ratio,
+            target=target, met=ratio >= target, baseline_wal_per_txn=wal["baseline"],
+            audited_wal_per_txn=wal["audited"], runs=runs,
+        ))
+    return results
+
+
+# -- storage -------------------------------------------------------------------------------------------
+def storage_snapshot(conn: psycopg.Connection[Any]) -> StorageSnapshot:
+    row = conn.execute(
+        """SELECT pg_table_size('pgaudit_kit.event'), pg_indexes_size('pgaudit_kit.event'),
+                  pg_total_relation_size('pgaudit_kit.transaction'),
+                  (SELECT count(*) FROM pgaudit_kit.event WHERE op = ANY(%s::"char"[])),
+                  (SELECT count(*) FROM pgaudit_kit.transaction)""",
+        (list(DML_OPS),),
+    ).fetchone()
+    assert row is not None
+    return StorageSnapshot(*(int(v) for v in row))
+
+
+def storage_result(before: StorageSnapshot, after: StorageSnapshot) -> StorageResult:
+    changes = after.changes - before.changes
+    if changes <= 0:
+        raise RuntimeError("no changes were recorded during the pgbench runs")
+    per_change = {
+        name: (getattr(after, name) - getattr(before, name)) / changes
+        for name in ("event_table_bytes", "event_index_bytes", "event_bytes", "transaction_bytes")
+    }
+    total = per_change["event_bytes"] + per_change["transaction_bytes"]
+    transactions = after.transactions - before.transactions
+    return StorageResult(
+        changes=changes,
+        transactions=transactions,
+        bytes_per_change=total,
+        event_bytes_per_change=per_change["event_bytes"],
+        event_table_bytes_per_change=per_change["event_table_bytes"],
+        event_index_bytes_per_change=per_change["event_index_bytes"],
+        transaction_bytes_per_change=per_change["transaction_bytes"],
+        changes_per_transaction=changes / transactions if transactions else 0.0,
+        target=BYTES_PER_CHANGE_TARGET,
+        met=total <= BYTES_PER_CHANGE_TARGET,
+    )
+
+
+# -- bulk ----------------------------------------------------------------------------------------------
+def copy_payload(first_id: int, rows: int) -> bytes:
+    """COPY text rows for bench_bulk, built before the clock starts."""
+    buffer = io.StringIO()
+    for i in range(first_id, first_id + rows):
+        buffer.write(f"{i}\t{i % 1_000_000 + 1}\t{i % 5000 - 2500}\tcopied row {i}\t2024-01-01 00:00:00+00\n")
+    return buffer.getvalue().encode()
+
+
+def bulk_run(conn: psycopg.Connection[Any], operation: str, rows: int, rep: int) -> float:
+    # INSERT and COPY write fresh keys every repetition: ids [2*rep*rows + 1, 2*(rep+1)*rows].
+    first_id = 2 * rep * rows + 1
+    payload = copy_payload(first_id + rows, rows) if operation == "copy" else b""
+    table = sql.Identifier(BULK_TABLE)
+    settle(conn)
+    start = time.perf_counter()
+    with conn.transaction():  # one transaction, commit (and its WAL flush) included in the time
+        if operation == "update":
+            conn.execute("UPDATE pgbench_accounts SET abalance = abalance + 1 WHERE aid <= %s", (rows,))
+        elif operation == "insert_select":
+            conn.execute(sql.SQL(
+                "INSERT INTO {} (id, aid, delta, note, mtime)"
+                " SELECT g, g %% 1000000 + 1, g %% 5000 - 2500, 'inserted row ' || g, now()"
+                " FROM generate_series(%s::int8, %s::int8) g"
+            ).format(table), (first_id, first_id + rows - 1))
+        else:
+            with conn.cursor().copy(
+                sql.SQL("COPY {} (id, aid, delta, note, mtime) FROM STDIN").format(table)
+            ) as copy:
+                copy.write(payload)
+    return time.perf_counter() - start
+
+
+def bulk(conns: dict[str, psycopg.Connection[Any]], rows: int, repeat: int) -> list[BulkResult]:
+    times: dict[tuple[str, str], list[float]] = {(op, db): [] for op in BULK_OPERATIONS for db in DATABASES}
+    for rep in range(repeat):
+        for operation in BULK_OPERATIONS:
+            for database in DATABASES if rep % 2 == 0 else DATABASES[::-1]:
+                elapsed = bulk_run(conns[database], operation, rows, rep)
+                times[operation, database].append(elapsed)
+                log(f"  {database:8} {operation:13}: {elapsed:7.3f} s")
+    results = []
+    for operation in BULK_OPERATIONS:
+        base, audited = median(times[operation, "baseline"]), median(times[operation, "audited"])
+        results.append(BulkResult(
+            operation=operation, rows=rows, baseline_s=base, audited_s=audited, ratio=audited / base,
+            target=BULK_TARGET, met=audited / base <= BULK_TARGET,
+            baseline_runs_s=times[operation, "baseline"], audited_runs_s=times[operation, "audited"],
+        ))
+    return results
+
+
+# -- report --------------------------------------------------------------------------------------------
+def verdict(met: bool) -> str:
+    return "PASS" if met else "MISS"
+
+
+def report(results: dict[str, Any], tpcb_results: list[TpcbResult], bulk_results: list[BulkResult],
+           storage: StorageResult) -> str:
+    machine, params = results["machine"], results["parameters"]
+    lines = [
+        f"Machine:    {machine['nproc']} CPUs, {machine['cpu_model']}, {machine['memory_gib']} GiB RAM",
+        f"PostgreSQL: {machine['postgresql']}",
+        "Settings:   " + ", ".join(f"{k}={v}" for k, v in machine["settings"].items()),
+        f"Date:       {results['date']}",
+        f"Command:    {results['command']}",
+        "",
+        f"pgbench tpcb-like, scale {params['scale']}, {params['duration']} s per run, "
+        f"median of {params['repeat']} (audited/baseline tps; higher is better)",
+        f"{'clients':>7} {'baseline tps':>13} {'audited tps':>12} {'ratio':>6} {'target':>7}  "
+        f"{'':4} {'WAL B/txn base':>14} {'WAL B/txn aud':>13}",
+    ]
+    for t in tpcb_results:
+        lines.append(
+            f"{t.clients:>7} {t.baseline_tps:>13.1f} {t.audited_tps:>12.1f} {t.ratio:>6.2f} "
+            f"{'>=' + str(t.target):>7}  {verdict(t.met):4} "
+            f"{t.baseline_wal_per_txn:>14.0f} {t.audited_wal_per_txn:>13.0f}"
+        )
+    lines += [
+        "",
+        f"Bulk, {params['bulk_rows']:,} rows in one transaction, median of {params['bulk_repeat']} "
+        "(audited/baseline time; lower is better)",
+        f"{'operation':>13} {'baseline s':>11} {'audited s':>10} {'ratio':>6} {'target':>7}",
+    ]
+    for b in bulk_results:
+        lines.append(
+            f"{b.operation:>13} {b.baseline_s:>11.3f} {b.audited_s:>10.3f} {b.ratio:>6.2f} "
+            f"{'<=' + str(b.target):>7}  {verdict(b.met)}"
+        )
+    lines += [
+        "",
+        f"Audit storage per change recorded during the pgbench runs ({storage.changes:,} changes in "
+        f"{storage.transactions:,} transactions)",
+        f"  total        {storage.bytes_per_change:7.1f} B/change  (target <= {storage.target:.0f})  "
+        f"{verdict(storage.met)}",
+        f"  event        {storage.event_bytes_per_change:7.1f} B/change  (table+TOAST "
+        f"{storage.event_table_bytes_per_change:.1f}, indexes {storage.event_index_bytes_per_change:.1f})",
+        f"  transaction  {storage.transaction_bytes_per_change:7.1f} B/change  "
+        f"({storage.changes_per_transaction:.2f} changes per transaction)",
+    ]
+    return "\n".join(lines)
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    add = parser.add_argument
+    add("--scale", type=int, default=10, help="pgbench scale factor (default 10)")
+    add("--clients", default="1,4,16", help="comma-separated client counts (default 1,4,16)")
+    add("--duration", type=int, default=30, help="seconds per pgbench run (default 30)")
+    add("--repeat", type=int, default=1, help="pgbench runs per measurement, median taken (default 1)")
+    add("--bulk-repeat", type=int, default=3, help="runs per bulk operation, median taken (default 3)")
+    add("--warmup", type=int, default=5, help="untimed pgbench seconds per database (default 5)")
+    add("--bulk-rows", type=int, default=100_000, help="rows per bulk operation (default 100000)")
+    add("--json", metavar="FILE", help="also write every number to FILE")
+    args = parser.parse_args(argv)
+    args.clients = [int(c) for c in args.clients.split(",") if c.strip()]
+    if args.bulk_rows > 100_000 * args.scale:
+        parser.error("--bulk-rows cannot exceed the number of pgbench_accounts rows (100000 x scale)")
+    if min(args.repeat, args.bulk_repeat) < 1 or not args.clients or min(args.clients) < 1:
+        parser.error("--repeat, --bulk-repeat and --clients must be positive")
+    return args
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    command = " ".join(["python -m bench.capture", *(argv if argv is not None else sys.argv[1:])])
+    started = time.monotonic()
+    with TempServer(settings=DURABLE_SETTINGS) as server:
+        log(f"server on port {server.port} ({server.bindir})")
+        prepare_databases(server, args.scale)
+        machine = machine_info(server)
+        conns = {db: connect(server, db) for db in DATABASES}
+        try:
+            if args.warmup:
+                log(f"warm-up, {args.warmup} s per database")
+                for database in DATABASES:
+                    run_pgbench(server, database, ["-n", "-c", "2", "-j", "2", "-T", str(args.warmup)])
+            # The storage window covers the timed pgbench runs only; bulk rows would skew the mix.
+            before = storage_snapshot(conns["audited"])
+            log("pgbench tpcb-like")
+            tpcb_results = tpcb(server, conns, args.clients, args.duration, args.repeat)
+            storage = storage_result(before, storage_snapshot(conns["audited"]))
+            log(f"bulk operations, {args.bulk_rows} rows")
+            bulk_results = bulk(conns, args.bulk_rows, args.bulk_repeat)
+        finally:
+            for conn in conns.values():
+                conn.close()
+    results: dict[str, Any] = {
+        "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "command": command,
+        "machine": machine,
+        "parameters": {
+            "scale": args.scale, "clients": args.clients, "duration": args.duration, "repeat": args.repeat,
+            "bulk_repeat": args.bulk_repeat, "warmup": args.warmup, "bulk_rows": args.bulk_rows,
+        },
+        "elapsed_s": round(time.monotonic() - started, 1),
+        "tpcb": [asdict(t) for t in tpcb_results],
+        "bulk": [asdict(b) for b in bulk_results],
+        "storage": asdict(storage),
+        "all_targets_met": (
+            all(t.met for t in tpcb_results) and all(b.met for b in bulk_results) and storage.met
+        ),
+    }
+    print(report(results, tpcb_results, bulk_results, storage))
+    print(f"\nTotal time {results['elapsed_s']:.0f} s; all targets met: {results['all_targets_met']}")
+    if args.json:
+        with open(args.json, "w", encoding="utf-8") as out:
+            json.dump(results, out, indent=2)
+            out.write("\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -127,4 +127,4 @@ SNAPSHOT_QUERIES: dict[str, str] = {
 
 def schema_snapshot(conn: psycopg.Connection[Any]) -> dict[str, list[tuple[Any, ...]]]:
     """Everything that defines the kit's schema (structure, code, ownership, ACLs, comments), not data."""
-    return {name: [tuple(row) for row in conn.execute(query).fetchall()] for name, query in SNAPSHOT_QUERIES.items()}  # type: ignore[arg-type]
+    return {name: [tuple(row) for row in conn.execute(query).fetchall()] for name, query in SNAPSHOT_QUERIES.items()}

@@ -28,7 +28,8 @@ class KitGroup(click.Group):
             raise
         except Exception as exc:  # a bug: say so, keep the exit code distinct
             first_line = (str(exc).strip().splitlines() or [""])[0]
-            self._report(ctx, f"internal error: {type(exc).__name__}: {first_line} (rerun with --debug for the traceback)")
+            self._report(ctx, f"internal error: {type(exc).__name__}: {first_line} "
+                              "(rerun with --debug for the traceback)")
             ctx.exit(EXIT_INTERNAL)
 
     @staticmethod
@@ -116,7 +117,8 @@ def status(ctx: click.Context, output_format: str) -> None:
         if report.enrolled_tables:
             click.echo(render.table(
                 ["table", "mode", "primary key", "excluded", "redacted", "truncate", "statement"],
-                [[f"{t['schema_name']}.{t['table_name']}", t["capture_mode"], ",".join(t["pk_columns"] or []) or "(none)",
+                [[f"{t['schema_name']}.{t['table_name']}", t["capture_mode"],
+                  ",".join(t["pk_columns"] or []) or "(none)",
                   ",".join(t["excluded_columns"]), ",".join(t["redacted_columns"]), t["truncate_policy"],
                   "yes" if t["capture_statement"] else "no"] for t in report.enrolled_tables],
             ))
@@ -158,7 +160,9 @@ def _split_columns(value: str | None) -> tuple[str, ...]:
     return tuple(part.strip() for part in value.split(",") if part.strip())
 
 
-def _capture_options(exclude: str | None, redact: str | None, truncate: str, statement: bool) -> enrolment.CaptureOptions:
+def _capture_options(
+    exclude: str | None, redact: str | None, truncate: str, statement: bool
+) -> enrolment.CaptureOptions:
     return enrolment.CaptureOptions(
         excluded_columns=_split_columns(exclude), redacted_columns=_split_columns(redact), truncate=truncate,
         capture_statement=statement,

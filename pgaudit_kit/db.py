@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import psycopg
 from psycopg import errors as pgerrors
@@ -35,15 +36,17 @@ def _first_line(text: str) -> str:
     return text.strip().splitlines()[0] if text.strip() else text
 
 
-def describe_target(conn: psycopg.Connection[object]) -> str:
+def describe_target(conn: psycopg.Connection[Any]) -> str:
     info = conn.info
     return f"{info.user}@{info.host}:{info.port}/{info.dbname}"
 
 
-def connect(dsn: str | None, *, autocommit: bool = False, application_name: str = "pgaudit-kit") -> psycopg.Connection[object]:
+def connect(
+    dsn: str | None, *, autocommit: bool = False, application_name: str = "pgaudit-kit"
+) -> psycopg.Connection[Any]:
     """Open a connection or raise EnvironmentProblem naming why (bad DSN, refused, wrong password)."""
     try:
-        conn: psycopg.Connection[object] = psycopg.connect(
+        conn: psycopg.Connection[Any] = psycopg.connect(
             dsn or "", autocommit=autocommit, application_name=application_name, connect_timeout=10
         )
     except psycopg.ProgrammingError as exc:  # malformed conninfo string
@@ -81,23 +84,23 @@ def translated_errors() -> Iterator[None]:
         raise translate(exc) from exc
 
 
-def is_installed(conn: psycopg.Connection[object]) -> bool:
+def is_installed(conn: psycopg.Connection[Any]) -> bool:
     row = conn.execute("SELECT to_regclass('pgaudit_kit.alembic_version') IS NOT NULL").fetchone()
     return bool(row and row[0])
 
 
-def require_installed(conn: psycopg.Connection[object]) -> None:
+def require_installed(conn: psycopg.Connection[Any]) -> None:
     if not is_installed(conn):
         raise NotInstalled(f"pgaudit-kit is not installed in {describe_target(conn)} (run: pgaudit-kit install)")
 
 
-def require_writable(conn: psycopg.Connection[object]) -> None:
+def require_writable(conn: psycopg.Connection[Any]) -> None:
     row = conn.execute("SELECT pg_is_in_recovery()").fetchone()
     if row and row[0]:
         raise ReadOnlyServer(f"{describe_target(conn)} is a read-only standby; run this against the primary")
 
 
-def require_superuser(conn: psycopg.Connection[object], action: str) -> None:
+def require_superuser(conn: psycopg.Connection[Any], action: str) -> None:
     row = conn.execute("SELECT rolsuper FROM pg_roles WHERE rolname = current_user").fetchone()
     if not (row and row[0]):
         raise InsufficientPrivilege(
@@ -105,7 +108,7 @@ def require_superuser(conn: psycopg.Connection[object], action: str) -> None:
         )
 
 
-def server_version(conn: psycopg.Connection[object]) -> str:
+def server_version(conn: psycopg.Connection[Any]) -> str:
     row = conn.execute("SELECT current_setting('server_version')").fetchone()
     return str(row[0]) if row else "unknown"
 

@@ -88,7 +88,7 @@ def run_demo(keep: bool = False) -> None:
                     conn.execute("SELECT set_config('pgaudit_kit.actor', %s, true), "
                                  "set_config('pgaudit_kit.context', %s, true)", (actor, context))
                     for statement in statements:
-                        conn.execute(statement)  # type: ignore[arg-type]
+                        conn.execute(statement)
                         click.echo(f"  [{actor}] {statement}")
 
             _say("A failed audit write fails the business write (fail-closed):")

@@ -52,17 +52,15 @@ def resolve_table(conn: psycopg.Connection[Any], name: str) -> tuple[int, str]:
     return int(oid), str(canonical)
 
 
-def _in_transaction(conn: psycopg.Connection[Any]) -> psycopg.Transaction:
-    return conn.transaction()
-
-
-def enable_tables(conn: psycopg.Connection[Any], names: Sequence[str], options: CaptureOptions) -> list[tuple[str, bool]]:
+def enable_tables(
+    conn: psycopg.Connection[Any], names: Sequence[str], options: CaptureOptions
+) -> list[tuple[str, bool]]:
     """Enrol every table in *names* (or update its options). Returns (table, changed) pairs."""
     db.require_writable(conn)
     db.require_installed(conn)
     resolved = [resolve_table(conn, name) for name in names]
     results: list[tuple[str, bool]] = []
-    with db.translated_errors(), _in_transaction(conn):
+    with db.translated_errors(), conn.transaction():
         for oid, canonical in resolved:
             row = conn.execute(
                 "SELECT pgaudit_kit.enable_table(%s::oid::regclass, %s::text[], %s::text[], %s, %s)",
@@ -77,7 +75,7 @@ def enable_schema(conn: psycopg.Connection[Any], schema: str, existing: bool, op
     """Set *schema* to auto-enrol new tables; with *existing*, enrol its current tables too."""
     db.require_writable(conn)
     db.require_installed(conn)
-    with db.translated_errors(), _in_transaction(conn):
+    with db.translated_errors(), conn.transaction():
         row = conn.execute(
             "SELECT pgaudit_kit.enable_schema(%s, %s, %s::text[], %s::text[], %s, %s)",
             (schema, existing, list(options.excluded_columns), list(options.redacted_columns), options.truncate,
@@ -97,7 +95,7 @@ def disable_table(conn: psycopg.Connection[Any], name: str, reason: str | None) 
     db.require_installed(conn)
     reason = _require_reason(reason)
     oid, canonical = resolve_table(conn, name)
-    with db.translated_errors(), _in_transaction(conn):
+    with db.translated_errors(), conn.transaction():
         conn.execute("SELECT pgaudit_kit.disable_table(%s::oid::regclass, %s)", (oid, reason))
     return canonical
 
@@ -106,5 +104,5 @@ def disable_schema(conn: psycopg.Connection[Any], schema: str, reason: str | Non
     db.require_writable(conn)
     db.require_installed(conn)
     reason = _require_reason(reason)
-    with db.translated_errors(), _in_transaction(conn):
+    with db.translated_errors(), conn.transaction():
         conn.execute("SELECT pgaudit_kit.disable_schema(%s, %s)", (schema, reason))

@@ -71,7 +71,8 @@ def install(dsn: str | None) -> InstallResult:
     try:
         with engine.begin() as conn:
             conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({INSTALL_LOCK_KEY})")
-            before = MigrationContext.configure(conn, opts={"version_table_schema": db.KIT_SCHEMA}).get_current_revision()
+            context = MigrationContext.configure(conn, opts={"version_table_schema": db.KIT_SCHEMA})
+            before = context.get_current_revision()
             if before != head_revision():
                 cfg = alembic_config()
                 cfg.attributes["connection"] = conn
@@ -178,7 +179,7 @@ class Status:
 def status(dsn: str | None) -> Status:
     """What is installed, what is enrolled, and anything wrong that can be seen cheaply."""
     with db.connect(dsn) as conn, db.translated_errors():
-        from .catalog import capture_problems, enrolled_tables, auto_enrol_schemas
+        from .catalog import auto_enrol_schemas, capture_problems, enrolled_tables
 
         installed = current_revision(conn)
         problems: list[str] = []
@@ -188,7 +189,9 @@ def status(dsn: str | None) -> Status:
             problems.append("pgaudit-kit is not installed in this database (run: pgaudit-kit install)")
         else:
             if installed != head_revision():
-                problems.append(f"schema is at revision {installed}, newest is {head_revision()} (run: pgaudit-kit install)")
+                problems.append(
+                    f"schema is at revision {installed}, newest is {head_revision()} (run: pgaudit-kit install)"
+                )
             tables = enrolled_tables(conn)
             schemas = auto_enrol_schemas(conn)
             problems += capture_problems(conn)

@@ -38,7 +38,7 @@ class Cluster:
         params = conninfo_to_dict(self.admin_dsn)
         params["dbname"] = dbname
         params.update(overrides)
-        return make_conninfo(**params)
+        return make_conninfo("", **params)
 
     def admin(self) -> psycopg.Connection[Any]:
         return psycopg.connect(self.admin_dsn, autocommit=True)

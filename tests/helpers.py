@@ -21,7 +21,7 @@ def cli(*args: str, dsn: str | None = None, input: str | None = None) -> Result:
 def events(conn: psycopg.Connection[Any], where: str = "operation IN ('INSERT','UPDATE','DELETE','TRUNCATE')") -> list[dict[str, Any]]:
     """Recorded changes from pgaudit_kit.change, oldest first."""
     with conn.cursor(row_factory=dict_row) as cur:
-        cur.execute(f"SELECT * FROM pgaudit_kit.change WHERE {where} ORDER BY id")  # type: ignore[arg-type]
+        cur.execute(f"SELECT * FROM pgaudit_kit.change WHERE {where} ORDER BY id")
         return list(cur.fetchall())
 
 
@@ -37,4 +37,4 @@ def with_params(dsn: str, **overrides: Any) -> str:
     """*dsn* with some connection parameters replaced (user, password, dbname ...)."""
     params = conninfo_to_dict(dsn)
     params.update(overrides)
-    return make_conninfo(**params)
+    return make_conninfo("", **params)

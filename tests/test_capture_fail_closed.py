@@ -28,7 +28,7 @@ def audited(kit_conn: Conn) -> Iterator[Conn]:
 def _event_count(conn: Conn) -> Any:
     table = "pgaudit_kit.event" if conn.execute("SELECT to_regclass('pgaudit_kit.event')").fetchone() != (None,) \
         else "pgaudit_kit.event_gone"
-    return conn.execute(f"SELECT count(*) FROM {table}").fetchone()  # type: ignore[arg-type]
+    return conn.execute(f"SELECT count(*) FROM {table}").fetchone()
 
 
 def _assert_write_refused(conn: Conn, statement: str, *needles: str) -> None:
@@ -36,7 +36,7 @@ def _assert_write_refused(conn: Conn, statement: str, *needles: str) -> None:
     count = _event_count(conn)
     with pytest.raises(psycopg.Error) as caught:
         with conn.transaction():
-            conn.execute(statement)  # type: ignore[arg-type]
+            conn.execute(statement)
     error = caught.value
     text = f"{error.diag.message_primary}\n{error.diag.context or ''}"
     assert "pgaudit_kit" in text, text

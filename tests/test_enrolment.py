@@ -53,7 +53,7 @@ def test_unknown_name_changes_nothing_and_exits_2(kit_conn: Conn, kit_db: str) -
 ])
 def test_unsupported_relations_exit_2(kit_conn: Conn, kit_db: str, setup: str, name: str, needle: str) -> None:
     if setup:
-        kit_conn.execute(setup)  # type: ignore[arg-type]
+        kit_conn.execute(setup)
     if name == "pg_temp.tmp":  # a temporary table only exists in its own session: use the SQL function
         with pytest.raises(psycopg.errors.FeatureNotSupported, match=needle):
             kit_conn.execute("SELECT pgaudit_kit.enable_table('pg_temp.tmp')")

@@ -41,7 +41,7 @@ USER_STATE = {
 
 def _user_state(dsn: str) -> dict[str, Any]:
     with psycopg.connect(dsn) as conn:
-        return {name: conn.execute(query).fetchone() for name, query in USER_STATE.items()}  # type: ignore[arg-type]
+        return {name: conn.execute(query).fetchone() for name, query in USER_STATE.items()}
 
 
 def test_install_creates_versioned_schema_and_leaves_user_objects_alone(empty_db: str) -> None:
@@ -62,7 +62,7 @@ def test_install_creates_versioned_schema_and_leaves_user_objects_alone(empty_db
         owner = conn.execute("SELECT pg_get_userbyid(nspowner) FROM pg_namespace WHERE nspname = 'pgaudit_kit'").fetchone()
         assert owner == ("pgaudit_kit_owner",)
         # the user's own event trigger still fires, and so do ours
-        states = dict(conn.execute("SELECT evtname::text, evtenabled::text FROM pg_event_trigger").fetchall())
+        states: dict[str, str] = dict(conn.execute("SELECT evtname::text, evtenabled::text FROM pg_event_trigger").fetchall())
         assert states == {"app_ddl": "O", "pgaudit_kit_ddl_command_end": "A", "pgaudit_kit_sql_drop": "A"}
 
 

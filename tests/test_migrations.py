@@ -27,7 +27,7 @@ def test_manifest_lists_every_sql_source() -> None:
 def test_schema_from_migrations_equals_schema_from_sql_sources(cluster: Cluster, kit_db: str, empty_db: str) -> None:
     with psycopg.connect(empty_db, autocommit=True) as conn:
         for path in manifest():
-            conn.execute(read_sql(path))  # type: ignore[arg-type]
+            conn.execute(read_sql(path))
     with psycopg.connect(kit_db) as migrated, psycopg.connect(empty_db) as from_sources:
         a, b = schema_snapshot(migrated), schema_snapshot(from_sources)
         for key in a:

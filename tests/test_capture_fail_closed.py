@@ -122,8 +122,16 @@ def test_capture_needs_no_privileges_from_the_writer(kit_conn: Conn) -> None:
             with pytest.raises(psycopg.errors.InsufficientPrivilege), kit_conn.transaction():
                 kit_conn.execute("SELECT pgaudit_kit.record_transaction()")
             with pytest.raises(psycopg.errors.InsufficientPrivilege), kit_conn.transaction():
+                kit_conn.execute("SELECT * FROM pgaudit_kit.redaction_key")
+            with pytest.raises(psycopg.errors.InsufficientPrivilege), kit_conn.transaction():
                 kit_conn.execute("SELECT pgaudit_kit.disable_table('t', 'because')")
         assert [(e["operation"], e["acting_role"]) for e in events(kit_conn)] == [("INSERT", "app")]
+        # reviewers see digests but never the redaction key either
+        with kit_conn.transaction():
+            kit_conn.execute("SET LOCAL ROLE pgaudit_kit_reader")
+            assert kit_conn.execute("SELECT count(*) FROM pgaudit_kit.change").fetchone() is not None
+            with pytest.raises(psycopg.errors.InsufficientPrivilege), kit_conn.transaction():
+                kit_conn.execute("SELECT * FROM pgaudit_kit.redaction_key")
     finally:
         kit_conn.execute("DROP OWNED BY app; DROP ROLE app")
 

@@ -34,10 +34,10 @@ try:
     def run(*args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run([cli, *args], env=env, capture_output=True, text=True, check=False)
 
+    assert "CREATE TABLE pgaudit_kit.event" in run("install", "--sql").stdout
     installed = run("install")
     assert installed.returncode == 0, installed.stderr
     print(installed.stdout.strip())
-    assert "CREATE TABLE pgaudit_kit.event" in run("install", "--sql").stdout
     subprocess.run([sys.executable, "-c", f"import psycopg; psycopg.connect({dsn!r}, autocommit=True)"
                     ".execute('CREATE TABLE t (id int PRIMARY KEY)')"], check=True)
     assert run("enable", "t").returncode == 0

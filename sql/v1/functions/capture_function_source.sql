@@ -16,6 +16,7 @@ LANGUAGE plpgsql STABLE SET search_path = '' AS $gen$
 DECLARE
   cfg pgaudit_kit.enrolled_table%ROWTYPE;
   v_cols text[];
+  v_bpchar text[];
   v_has_redacted boolean;
   v_key_new text;  -- key expressions used inside static statements
   v_stmt text;
@@ -31,6 +32,15 @@ BEGIN
    WHERE a.attrelid = p_relid AND a.attnum > 0 AND NOT a.attisdropped
      AND NOT (a.attname::text = ANY (cfg.excluded_columns));
   v_cols := COALESCE(v_cols, '{}');
+  -- columns whose type is bpchar, directly or through domains
+  WITH RECURSIVE base(attname, typid) AS (
+      SELECT a.attname::text, a.atttypid FROM pg_catalog.pg_attribute a
+       WHERE a.attrelid = p_relid AND a.attnum > 0 AND NOT a.attisdropped
+    UNION ALL
+      SELECT b.attname, t.typbasetype FROM base b JOIN pg_catalog.pg_type t ON t.oid = b.typid
+       WHERE t.typtype = 'd')
+  SELECT COALESCE(pg_catalog.array_agg(b.attname), '{}') INTO v_bpchar
+    FROM base b WHERE b.typid = 'pg_catalog.bpchar'::pg_catalog.regtype;
   v_has_redacted := pg_catalog.cardinality(cfg.redacted_columns) > 0;
   v_stmt := CASE WHEN cfg.capture_statement THEN 'pg_catalog.current_query()' ELSE 'NULL' END;
   v_partition := pg_catalog.format(
@@ -46,20 +56,21 @@ BEGIN
   ELSIF TG_OP = 'UPDATE' THEN
     -- Transition tables list old and new versions of the updated rows in the same order.
     INSERT INTO pgaudit_kit.event (%1$s)
-    SELECT v_xid, v_ts, 'U', %2$s, NULL, %6$s, %7$s, %8$s, %5$s
-      FROM (SELECT pg_catalog.row_number() OVER () AS rn, o AS r FROM pgaudit_kit_old o) o
-      JOIN (SELECT pg_catalog.row_number() OVER () AS rn, n AS r FROM pgaudit_kit_new n) n
-        ON n.rn OPERATOR(pg_catalog.=) o.rn;
+    SELECT v_xid, v_ts, 'U', %2$s, NULL, %3$s, %4$s, %6$s, %5$s
+      FROM (SELECT pg_catalog.row_number() OVER () AS pgaudit_kit_rn, o.* FROM pgaudit_kit_old o) o
+      JOIN (SELECT pg_catalog.row_number() OVER () AS pgaudit_kit_rn, n.* FROM pgaudit_kit_new n) n
+        ON n.pgaudit_kit_rn OPERATOR(pg_catalog.=) o.pgaudit_kit_rn;
   ELSIF TG_OP = 'DELETE' THEN
     INSERT INTO pgaudit_kit.event (%1$s)
-    SELECT v_xid, v_ts, 'D', %2$s, NULL, %9$s, %10$s, NULL, %5$s
+    SELECT v_xid, v_ts, 'D', %2$s, NULL, %7$s, %8$s, NULL, %5$s
       FROM pgaudit_kit_old o;$t$,
       v_cols_list, v_target,
-      pgaudit_kit.pk_sql(cfg.pk_columns, 'n'), pgaudit_kit.image_sql(v_cols, cfg.redacted_columns, 'n', 'v_ipad', 'v_opad'),
+      pgaudit_kit.pk_sql(cfg.pk_columns, v_bpchar, 'n'),
+      pgaudit_kit.image_sql(v_cols, v_bpchar, cfg.redacted_columns, 'n', 'v_ipad', 'v_opad'),
       v_stmt,
-      pgaudit_kit.pk_sql(cfg.pk_columns, '(n.r)'), pgaudit_kit.image_sql(v_cols, cfg.redacted_columns, '(n.r)', 'v_ipad', 'v_opad'),
-      pgaudit_kit.old_values_sql(v_cols, cfg.redacted_columns, '(o.r)', '(n.r)', 'v_ipad', 'v_opad'),
-      pgaudit_kit.pk_sql(cfg.pk_columns, 'o'), pgaudit_kit.image_sql(v_cols, cfg.redacted_columns, 'o', 'v_ipad', 'v_opad'));
+      pgaudit_kit.old_values_sql(v_cols, v_bpchar, cfg.redacted_columns, 'o', 'n', 'v_ipad', 'v_opad'),
+      pgaudit_kit.pk_sql(cfg.pk_columns, v_bpchar, 'o'),
+      pgaudit_kit.image_sql(v_cols, v_bpchar, cfg.redacted_columns, 'o', 'v_ipad', 'v_opad'));
   ELSE
     v_body := pg_catalog.format($t$
   IF TG_OP = 'INSERT' THEN
@@ -72,10 +83,12 @@ BEGIN
     INSERT INTO pgaudit_kit.event (%1$s)
     VALUES (v_xid, v_ts, 'D', %2$s, %3$s, %8$s, %9$s, NULL, %6$s);$t$,
       v_cols_list, v_target, v_partition,
-      pgaudit_kit.pk_sql(cfg.pk_columns, 'NEW'), pgaudit_kit.image_sql(v_cols, cfg.redacted_columns, 'NEW', 'v_ipad', 'v_opad'),
+      pgaudit_kit.pk_sql(cfg.pk_columns, v_bpchar, 'NEW'),
+      pgaudit_kit.image_sql(v_cols, v_bpchar, cfg.redacted_columns, 'NEW', 'v_ipad', 'v_opad'),
       v_stmt,
-      pgaudit_kit.old_values_sql(v_cols, cfg.redacted_columns, 'OLD', 'NEW', 'v_ipad', 'v_opad'),
-      pgaudit_kit.pk_sql(cfg.pk_columns, 'OLD'), pgaudit_kit.image_sql(v_cols, cfg.redacted_columns, 'OLD', 'v_ipad', 'v_opad'));
+      pgaudit_kit.old_values_sql(v_cols, v_bpchar, cfg.redacted_columns, 'OLD', 'NEW', 'v_ipad', 'v_opad'),
+      pgaudit_kit.pk_sql(cfg.pk_columns, v_bpchar, 'OLD'),
+      pgaudit_kit.image_sql(v_cols, v_bpchar, cfg.redacted_columns, 'OLD', 'v_ipad', 'v_opad'));
   END IF;
 
   IF cfg.truncate_policy = 'refuse' THEN
@@ -92,8 +105,8 @@ BEGIN
     EXECUTE %1$L || TG_RELID::regclass::text || ' r'
       USING v_xid, v_ts, v_ipad, v_opad, %2$s, %3$s;$t$,
       pg_catalog.format('INSERT INTO pgaudit_kit.event (%s) SELECT $1, $2, ''T'', %s, $6, %s, %s, NULL, $5 FROM ONLY ',
-          v_cols_list, v_target, pgaudit_kit.pk_sql(cfg.pk_columns, 'r'),
-          pgaudit_kit.image_sql(v_cols, cfg.redacted_columns, 'r', '$3', '$4')),
+          v_cols_list, v_target, pgaudit_kit.pk_sql(cfg.pk_columns, v_bpchar, 'r'),
+          pgaudit_kit.image_sql(v_cols, v_bpchar, cfg.redacted_columns, 'r', '$3', '$4')),
       v_stmt, v_partition);
   END IF;
 
@@ -102,6 +115,7 @@ LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = '' SET "TimeZone" = 'UTC' SET "DateStyle" = 'ISO, YMD' SET "IntervalStyle" = 'postgres'
 SET extra_float_digits = '1' SET bytea_output = 'hex' SET lc_monetary = 'C'
 AS $capture$
+#variable_conflict use_variable
 -- pgaudit-kit capture v1 for %2$s (%3$s mode), generated by pgaudit_kit.capture_function_source. Do not edit:
 -- verification compares this text with a fresh generation.
 DECLARE

@@ -56,6 +56,11 @@ BEGIN
   IF v_bad IS NOT NULL THEN
     RAISE EXCEPTION 'pgaudit-kit: table % has no column %', p_table, v_bad USING ERRCODE = 'undefined_column';
   END IF;
+  IF EXISTS (SELECT FROM pg_catalog.pg_attribute a WHERE a.attrelid = p_table AND a.attname = 'pgaudit_kit_rn'
+               AND NOT a.attisdropped) THEN
+    RAISE EXCEPTION 'pgaudit-kit: % has a column named pgaudit_kit_rn, a name the kit reserves', p_table
+      USING ERRCODE = 'feature_not_supported';
+  END IF;
   IF p_excluded_columns && p_redacted_columns THEN
     RAISE EXCEPTION 'pgaudit-kit: a column cannot be both excluded and redacted' USING ERRCODE = 'invalid_parameter_value';
   END IF;

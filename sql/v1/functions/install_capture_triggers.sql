@@ -34,7 +34,18 @@ BEGIN
   END IF;
   FOR v_part IN SELECT p_relid UNION SELECT p.relid FROM pg_catalog.pg_partition_tree(p_relid) p LOOP
     -- TRUNCATE capture reads the rows about to go, as the kit owner.
+    EXECUTE pg_catalog.format('GRANT USAGE ON SCHEMA %I TO pgaudit_kit_owner',
+        (SELECT n.nspname FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+          WHERE c.oid = v_part));
     EXECUTE pg_catalog.format('GRANT SELECT ON %s TO pgaudit_kit_owner', v_part);
+    IF v_part OPERATOR(pg_catalog.<>) v_rel AND EXISTS (SELECT FROM pgaudit_kit.enrolled_table e WHERE e.relid = v_part) THEN
+      -- A table enrolled on its own was attached as a partition: from now on its rows are captured as
+      -- the partitioned table's, so its own enrolment ends (recorded).
+      DELETE FROM pgaudit_kit.enrolled_table WHERE relid = v_part;
+      EXECUTE pg_catalog.format('DROP FUNCTION IF EXISTS pgaudit_kit.%I()', 'capture_' || v_part::oid);
+      PERFORM pgaudit_kit.record_control_event('absorbed', v_part, NULL, NULL,
+          pg_catalog.jsonb_build_object('partition_of', v_rel::text));
+    END IF;
     EXECUTE pg_catalog.format('CREATE TRIGGER pgaudit_kit_capture_truncate BEFORE TRUNCATE ON %s
       FOR EACH STATEMENT EXECUTE FUNCTION %s', v_part, v_fn);
     EXECUTE pg_catalog.format('ALTER TABLE %s ENABLE ALWAYS TRIGGER pgaudit_kit_capture_truncate', v_part);
@@ -55,11 +66,15 @@ LANGUAGE plpgsql SET search_path = '' AS $fn$
 DECLARE
   v_trigger record;
 BEGIN
-  -- Cloned partition triggers go with their parent's; the rest are dropped one by one.
+  -- The kit's triggers are those calling the table's capture function, wherever they are (a detached
+  -- partition keeps its TRUNCATE trigger), plus any left by name on the current tree. Cloned partition
+  -- triggers go with their parent's.
   FOR v_trigger IN
     SELECT t.tgname, t.tgrelid::regclass AS rel FROM pg_catalog.pg_trigger t
-     WHERE t.tgrelid IN (SELECT p_relid UNION SELECT p.relid FROM pg_catalog.pg_partition_tree(p_relid) p)
-       AND t.tgname::text LIKE 'pgaudit\_kit\_capture\_%' AND t.tgparentid = 0
+     WHERE t.tgparentid = 0
+       AND (t.tgfoid = pg_catalog.to_regprocedure(pg_catalog.format('pgaudit_kit.%I()', 'capture_' || p_relid))
+            OR (t.tgname::text LIKE 'pgaudit\_kit\_capture\_%'
+                AND t.tgrelid IN (SELECT p_relid UNION SELECT p.relid FROM pg_catalog.pg_partition_tree(p_relid) p)))
   LOOP
     EXECUTE pg_catalog.format('DROP TRIGGER IF EXISTS %I ON %s', v_trigger.tgname, v_trigger.rel);
   END LOOP;

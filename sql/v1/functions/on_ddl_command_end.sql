@@ -20,7 +20,8 @@ BEGIN
     RETURN;  -- nothing audited yet: nothing to keep in step and nothing in scope
   END IF;
   FOR cmd IN SELECT * FROM pg_catalog.pg_event_trigger_ddl_commands() LOOP
-    CONTINUE WHEN cmd.classid OPERATOR(pg_catalog.<>) 'pg_catalog.pg_class'::regclass OR cmd.objsubid <> 0
+    -- objid is the table for 'table column' commands too (RENAME COLUMN reports the column)
+    CONTINUE WHEN cmd.classid OPERATOR(pg_catalog.<>) 'pg_catalog.pg_class'::regclass
                OR cmd.object_type NOT IN ('table', 'table column');
     SELECT c.oid, c.relkind, c.relispartition, c.relpersistence, n.nspname::text AS nspname INTO v_rel
       FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = cmd.objid;

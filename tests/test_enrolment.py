@@ -20,7 +20,9 @@ def _enrolled(conn: Conn) -> list[str]:
 
 
 def _kit_triggers(conn: Conn) -> int:
-    row = conn.execute("SELECT count(*) FROM pg_trigger WHERE tgname::text LIKE 'pgaudit\\_kit\\_%'").fetchone()
+    row = conn.execute("SELECT count(*) FROM pg_trigger WHERE tgname::text LIKE 'pgaudit\\_kit\\_%' "
+                       "AND tgrelid NOT IN (SELECT oid FROM pg_class WHERE relnamespace = 'pgaudit_kit'::regnamespace)"
+                       ).fetchone()
     return int(row[0]) if row else -1
 
 

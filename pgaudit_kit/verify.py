@@ -1,0 +1,183 @@
+"""`pgaudit-kit verify`: read the sealed log, checkpoints, anchors and catalog; hand them to the pure
+checks in verification.py and coverage.py; keep the trusted state."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import psycopg
+
+from . import anchors, coverage, db, sealing, signing
+from .encoding import LEAF_INPUT_SQL
+from .errors import UsageError
+from .verification import (
+    Block,
+    Finding,
+    Findings,
+    LogResult,
+    Position,
+    b64,
+    check_checkpoint,
+    check_log,
+    check_trusted_state,
+)
+
+EVENT_BATCH = 20000
+
+
+@dataclass
+class Report:
+    origin: str
+    mode: str
+    tree_size: int = 0
+    blocks_checked: int = 0
+    events_checked: int = 0
+    unsealed_events: int = 0
+    checkpoints_checked: int = 0
+    anchored_checked: int = 0
+    signatures_checked: bool = False
+    state_written: bool = False
+    seconds: float = 0.0
+    findings: Findings = field(default_factory=Findings)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "origin": self.origin, "mode": self.mode, "clean": not self.findings, "tree_size": self.tree_size,
+            "blocks_checked": self.blocks_checked, "events_checked": self.events_checked,
+            "unsealed_events": self.unsealed_events, "checkpoints_checked": self.checkpoints_checked,
+            "anchored_checkpoints_checked": self.anchored_checked, "signatures_checked": self.signatures_checked,
+            "state_written": self.state_written, "seconds": round(self.seconds, 3),
+            "finding_counts": dict(self.findings.counts), "findings": [f.as_dict() for f in self.findings.items],
+        }
+
+
+def _load_state(path: Path | None) -> dict[str, Any] | None:
+    if path is None or not path.exists():
+        return None
+    try:
+        data: dict[str, Any] = json.loads(path.read_text())
+        Position.from_json(data)
+        return data
+    except (ValueError, KeyError, TypeError) as exc:
+        raise UsageError(f"trusted state {path} is unreadable: {exc}") from exc
+
+
+def _write_state(path: Path, origin: str, position: Position) -> None:
+    data = {"format": "pgaudit-kit-state/1", "origin": origin, **position.to_json(), "verified_at": time.time()}
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "w", encoding="utf-8") as out:
+        json.dump(data, out, indent=2)
+        out.flush()
+        os.fsync(out.fileno())
+    os.replace(tmp, path)
+
+
+def _blocks(conn: psycopg.Connection[Any], after: int) -> Iterator[Block]:
+    with conn.cursor(name="pgaudit_kit_verify_blocks", binary=True) as cur:
+        cur.itersize = 20
+        cur.execute(
+            """SELECT block_no, first_seq, tree_size, root, last_xid::text::int8, last_event_id, event_ids, leaves,
+                      prev_hash, block_hash, (EXTRACT(epoch FROM sealed_at) * 1000000)::int8
+                 FROM pgaudit_kit.block WHERE block_no > %s ORDER BY block_no""", (after,))
+        for row in cur:
+            yield Block(int(row[0]), int(row[1]), int(row[2]), bytes(row[3]), int(row[4]), int(row[5]),
+                        [int(x) for x in row[6]], bytes(row[7]), None if row[8] is None else bytes(row[8]),
+                        bytes(row[9]), int(row[10]))
+
+
+def _events(conn: psycopg.Connection[Any], after_xid: int, after_id: int) -> Iterator[tuple[int, int, bytes]]:
+    with conn.cursor(name="pgaudit_kit_verify_events", binary=True) as cur:
+        cur.itersize = EVENT_BATCH
+        cur.execute(
+            f"""SELECT e.xid::text::int8, e.id, {LEAF_INPUT_SQL}
+                  FROM pgaudit_kit.event e LEFT JOIN pgaudit_kit.transaction t ON t.xid = e.xid
+                 WHERE (e.xid, e.id) > (%s::text::xid8, %s)
+                 ORDER BY e.xid, e.id""",  # noqa: S608 -- LEAF_INPUT_SQL is a constant of this package
+            (after_xid, after_id),
+        )
+        for xid, event_id, data in cur:
+            yield int(xid), int(event_id), bytes(data)
+
+
+def _progress_printer() -> Any:
+    if not sys.stderr.isatty():
+        return None
+    started = time.monotonic()
+
+    def show(done: int) -> None:
+        rate = done / max(time.monotonic() - started, 1e-6)
+        print(f"\rverified {done:,} events ({rate:,.0f}/s)", end="", file=sys.stderr, flush=True)
+
+    return show
+
+
+def verify(dsn: str | None, *, anchor_dir: Path | None = None, public_key: Path | None = None,
+           state_path: Path | None = None, full: bool = False) -> Report:
+    """Run every check; returns the report (findings empty when clean). Raises KitError for usage/environment."""
+    key = signing.read_public_key(public_key) if public_key else None
+    state = _load_state(state_path)
+    started = time.monotonic()
+    with db.connect(dsn) as conn, db.translated_errors():
+        # one snapshot for everything read below
+        conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        db.require_installed(conn)
+        origin = sealing.origin(conn)
+        report = Report(origin=origin, mode="full" if full or state is None else "incremental",
+                        signatures_checked=key is not None)
+        findings = report.findings
+        start = Position()
+        if state is not None and not full and state.get("origin") == origin:
+            start = Position.from_json(state)
+            stored = conn.execute("SELECT block_hash FROM pgaudit_kit.block WHERE block_no = %s",
+                                  (start.block_no,)).fetchone()
+            if start.block_no >= 0 and (stored is None or b64(bytes(stored[0])) != state["block_hash"]):
+                findings.add(Finding("state_root", f"block {start.block_no}, where the trusted state ends, was removed "
+                                     "or rewritten since it was verified", block_no=start.block_no,
+                                     expected=state["block_hash"],
+                                     calculated=None if stored is None else b64(bytes(stored[0]))))
+                report.mode = "full"
+                start = Position()
+        result: LogResult = check_log(_blocks(conn, start.block_no), _events(conn, start.last_xid, start.last_event_id),
+                                      start, findings, _progress_printer())
+        if sys.stderr.isatty() and result.events_checked:
+            print(file=sys.stderr)
+        report.tree_size = result.end.frontier.size
+        report.blocks_checked, report.events_checked = result.blocks_checked, result.events_checked
+        report.unsealed_events = result.unsealed_events
+        if state is not None:
+            check_trusted_state(state, origin, result.roots, report.tree_size, findings)
+        stored_notes = {note for (note,) in conn.execute("SELECT note FROM pgaudit_kit.checkpoint ORDER BY id")}
+        for cid, note in conn.execute("SELECT id, note FROM pgaudit_kit.checkpoint ORDER BY id").fetchall():
+            check_checkpoint(note, f"#{cid} in the database", origin, key, result.roots, report.tree_size, findings)
+            report.checkpoints_checked += 1
+        if anchor_dir is not None:
+            for anchored in _anchored(anchor_dir, origin, findings):
+                check_checkpoint(anchored.note, str(anchored.path), origin, key, result.roots, report.tree_size,
+                                 findings)
+                if anchored.note not in stored_notes:
+                    findings.add(Finding("checkpoint_missing", f"anchored checkpoint {anchored.path} is not in the "
+                                         "database: its row was deleted", object=str(anchored.path)))
+                report.anchored_checked += 1
+        coverage.check(conn, findings)
+        conn.rollback()
+    report.seconds = time.monotonic() - started
+    if state_path is not None and not findings:
+        _write_state(state_path, origin, result.end)
+        report.state_written = True
+    return report
+
+
+def _anchored(anchor_dir: Path, origin: str, findings: Findings) -> list[anchors.AnchoredNote]:
+    notes = anchors.read(anchor_dir, origin)
+    folder = anchors.origin_dir(anchor_dir, origin)
+    origin_file = folder / "ORIGIN"
+    if origin_file.exists() and origin_file.read_text() != origin + "\n":
+        findings.add(Finding("anchor_origin", f"{folder} is labelled for another origin", object=str(folder)))
+    return notes

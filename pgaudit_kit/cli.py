@@ -124,6 +124,11 @@ def status(ctx: click.Context, output_format: str) -> None:
                   ",".join(t["excluded_columns"]), ",".join(t["redacted_columns"]), t["truncate_policy"],
                   "yes" if t["capture_statement"] else "no"] for t in report.enrolled_tables],
             ))
+        if report.sealed_log:
+            log = report.sealed_log
+            age = log["oldest_unsealed_age_seconds"]
+            click.echo(f"sealed log:         {log['tree_size']} events; {log['unsealed_events']} not yet sealed"
+                       + (f" (oldest {age:.1f}s)" if age is not None else ""))
         if report.auto_enrol_schemas:
             click.echo("auto-enrol schemas: " + ", ".join(s["schema_name"] for s in report.auto_enrol_schemas))
         if report.problems:

@@ -163,6 +163,7 @@ class Status:
     enrolled_tables: list[dict[str, Any]]
     auto_enrol_schemas: list[dict[str, Any]]
     problems: list[str]
+    sealed_log: dict[str, Any] | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -172,6 +173,7 @@ class Status:
             "database": self.database,
             "enrolled_tables": self.enrolled_tables,
             "auto_enrol_schemas": self.auto_enrol_schemas,
+            "sealed_log": self.sealed_log,
             "problems": self.problems,
         }
 
@@ -185,6 +187,7 @@ def status(dsn: str | None) -> Status:
         problems: list[str] = []
         tables: list[dict[str, Any]] = []
         schemas: list[dict[str, Any]] = []
+        sealed_log: dict[str, Any] | None = None
         if installed is None:
             problems.append("pgaudit-kit is not installed in this database (run: pgaudit-kit install)")
         else:
@@ -195,6 +198,14 @@ def status(dsn: str | None) -> Status:
             tables = enrolled_tables(conn)
             schemas = auto_enrol_schemas(conn)
             problems += capture_problems(conn)
+            if conn.execute("SELECT to_regclass('pgaudit_kit.block') IS NOT NULL").fetchone() == (True,):
+                from .sealing import backlog
+
+                state = backlog(conn)
+                sealed_log = {"tree_size": state.tree_size, "unsealed_events": state.count,
+                              "oldest_unsealed_age_seconds": None if state.age_seconds is None
+                              else round(state.age_seconds, 3),
+                              "last_sealed_at": state.last_sealed_at.isoformat() if state.last_sealed_at else None}
         return Status(
             installed_revision=installed,
             newest_revision=head_revision(),
@@ -203,4 +214,5 @@ def status(dsn: str | None) -> Status:
             enrolled_tables=tables,
             auto_enrol_schemas=schemas,
             problems=problems,
+            sealed_log=sealed_log,
         )

@@ -1,0 +1,94 @@
+"""The canonical encoding: published vectors, agreement between Python, the kit's SQL and verify's SQL,
+and independence from session settings."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+from helpers import enable
+
+from pgaudit_kit import encoding, merkle
+
+VECTORS = sorted((Path(__file__).parent / "vectors" / "encoding").glob("*.json"))
+
+
+def _load(path: Path) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads(path.read_text())
+    return data
+
+
+@pytest.mark.parametrize("path", VECTORS, ids=lambda p: p.stem)
+def test_vectors_match_the_reference_encoding(path: Path) -> None:
+    case = _load(path)
+    if case["kind"] == "block":
+        b = case["block"]
+        data = encoding.block_hash_input(
+            b["block_no"], b["first_seq"], b["tree_size"], bytes.fromhex(b["root"]), b["last_xid"], b["last_event_id"],
+            bytes.fromhex(b["prev_hash"]) if b["prev_hash"] else None, b["sealed_at_us"])
+        assert data.hex() == case["block_hash_input_hex"]
+        assert hashlib.sha256(data).hexdigest() == case["block_hash_hex"]
+        return
+    data = encoding.event_leaf_input([case["fields"][n] for n in encoding.EVENT_FIELDS])
+    assert data.hex() == case["leaf_input_hex"]
+    assert merkle.leaf_hash(data).hex() == case["leaf_hash_hex"]
+    if "mutation_of" in case:
+        base = _load(path.with_name(case["mutation_of"] + ".json"))
+        assert base["leaf_hash_hex"] != case["leaf_hash_hex"]
+
+
+def test_vectors_cover_the_required_cases() -> None:
+    names = {p.stem for p in VECTORS}
+    assert {"insert", "update", "delete-no-transaction-record", "unicode-and-escapes", "mutation-bit-flip",
+            "block-genesis", "block-chained"} <= names
+
+
+@pytest.mark.parametrize("path", [p for p in VECTORS if _load(p)["kind"] == "event"], ids=lambda p: p.stem)
+def test_vectors_match_the_database_encoding(kit_conn: psycopg.Connection[Any], path: Path) -> None:
+    """Store the vector's event in a real kit database: both SQL encodings must give the vector's bytes."""
+    f = _load(path)["fields"]
+    with pytest.raises(psycopg.errors.QueryCanceled), kit_conn.transaction():  # rolled back at the end
+        kit_conn.execute(
+            "INSERT INTO pgaudit_kit.event (id, xid, statement_ts, op, relid, schema_name, table_name, partition_name, pk,"
+            " row_data, old_values, statement) OVERRIDING SYSTEM VALUE VALUES (%s, %s::xid8, 'epoch'::timestamptz + "
+            "%s::bigint * interval '1 microsecond', %s, %s::oid, %s, %s, %s, %s::jsonb, %s::jsonb, %s::jsonb, %s)",
+            (f["id"], f["xid"], f["statement_ts_us"], f["op"], f["relid"], f["schema_name"], f["table_name"],
+             f["partition_name"], f["pk"], f["row_data"], f["old_values"], f["statement"]))
+        if f["session_role"] is not None:
+            kit_conn.execute(
+                "INSERT INTO pgaudit_kit.transaction VALUES (%s::xid8, 'epoch'::timestamptz + %s::bigint * "
+                "interval '1 microsecond', %s, %s, %s, %s::jsonb, %s, %s, %s::inet, %s::int, %s::int)",
+                (f["xid"], f["xact_start_us"], f["session_role"], f["acting_role"], f["actor"], f["context"],
+                 f["context_raw"], f["application_name"], f["client_addr"], f["client_port"], f["backend_pid"]))
+        kit_conn.execute("SET LOCAL TimeZone = 'Pacific/Chatham'; SET LOCAL DateStyle = 'German'; "
+                         "SET LOCAL extra_float_digits = -15; SET LOCAL bytea_output = 'escape'")
+        row = kit_conn.execute(
+            f"SELECT pgaudit_kit.event_leaf_input(e, t), {encoding.LEAF_INPUT_SQL} FROM pgaudit_kit.event e "
+            "LEFT JOIN pgaudit_kit.transaction t ON t.xid = e.xid WHERE e.id = %s", (f["id"],)).fetchone()
+        assert row is not None
+        assert bytes(row[0]).hex() == _load(path)["leaf_input_hex"]
+        assert bytes(row[1]).hex() == _load(path)["leaf_input_hex"]
+        kit_conn.execute("SELECT pg_cancel_backend(pg_backend_pid())")  # leave nothing behind
+
+
+def test_leaves_do_not_depend_on_the_reading_session(kit_conn: psycopg.Connection[Any]) -> None:
+    kit_conn.execute("CREATE TABLE t (id int PRIMARY KEY, at timestamptz, f float8, b bytea, i interval, n text)")
+    enable(kit_conn, "t")
+    with kit_conn.transaction():
+        kit_conn.execute("SELECT set_config('pgaudit_kit.actor', 'zoë', true)")
+        kit_conn.execute("INSERT INTO t VALUES (1, now(), 0.1, '\\x00ff', '1 day', 'Grüße')")
+    query = "SELECT pgaudit_kit.event_leaf_input(e, t) FROM pgaudit_kit.event e LEFT JOIN pgaudit_kit.transaction t " \
+            "ON t.xid = e.xid ORDER BY e.id"
+    reference = [bytes(r[0]) for r in kit_conn.execute(query).fetchall()]
+    for setting in ("SET TimeZone = 'Asia/Kathmandu'", "SET DateStyle = 'SQL, DMY'", "SET IntervalStyle = 'iso_8601'",
+                    "SET extra_float_digits = -10", "SET bytea_output = 'escape'", "SET client_encoding = 'LATIN1'"):
+        kit_conn.execute(setting)
+        assert [bytes(r[0]) for r in kit_conn.execute(query).fetchall()] == reference, setting
+    kit_conn.execute("RESET ALL")
+    fields = kit_conn.execute(f"SELECT {', '.join(encoding.EVENT_FIELD_SQL)} FROM pgaudit_kit.event e "
+                              "LEFT JOIN pgaudit_kit.transaction t ON t.xid = e.xid ORDER BY e.id").fetchall()
+    assert [encoding.event_leaf_input(list(f)) for f in fields] == reference

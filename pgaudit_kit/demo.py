@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import signal
+import tempfile
+from pathlib import Path
 from typing import Any
 
 import click
@@ -64,6 +66,32 @@ def _show_changes(conn: psycopg.Connection[Any]) -> None:
     ))
 
 
+def _show_integrity(dsn: str) -> None:
+    from . import sealing, signing
+    from .verify import verify
+
+    with tempfile.TemporaryDirectory(prefix="pgaudit-kit-demo-") as tmp:
+        folder = Path(tmp)
+        _say("Sealing the log and signing a checkpoint outside the database ...")
+        key = signing.generate("demo-key")
+        signing.write_key_pair(key, folder / "demo.key", folder / "demo.pub")
+        with psycopg.connect(dsn) as conn:
+            result = sealing.checkpoint(conn, key, folder / "anchors")
+        click.echo("  " + result.note.replace("\n", "\n  ").rstrip())
+        report = verify(dsn, anchor_dir=folder / "anchors", public_key=folder / "demo.pub", state_path=folder / "state")
+        click.echo(f"  verify: {report.events_checked} events, {'clean' if not report.findings else 'FINDINGS'}")
+
+        _say("A superuser quietly rewrites history (Grace's order total) ...")
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            conn.execute("UPDATE pgaudit_kit.event SET row_data = row_data || '{\"total\": \"1.00\"}' "
+                         "WHERE table_name = 'orders' AND op = 'I' AND pk->>'id' = '2'")
+        # Incremental runs check what is new since the trusted state; --full re-reads all history.
+        report = verify(dsn, anchor_dir=folder / "anchors", public_key=folder / "demo.pub", state_path=folder / "state",
+                        full=True)
+        for finding in report.findings.items:
+            click.echo(f"  verify finds {finding.kind}: {finding.message}")
+
+
 def run_demo(keep: bool = False) -> None:
     _say("Starting a throwaway PostgreSQL server ...")
     with TempServer() as server:
@@ -109,6 +137,8 @@ def run_demo(keep: bool = False) -> None:
 
             _say("Recorded changes (pgaudit_kit.change):")
             _show_changes(conn)
+
+        _show_integrity(dsn)
 
         report = installer.status(dsn)
         _say("Status:")

@@ -8,16 +8,16 @@
 CREATE FUNCTION pgaudit_kit.block_hash_input(p_block_no bigint, p_first_seq bigint, p_tree_size bigint,
                                              p_root bytea, p_last_xid xid8, p_last_event_id bigint,
                                              p_prev_hash bytea, p_sealed_at timestamptz) RETURNS bytea
-LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = '' AS $fn$
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $fn$
   SELECT '\x5047414b424c3031'::bytea
-    || pgaudit_kit.leaf_field(pg_catalog.convert_to(p_block_no::text, 'UTF8'))
-    || pgaudit_kit.leaf_field(pg_catalog.convert_to(p_first_seq::text, 'UTF8'))
-    || pgaudit_kit.leaf_field(pg_catalog.convert_to(p_tree_size::text, 'UTF8'))
-    || pgaudit_kit.leaf_field(p_root)
-    || pgaudit_kit.leaf_field(pg_catalog.convert_to(p_last_xid::text, 'UTF8'))
-    || pgaudit_kit.leaf_field(pg_catalog.convert_to(p_last_event_id::text, 'UTF8'))
-    || pgaudit_kit.leaf_field(p_prev_hash)
-    || pgaudit_kit.leaf_field(pg_catalog.convert_to(
+    OPERATOR(pg_catalog.||) pgaudit_kit.leaf_field(pg_catalog.convert_to(p_block_no::text, 'UTF8'))
+    OPERATOR(pg_catalog.||) pgaudit_kit.leaf_field(pg_catalog.convert_to(p_first_seq::text, 'UTF8'))
+    OPERATOR(pg_catalog.||) pgaudit_kit.leaf_field(pg_catalog.convert_to(p_tree_size::text, 'UTF8'))
+    OPERATOR(pg_catalog.||) pgaudit_kit.leaf_field(p_root)
+    OPERATOR(pg_catalog.||) pgaudit_kit.leaf_field(pg_catalog.convert_to(p_last_xid::text, 'UTF8'))
+    OPERATOR(pg_catalog.||) pgaudit_kit.leaf_field(pg_catalog.convert_to(p_last_event_id::text, 'UTF8'))
+    OPERATOR(pg_catalog.||) pgaudit_kit.leaf_field(p_prev_hash)
+    OPERATOR(pg_catalog.||) pgaudit_kit.leaf_field(pg_catalog.convert_to(
            (EXTRACT(epoch FROM p_sealed_at) * 1000000)::bigint::text, 'UTF8'))
 $fn$;
 ALTER FUNCTION pgaudit_kit.block_hash_input(bigint, bigint, bigint, bytea, xid8, bigint, bytea, timestamptz)
@@ -38,13 +38,12 @@ DECLARE
   v_prev bytea;
   v_ids bigint[] := '{}';
   v_leaves bytea[] := '{}';
-  v_leaf bytea;
+  v_leaf_bytes bytea;
   v_node bytea;
   v_index bigint;
   v_root bytea;
   v_count integer := 0;
   v_now timestamptz := pg_catalog.clock_timestamp();
-  r record;
 BEGIN
   IF p_wait THEN
     PERFORM pg_catalog.pg_advisory_xact_lock(1885823850);  -- 'pgks': the sealing lock
@@ -61,17 +60,23 @@ BEGIN
     v_prev := v_last.block_hash;
   END IF;
   v_first := v_size;
-  FOR r IN
-    SELECT e.id, e.xid, pgaudit_kit.event_leaf_input(e, t) AS input
-      FROM pgaudit_kit.event e LEFT JOIN pgaudit_kit.transaction t ON t.xid = e.xid
-     WHERE (e.xid, e.id) > (v_last_xid, v_last_id)
-       AND e.xid < pg_catalog.pg_snapshot_xmin(pg_catalog.pg_current_snapshot())
-     ORDER BY e.xid, e.id
-     LIMIT p_max_events
-  LOOP
-    v_leaf := pg_catalog.sha256('\x00'::bytea || r.input);
-    -- RFC 9162 append: merge equal-sized subtrees while the index is odd
-    v_node := v_leaf;
+  -- The batch, set-based: ids, leaf hashes and their concatenation in (xid, id) order.
+  SELECT pg_catalog.array_agg(b.id ORDER BY b.xid, b.id), pg_catalog.array_agg(b.leaf ORDER BY b.xid, b.id),
+         pg_catalog.string_agg(b.leaf, ''::bytea ORDER BY b.xid, b.id), pg_catalog.count(*)
+    INTO v_ids, v_leaves, v_leaf_bytes, v_count
+    FROM (SELECT e.id, e.xid,
+                 pg_catalog.sha256('\x00'::bytea OPERATOR(pg_catalog.||) pgaudit_kit.event_leaf_input(e, t)) AS leaf
+            FROM pgaudit_kit.event e LEFT JOIN pgaudit_kit.transaction t ON t.xid = e.xid
+           WHERE (e.xid, e.id) > (v_last_xid, v_last_id)
+             AND e.xid < pg_catalog.pg_snapshot_xmin(pg_catalog.pg_current_snapshot())
+           ORDER BY e.xid, e.id
+           LIMIT p_max_events) b;
+  IF v_count > 0 THEN
+    SELECT e.xid, e.id INTO v_last_xid, v_last_id FROM pgaudit_kit.event e WHERE e.id = v_ids[v_count];
+  END IF;
+  -- RFC 9162 append, leaf by leaf: merge equal-sized subtrees while the index is odd.
+  FOR i IN 1 .. v_count LOOP
+    v_node := v_leaves[i];
     v_index := v_size;
     WHILE v_index % 2 = 1 LOOP
       v_node := pg_catalog.sha256('\x01'::bytea || v_frontier[pg_catalog.cardinality(v_frontier)] || v_node);
@@ -80,11 +85,6 @@ BEGIN
     END LOOP;
     v_frontier := v_frontier || v_node;
     v_size := v_size + 1;
-    v_ids := v_ids || r.id;
-    v_leaves := v_leaves || v_leaf;
-    v_last_xid := r.xid;
-    v_last_id := r.id;
-    v_count := v_count + 1;
   END LOOP;
   IF v_count = 0 THEN
     RETURN 0;
@@ -96,7 +96,7 @@ BEGIN
   INSERT INTO pgaudit_kit.block (block_no, first_seq, tree_size, root, frontier, last_xid, last_event_id, event_ids,
                                  leaves, prev_hash, block_hash, sealed_at)
   VALUES (v_block_no, v_first, v_size, v_root, v_frontier, v_last_xid, v_last_id, v_ids,
-          (SELECT pg_catalog.string_agg(l, ''::bytea ORDER BY i) FROM pg_catalog.unnest(v_leaves) WITH ORDINALITY AS u(l, i)),
+          v_leaf_bytes,
           v_prev,
           pg_catalog.sha256(pgaudit_kit.block_hash_input(v_block_no, v_first, v_size, v_root, v_last_xid, v_last_id,
                                                          v_prev, v_now)),

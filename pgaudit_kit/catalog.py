@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import psycopg
@@ -37,9 +38,15 @@ def auto_enrol_schemas(conn: psycopg.Connection[Any]) -> list[dict[str, Any]]:
         return list(cur.fetchall())
 
 
-def capture_problems(conn: psycopg.Connection[Any]) -> list[str]:
+@dataclass(frozen=True)
+class Problem:
+    object: str
+    message: str
+
+
+def capture_problems(conn: psycopg.Connection[Any]) -> list[Problem]:
     """Cheap coverage checks: every enrolled table has its capture function and triggers, enabled ALWAYS."""
-    problems: list[str] = []
+    problems: list[Problem] = []
     rows = conn.execute(
         """
         SELECT e.relid, e.schema_name, e.table_name, e.capture_mode,
@@ -52,10 +59,12 @@ def capture_problems(conn: psycopg.Connection[Any]) -> list[str]:
     for relid, schema, table, mode, table_exists, function_exists in rows:
         name = f"{schema}.{table}"
         if not table_exists:
-            problems.append(f"enrolled table {name} no longer exists")
+            problems.append(Problem(name, f"enrolled table {name} no longer exists (after a restore: run "
+                                          "pgaudit-kit install to re-bind capture)"))
             continue
         if not function_exists:
-            problems.append(f"capture function of {name} is missing: its writes are not recorded")
+            problems.append(Problem(f"pgaudit_kit.capture_{relid}",
+                                    f"capture function of {name} is missing: its writes are not recorded"))
         expected = (STATEMENT_TRIGGERS if mode == "statement" else ROW_TRIGGERS) + (TRUNCATE_TRIGGER,)
         found = dict(
             conn.execute(
@@ -66,9 +75,10 @@ def capture_problems(conn: psycopg.Connection[Any]) -> list[str]:
         for trigger in expected:
             state = found.get(trigger)
             if state is None:
-                problems.append(f"trigger {trigger} on {name} is missing")
+                problems.append(Problem(name, f"trigger {trigger} on {name} is missing"))
             elif state != "A":
-                problems.append(f"trigger {trigger} on {name} is not enabled ALWAYS (state {state})")
+                problems.append(Problem(name,
+                                        f"trigger {trigger} on {name} is not enabled ALWAYS (state {state})"))
     states = dict(
         conn.execute(
             "SELECT evtname::text, evtenabled::text FROM pg_event_trigger WHERE evtname::text = ANY(%s)",
@@ -77,9 +87,11 @@ def capture_problems(conn: psycopg.Connection[Any]) -> list[str]:
     )
     for trigger in EVENT_TRIGGERS:
         if trigger not in states:
-            problems.append(f"event trigger {trigger} is missing: DDL is neither recorded nor followed")
+            problems.append(Problem(trigger, f"event trigger {trigger} is missing: DDL is neither recorded nor "
+                                             "followed"))
         elif states[trigger] != "A":
-            problems.append(f"event trigger {trigger} is not enabled ALWAYS (state {states[trigger]})")
+            problems.append(Problem(trigger, f"event trigger {trigger} is not enabled ALWAYS "
+                                             f"(state {states[trigger]})"))
     return problems
 
 

@@ -87,10 +87,12 @@ def install(ctx: click.Context, print_sql: bool) -> None:
         click.echo(installer.install_sql(from_revision), nl=False)
         return
     result = installer.install(_dsn(ctx))
-    if result.changed:
+    if result.rebound:
+        click.echo(f"re-bound capture of {result.rebound} enrolled tables to their new OIDs (restored database)")
+    if result.before != result.after:
         click.echo(f"pgaudit-kit installed: revision {result.before or '(none)'} -> {result.after}")
     else:
-        click.echo(f"pgaudit-kit already at revision {result.after}; nothing to do")
+        click.echo(f"pgaudit-kit already at revision {result.after}" + ("" if result.rebound else "; nothing to do"))
 
 
 @main.command()

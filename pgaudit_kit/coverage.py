@@ -36,7 +36,7 @@ def shipped_function_bodies() -> dict[str, str]:
 
 def check(conn: psycopg.Connection[Any], findings: Findings) -> None:
     for problem in capture_problems(conn):
-        findings.add(Finding("coverage_trigger", problem))
+        findings.add(Finding("coverage_trigger", problem.message, object=problem.object))
     shipped = shipped_function_bodies()
     rows = conn.execute(
         "SELECT p.proname::text, p.prosrc FROM pg_proc p WHERE p.pronamespace = 'pgaudit_kit'::regnamespace"

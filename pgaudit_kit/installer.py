@@ -56,10 +56,11 @@ def _engine(dsn: str | None) -> sa.Engine:
 class InstallResult:
     before: str | None
     after: str
+    rebound: int = 0
 
     @property
     def changed(self) -> bool:
-        return self.before != self.after
+        return self.before != self.after or self.rebound > 0
 
 
 def install(dsn: str | None) -> InstallResult:
@@ -77,7 +78,9 @@ def install(dsn: str | None) -> InstallResult:
                 cfg = alembic_config()
                 cfg.attributes["connection"] = conn
                 command.upgrade(cfg, "head")
-            return InstallResult(before=before, after=head_revision())
+            # After a dump/restore, enrolled tables have new OIDs: bind capture to them again.
+            rebound = conn.exec_driver_sql("SELECT pgaudit_kit.rebind_enrolments()").scalar()
+            return InstallResult(before=before, after=head_revision(), rebound=int(rebound or 0))
     except sa.exc.DBAPIError as exc:
         if isinstance(exc.orig, psycopg.Error):
             raise db.translate(exc.orig) from exc
@@ -197,7 +200,7 @@ def status(dsn: str | None) -> Status:
                 )
             tables = enrolled_tables(conn)
             schemas = auto_enrol_schemas(conn)
-            problems += capture_problems(conn)
+            problems += [p.message for p in capture_problems(conn)]
             if conn.execute("SELECT to_regclass('pgaudit_kit.block') IS NOT NULL").fetchone() == (True,):
                 from .sealing import backlog
 

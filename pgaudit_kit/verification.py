@@ -174,36 +174,44 @@ def check_log(blocks: Iterable[Block], events: Iterator[tuple[int, int, bytes]],
         if progress:
             progress(result.events_checked)
     while pending is not None:
-        result.unsealed_events += 1
+        if pending[0] <= last_xid:
+            # seal() never splits a transaction: an unsealed event of a sealed transaction was added later
+            findings.add(Finding("event_inserted", f"event {pending[1]} belongs to transaction {pending[0]}, which "
+                                 "was sealed without it: it was added afterwards", event_id=pending[1],
+                                 block_no=expected_no - 1))
+        else:
+            result.unsealed_events += 1
         pending = next(events, None)
     result.end = Position(expected_no - 1, prev_hash, last_xid, last_id, frontier)
     return result
 
 
 def check_checkpoint(note: str, source: str, origin: str, key: signing.VerifierKey | None, roots: dict[int, bytes],
-                     log_size: int, findings: Findings) -> signing.Checkpoint | None:
-    """One signed checkpoint against this database's origin, key and rebuilt roots."""
+                     log_size: int, findings: Findings) -> bool:
+    """One signed checkpoint against this database's origin, key and rebuilt roots.
+
+    Returns whether it is a genuine checkpoint of this log (signature and origin), whatever it says."""
     try:
         body = signing.Checkpoint.parse(signing.open_note(note, key))
     except signing.SignatureError as exc:
         findings.add(Finding("checkpoint_signature", f"checkpoint {source}: {exc}", object=source))
-        return None
+        return False
     if body.origin != origin:
         findings.add(Finding("checkpoint_origin", f"checkpoint {source} belongs to another database or an earlier "
                              "installation", object=source, expected=origin, calculated=body.origin))
-        return body
+        return False
     if body.size > log_size:
         findings.add(Finding("checkpoint_beyond_log", f"checkpoint {source} covers {body.size} events but the "
                              f"database's sealed log holds {log_size}: history was truncated or an older backup "
                              "was restored", object=source, seq=body.size - 1, expected=str(body.size),
                              calculated=str(log_size)))
-        return body
+        return True
     root = roots.get(body.size)
     if root is not None and root != body.root:
         findings.add(Finding("checkpoint_root", f"checkpoint {source}: the log's first {body.size} events were "
                              "rewritten since it was signed", object=source, seq=body.size - 1,
                              expected=b64(body.root), calculated=b64(root)))
-    return body
+    return True
 
 
 def check_trusted_state(state: dict[str, Any], origin: str, roots: dict[int, bytes], log_size: int,

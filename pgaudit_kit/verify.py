@@ -138,11 +138,18 @@ def verify(dsn: str | None, *, anchor_dir: Path | None = None, public_key: Path 
             start = Position.from_json(state)
             stored = conn.execute("SELECT block_hash FROM pgaudit_kit.block WHERE block_no = %s",
                                   (start.block_no,)).fetchone()
+            sealed_before = conn.execute(
+                "SELECT count(*) FROM pgaudit_kit.event WHERE (xid, id) <= (%s::text::xid8, %s)",
+                (start.last_xid, start.last_event_id)).fetchone()
             if start.block_no >= 0 and (stored is None or b64(bytes(stored[0])) != state["block_hash"]):
                 findings.add(Finding("state_root", f"block {start.block_no}, where the trusted state ends, was removed "
                                      "or rewritten since it was verified", block_no=start.block_no,
                                      expected=state["block_hash"],
                                      calculated=None if stored is None else b64(bytes(stored[0]))))
+                report.mode = "full"
+                start = Position()
+            elif sealed_before is None or int(sealed_before[0]) != start.frontier.size:
+                # events were deleted or added inside verified history: re-check all of it to name them
                 report.mode = "full"
                 start = Position()
         result: LogResult = check_log(_blocks(conn, start.block_no), _events(conn, start.last_xid, start.last_event_id),
@@ -160,9 +167,9 @@ def verify(dsn: str | None, *, anchor_dir: Path | None = None, public_key: Path 
             report.checkpoints_checked += 1
         if anchor_dir is not None:
             for anchored in _anchored(anchor_dir, origin, findings):
-                check_checkpoint(anchored.note, str(anchored.path), origin, key, result.roots, report.tree_size,
-                                 findings)
-                if anchored.note not in stored_notes:
+                genuine = check_checkpoint(anchored.note, str(anchored.path), origin, key, result.roots,
+                                           report.tree_size, findings)
+                if genuine and anchored.note not in stored_notes:
                     findings.add(Finding("checkpoint_missing", f"anchored checkpoint {anchored.path} is not in the "
                                          "database: its row was deleted", object=str(anchored.path)))
                 report.anchored_checked += 1
@@ -176,9 +183,17 @@ def verify(dsn: str | None, *, anchor_dir: Path | None = None, public_key: Path 
 
 
 def _anchored(anchor_dir: Path, origin: str, findings: Findings) -> list[anchors.AnchoredNote]:
+    """This origin's anchored notes, plus those of earlier installations of the kit in the same database
+    (same cluster and database, other install id): after an uninstall and re-install their checkpoints
+    no longer match anything, and that must be reported rather than ignored."""
     notes = anchors.read(anchor_dir, origin)
     folder = anchors.origin_dir(anchor_dir, origin)
     origin_file = folder / "ORIGIN"
     if origin_file.exists() and origin_file.read_text() != origin + "\n":
         findings.add(Finding("anchor_origin", f"{folder} is labelled for another origin", object=str(folder)))
+    same_database = origin.rsplit("/", 1)[0] + "/"
+    for other in sorted(anchor_dir.glob("*/ORIGIN")):
+        label = other.read_text().strip()
+        if label != origin and label.startswith(same_database):
+            notes += anchors.read(anchor_dir, label)
     return notes

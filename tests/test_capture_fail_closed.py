@@ -91,7 +91,7 @@ def test_capture_function_dropped(audited: Conn) -> None:
     audited.execute(f"DROP FUNCTION pgaudit_kit.capture_{oid[0]}() CASCADE")
     from pgaudit_kit.catalog import capture_problems
 
-    found = capture_problems(audited)
+    found = [p.message for p in capture_problems(audited)]
     assert any("capture function of public.accounts is missing" in p for p in found), found
     assert any("pgaudit_kit_capture_update on public.accounts is missing" in p for p in found), found
 

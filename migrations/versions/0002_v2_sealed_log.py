@@ -21,6 +21,7 @@ UPGRADE_FILES = [
     "v2/tables/checkpoint.sql",
     "v2/functions/leaf_input.sql",
     "v2/functions/seal.sql",
+    "v2/functions/rebind.sql",
     "v2/grants.sql",
 ]
 DOWNGRADE_FILES = ["v2/downgrade.sql"]

@@ -1,6 +1,7 @@
 -- pgaudit-kit v2 downgrade: removes the sealed log (blocks, checkpoints, sealing functions) and puts
 -- back v1's event index.
 DROP TRIGGER pgaudit_kit_seal_at_commit ON pgaudit_kit.transaction;
+DROP FUNCTION pgaudit_kit.rebind_enrolments();
 DROP FUNCTION pgaudit_kit.seal_at_commit();
 DROP FUNCTION pgaudit_kit.store_checkpoint(text, bigint, bytea, text);
 DROP FUNCTION pgaudit_kit.seal(integer, boolean);

@@ -5,6 +5,9 @@
 -- sealed prefix is final and a long-running transaction delays sealing without reordering it.
 -- One advisory lock serialises sealers: wait => true blocks for it (the `seal` command), false gives up
 -- at once (sealing piggy-backed on a writer's commit never waits for another writer).
+-- A block never splits a transaction: max_events is rounded up to the end of the last transaction
+-- taken, so every event of a sealed xid is sealed, and an event with an xid at or below the last sealed
+-- one that is not in the log is a forgery: it is never sealed (verify reports it as event_inserted).
 CREATE FUNCTION pgaudit_kit.block_hash_input(p_block_no bigint, p_first_seq bigint, p_tree_size bigint,
                                              p_root bytea, p_last_xid xid8, p_last_event_id bigint,
                                              p_prev_hash bytea, p_sealed_at timestamptz) RETURNS bytea
@@ -33,6 +36,7 @@ DECLARE
   v_size bigint := 0;
   v_first bigint;
   v_last_xid xid8 := '0';
+  v_cut_xid xid8;
   v_last_id bigint := 0;
   v_block_no bigint := 0;
   v_prev bytea;
@@ -60,6 +64,15 @@ BEGIN
     v_prev := v_last.block_hash;
   END IF;
   v_first := v_size;
+  SELECT c.xid INTO v_cut_xid
+    FROM (SELECT e.xid FROM pgaudit_kit.event e
+           WHERE e.xid > v_last_xid
+             AND e.xid < pg_catalog.pg_snapshot_xmin(pg_catalog.pg_current_snapshot())
+           ORDER BY e.xid, e.id LIMIT p_max_events) c
+   ORDER BY c.xid DESC LIMIT 1;
+  IF v_cut_xid IS NULL THEN
+    RETURN 0;
+  END IF;
   -- The batch, set-based: ids, leaf hashes and their concatenation in (xid, id) order.
   SELECT pg_catalog.array_agg(b.id ORDER BY b.xid, b.id), pg_catalog.array_agg(b.leaf ORDER BY b.xid, b.id),
          pg_catalog.string_agg(b.leaf, ''::bytea ORDER BY b.xid, b.id), pg_catalog.count(*)
@@ -67,10 +80,7 @@ BEGIN
     FROM (SELECT e.id, e.xid,
                  pg_catalog.sha256('\x00'::bytea OPERATOR(pg_catalog.||) pgaudit_kit.event_leaf_input(e, t)) AS leaf
             FROM pgaudit_kit.event e LEFT JOIN pgaudit_kit.transaction t ON t.xid = e.xid
-           WHERE (e.xid, e.id) > (v_last_xid, v_last_id)
-             AND e.xid < pg_catalog.pg_snapshot_xmin(pg_catalog.pg_current_snapshot())
-           ORDER BY e.xid, e.id
-           LIMIT p_max_events) b;
+           WHERE e.xid > v_last_xid AND e.xid <= v_cut_xid) b;
   IF v_count > 0 THEN
     SELECT e.xid, e.id INTO v_last_xid, v_last_id FROM pgaudit_kit.event e WHERE e.id = v_ids[v_count];
   END IF;

@@ -133,18 +133,28 @@ def check_log(blocks: Iterable[Block], events: Iterator[tuple[int, int, bytes]],
         if calculated_hash != b.block_hash:
             findings.add(Finding("block_hash", f"block {b.block_no}'s fields do not match its hash",
                                  block_no=b.block_no, expected=b64(b.block_hash), calculated=b64(calculated_hash)))
-        # the events this block sealed: everything up to its last (xid, id)
-        batch: dict[int, bytes] = {}
-        while pending is not None and (pending[0], pending[1]) <= (b.last_xid, b.last_event_id):
-            batch[pending[1]] = pending[2]
-            pending = next(events, None)
+        # The events this block sealed are the stream's events up to its last (xid, id). While the stream
+        # follows the block's order they are taken one by one; at the first surprise the rest of the
+        # block's range is collected by id, so that missing, extra and reordered events are all named.
+        end = (b.last_xid, b.last_event_id)
+        batch: dict[int, bytes] | None = None
         leaves = [b.leaves[i:i + merkle.HASH_SIZE] for i in range(0, len(b.leaves), merkle.HASH_SIZE)]
         if len(leaves) != len(b.event_ids):
             findings.add(Finding("block_malformed", f"block {b.block_no} lists {len(b.event_ids)} events but "
                                  f"{len(leaves)} leaves", block_no=b.block_no))
         for i, (event_id, stored) in enumerate(zip(b.event_ids, leaves, strict=False)):
             seq = b.first_seq + i
-            data = batch.pop(event_id, None)
+            data: bytes | None
+            if batch is None and pending is not None and pending[1] == event_id and (pending[0], pending[1]) <= end:
+                data = pending[2]
+                pending = next(events, None)
+            else:
+                if batch is None:
+                    batch = {}
+                    while pending is not None and (pending[0], pending[1]) <= end:
+                        batch[pending[1]] = pending[2]
+                        pending = next(events, None)
+                data = batch.pop(event_id, None)
             if data is None:
                 findings.add(Finding("event_missing", f"event {event_id} (seq {seq}) was sealed but is gone",
                                      seq=seq, event_id=event_id, block_no=b.block_no, expected=b64(stored)))
@@ -156,6 +166,11 @@ def check_log(blocks: Iterable[Block], events: Iterator[tuple[int, int, bytes]],
                                          block_no=b.block_no, expected=b64(stored), calculated=b64(leaf)))
             frontier.append(stored)
             result.events_checked += 1
+        if batch is None:
+            batch = {}
+            while pending is not None and (pending[0], pending[1]) <= end:
+                batch[pending[1]] = pending[2]
+                pending = next(events, None)
         for event_id in sorted(batch):
             findings.add(Finding("event_inserted", f"event {event_id} lies inside sealed block {b.block_no} but was "
                                  "never sealed: it was added afterwards", event_id=event_id, block_no=b.block_no))

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import json
 import os
+import queue
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -93,17 +95,37 @@ def _blocks(conn: psycopg.Connection[Any], after: int) -> Iterator[Block]:
 
 
 def _events(conn: psycopg.Connection[Any], after_xid: int, after_id: int) -> Iterator[tuple[int, int, bytes]]:
-    with conn.cursor(name="pgaudit_kit_verify_events", binary=True) as cur:
-        cur.itersize = EVENT_BATCH
-        cur.execute(
-            f"""SELECT e.xid::text::int8, e.id, {LEAF_INPUT_SQL}
-                  FROM pgaudit_kit.event e LEFT JOIN pgaudit_kit.transaction t ON t.xid = e.xid
-                 WHERE (e.xid, e.id) > (%s::text::xid8, %s)
-                 ORDER BY e.xid, e.id""",  # noqa: S608 -- LEAF_INPUT_SQL is a constant of this package
-            (after_xid, after_id),
-        )
-        for xid, event_id, data in cur:
-            yield int(xid), int(event_id), bytes(data)
+    """Events in (xid, id) order with their leaf input, read ahead by a thread.
+
+    The server encodes while this process hashes: a fetching thread keeps a few batches queued, so the
+    two run side by side (psycopg releases the GIL while it waits for the server). Memory stays bounded
+    by the queue, whatever the size of the log.
+    """
+    batches: queue.Queue[list[tuple[Any, ...]] | BaseException | None] = queue.Queue(maxsize=3)
+
+    def fetch() -> None:
+        try:
+            with conn.cursor(name="pgaudit_kit_verify_events", binary=True) as cur:
+                cur.execute(
+                    f"""SELECT e.xid::text::int8, e.id, {LEAF_INPUT_SQL}
+                          FROM pgaudit_kit.event e LEFT JOIN pgaudit_kit.transaction t ON t.xid = e.xid
+                         WHERE (e.xid, e.id) > (%s::text::xid8, %s)
+                         ORDER BY e.xid, e.id""",  # noqa: S608 -- LEAF_INPUT_SQL is a constant of this package
+                    (after_xid, after_id),
+                )
+                while rows := cur.fetchmany(EVENT_BATCH):
+                    batches.put(rows)
+            batches.put(None)
+        except BaseException as exc:  # handed to the consumer, which re-raises it
+            batches.put(exc)
+
+    reader = threading.Thread(target=fetch, name="pgaudit-kit-verify-reader", daemon=True)
+    reader.start()
+    while (batch := batches.get()) is not None:
+        if isinstance(batch, BaseException):
+            raise batch
+        yield from batch  # rows are (xid, id, leaf input)
+    reader.join()
 
 
 def _progress_printer() -> Any:

@@ -29,6 +29,7 @@ UPGRADE_FILES = [
     "v1/functions/record_control_event.sql",
     "v1/functions/redact.sql",
     "v1/functions/table_shape_signature.sql",
+    "v1/functions/existing_columns.sql",
     "v1/functions/capture_sql_helpers.sql",
     "v1/functions/capture_function_source.sql",
     "v1/functions/install_capture_triggers.sql",

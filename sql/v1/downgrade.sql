@@ -36,6 +36,7 @@ DROP FUNCTION pgaudit_kit.image_sql(text[], text[], text[], text, text, text);
 DROP FUNCTION pgaudit_kit.column_value_sql(text, text[], text[], text, text, text);
 DROP FUNCTION pgaudit_kit.column_text_sql(text, text[], text);
 DROP FUNCTION pgaudit_kit.table_shape_signature(oid);
+DROP FUNCTION pgaudit_kit.existing_columns(oid, text[]);
 DROP FUNCTION pgaudit_kit.redact(text, bytea, bytea);
 DROP FUNCTION pgaudit_kit.record_control_event(text, oid, text, text, jsonb);
 DROP FUNCTION pgaudit_kit.record_transaction();

@@ -44,11 +44,8 @@ BEGIN
        ORDER BY c.relname
     LOOP
       PERFORM pgaudit_kit.enable_table(v_table,
-          -- schema-wide column options apply to the tables that have those columns
-          ARRAY(SELECT x FROM pg_catalog.unnest(p_excluded_columns) x WHERE EXISTS (SELECT FROM pg_catalog.pg_attribute a
-                 WHERE a.attrelid = v_table AND a.attname::text = x AND a.attnum > 0 AND NOT a.attisdropped)),
-          ARRAY(SELECT x FROM pg_catalog.unnest(p_redacted_columns) x WHERE EXISTS (SELECT FROM pg_catalog.pg_attribute a
-                 WHERE a.attrelid = v_table AND a.attname::text = x AND a.attnum > 0 AND NOT a.attisdropped)),
+          pgaudit_kit.existing_columns(v_table, p_excluded_columns),
+          pgaudit_kit.existing_columns(v_table, p_redacted_columns),
           p_truncate, p_capture_statement);
       v_count := v_count + 1;
     END LOOP;

@@ -134,13 +134,8 @@ BEGIN
   SELECT * INTO cfg FROM pgaudit_kit.enrolled_table WHERE relid = p_relid;
   IF FOUND AND cfg.shape_signature IS DISTINCT FROM pgaudit_kit.table_shape_signature(p_relid) THEN
     PERFORM pgaudit_kit.enable_table(p_relid::regclass,
-        -- columns dropped since enrolment leave the option lists
-        ARRAY(SELECT c FROM pg_catalog.unnest(cfg.excluded_columns) c
-               WHERE EXISTS (SELECT FROM pg_catalog.pg_attribute a WHERE a.attrelid = p_relid
-                               AND a.attname::text = c AND a.attnum > 0 AND NOT a.attisdropped)),
-        ARRAY(SELECT c FROM pg_catalog.unnest(cfg.redacted_columns) c
-               WHERE EXISTS (SELECT FROM pg_catalog.pg_attribute a WHERE a.attrelid = p_relid
-                               AND a.attname::text = c AND a.attnum > 0 AND NOT a.attisdropped)),
+        pgaudit_kit.existing_columns(p_relid, cfg.excluded_columns),
+        pgaudit_kit.existing_columns(p_relid, cfg.redacted_columns),
         cfg.truncate_policy, cfg.capture_statement);
   END IF;
 END

@@ -41,10 +41,8 @@ BEGIN
         SELECT * INTO v_auto FROM pgaudit_kit.auto_enrol_schema WHERE schema_name = v_rel.nspname;
         IF FOUND THEN
           PERFORM pgaudit_kit.enable_table(cmd.objid::regclass,
-              ARRAY(SELECT x FROM pg_catalog.unnest(v_auto.excluded_columns) x WHERE EXISTS (SELECT FROM pg_catalog.pg_attribute a
-                     WHERE a.attrelid = cmd.objid AND a.attname::text = x AND a.attnum > 0 AND NOT a.attisdropped)),
-              ARRAY(SELECT x FROM pg_catalog.unnest(v_auto.redacted_columns) x WHERE EXISTS (SELECT FROM pg_catalog.pg_attribute a
-                     WHERE a.attrelid = cmd.objid AND a.attname::text = x AND a.attnum > 0 AND NOT a.attisdropped)),
+              pgaudit_kit.existing_columns(cmd.objid, v_auto.excluded_columns),
+              pgaudit_kit.existing_columns(cmd.objid, v_auto.redacted_columns),
               v_auto.truncate_policy, v_auto.capture_statement);
         END IF;
       END IF;

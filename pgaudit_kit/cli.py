@@ -265,7 +265,7 @@ def demo(keep: bool) -> None:
 def seal(ctx: click.Context) -> None:
     """Seal recorded events into the hash-chained Merkle log now.
 
-    Sealing also happens by itself at commit (piggy-backed, at most once a second); run this from cron
+    Sealing also happens by itself at commit (piggy-backed, at most every 200 ms); run this from cron
     to bound the unsealed window on an idle database. Needs the admin role.
 
     \b

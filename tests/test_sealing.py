@@ -72,7 +72,7 @@ def test_a_long_transaction_delays_sealing_but_never_reorders(audited: Conn, kit
 
 def test_sealing_piggybacks_on_commit(audited: Conn) -> None:
     audited.execute("INSERT INTO t VALUES (1, 'a')")
-    time.sleep(1.1)  # piggy-backed sealing runs at most once a second
+    time.sleep(0.3)  # piggy-backed sealing runs at most every 200 ms
     audited.execute("INSERT INTO t VALUES (2, 'b')")
     first = int(audited.execute("SELECT min(id) FROM pgaudit_kit.event WHERE op = 'I'").fetchone()[0])  # type: ignore[index]
     assert first in _sealed_ids(audited)
@@ -80,7 +80,7 @@ def test_sealing_piggybacks_on_commit(audited: Conn) -> None:
 
 def test_repeatable_read_and_serializable_writers_do_not_seal(audited: Conn) -> None:
     audited.execute("INSERT INTO t VALUES (1, 'a')")
-    time.sleep(1.1)
+    time.sleep(0.3)
     before = audited.execute("SELECT count(*) FROM pgaudit_kit.block").fetchone()
     for level in ("REPEATABLE READ", "SERIALIZABLE"):
         with audited.transaction():
@@ -91,7 +91,7 @@ def test_repeatable_read_and_serializable_writers_do_not_seal(audited: Conn) -> 
 
 def test_a_writer_never_waits_for_a_sealer(audited: Conn, kit_db: str) -> None:
     audited.execute("INSERT INTO t VALUES (1, 'a')")
-    time.sleep(1.1)
+    time.sleep(0.3)
     with psycopg.connect(kit_db) as sealer:
         sealer.execute("SELECT pg_advisory_xact_lock(1885823850)")  # another session is sealing
         audited.execute("SET statement_timeout = '2s'")

@@ -1,6 +1,6 @@
 -- pgaudit-kit v1: pgaudit_kit.record_transaction() -- writes the per-transaction who/where row.
--- Called by capture functions and event triggers inside the audited transaction; idempotent within a
--- transaction. acting_role reads the "role" setting (SET ROLE) because inside a SECURITY DEFINER
+-- Called inside the audited transaction, once its caller has checked that the row is not there yet.
+-- Only this backend can write a row for its own xid, so there is no race to guard against. acting_role reads the "role" setting (SET ROLE) because inside a SECURITY DEFINER
 -- function current_user is the kit owner, not the writer.
 CREATE FUNCTION pgaudit_kit.record_transaction() RETURNS void
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = '' AS $fn$
@@ -19,8 +19,7 @@ BEGIN
           NULLIF(pg_catalog.current_setting('pgaudit_kit.actor', true), ''),
           v_context, CASE WHEN v_context IS NULL THEN v_context_text END,
           NULLIF(pg_catalog.current_setting('application_name'), ''),
-          pg_catalog.inet_client_addr(), pg_catalog.inet_client_port(), pg_catalog.pg_backend_pid())
-  ON CONFLICT (xid) DO NOTHING;
+          pg_catalog.inet_client_addr(), pg_catalog.inet_client_port(), pg_catalog.pg_backend_pid());
 END
 $fn$;
 ALTER FUNCTION pgaudit_kit.record_transaction() OWNER TO pgaudit_kit_owner;

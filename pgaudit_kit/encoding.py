@@ -42,10 +42,11 @@ def event_leaf_input(values: Sequence[str | None]) -> bytes:
 
 
 def block_hash_input(block_no: int, first_seq: int, tree_size: int, root: bytes, last_xid: int, last_event_id: int,
-                     prev_hash: bytes | None, sealed_at_us: int) -> bytes:
+                     last_xid_events: int, last_xid_sealed: int, prev_hash: bytes | None, sealed_at_us: int) -> bytes:
     return BLOCK_MAGIC + b"".join((
         text_field(str(block_no)), text_field(str(first_seq)), text_field(str(tree_size)), field(root),
-        text_field(str(last_xid)), text_field(str(last_event_id)), field(prev_hash), text_field(str(sealed_at_us)),
+        text_field(str(last_xid)), text_field(str(last_event_id)), text_field(str(last_xid_events)),
+        text_field(str(last_xid_sealed)), field(prev_hash), text_field(str(sealed_at_us)),
     ))
 
 

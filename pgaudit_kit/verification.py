@@ -64,6 +64,8 @@ class Block:
     root: bytes
     last_xid: int
     last_event_id: int
+    last_xid_events: int
+    last_xid_sealed: int
     event_ids: list[int]
     leaves: bytes
     prev_hash: bytes | None
@@ -80,10 +82,13 @@ class Position:
     last_xid: int = 0
     last_event_id: int = 0
     frontier: merkle.Frontier = field(default_factory=merkle.Frontier)
+    last_xid_events: int = 0
+    last_xid_sealed: int = 0
 
     def to_json(self) -> dict[str, Any]:
         return {"block_no": self.block_no, "block_hash": b64(self.block_hash), "last_xid": self.last_xid,
-                "last_event_id": self.last_event_id, "tree_size": self.frontier.size,
+                "last_event_id": self.last_event_id, "last_xid_events": self.last_xid_events,
+                "last_xid_sealed": self.last_xid_sealed, "tree_size": self.frontier.size,
                 "root": b64(self.frontier.root()), "frontier": [b64(p) for p in self.frontier.peaks]}
 
     @classmethod
@@ -92,7 +97,8 @@ class Position:
         if b64(frontier.root()) != data["root"]:
             raise ValueError("trusted state is inconsistent: its frontier does not give its root")
         return cls(int(data["block_no"]), base64.b64decode(data["block_hash"]) if data["block_hash"] else None,
-                   int(data["last_xid"]), int(data["last_event_id"]), frontier)
+                   int(data["last_xid"]), int(data["last_event_id"]), frontier, int(data["last_xid_events"]),
+                   int(data["last_xid_sealed"]))
 
 
 @dataclass
@@ -106,7 +112,8 @@ class LogResult:
 
 def block_hash(b: Block) -> bytes:
     return hashlib.sha256(encoding.block_hash_input(
-        b.block_no, b.first_seq, b.tree_size, b.root, b.last_xid, b.last_event_id, b.prev_hash, b.sealed_at_us,
+        b.block_no, b.first_seq, b.tree_size, b.root, b.last_xid, b.last_event_id, b.last_xid_events,
+        b.last_xid_sealed, b.prev_hash, b.sealed_at_us,
     )).digest()
 
 
@@ -117,6 +124,7 @@ def check_log(blocks: Iterable[Block], events: Iterator[tuple[int, int, bytes]],
     result = LogResult(end=start, roots={frontier.size: frontier.root()})
     prev_hash, expected_no = start.block_hash, start.block_no + 1
     last_xid, last_id = start.last_xid, start.last_event_id
+    xid_events, xid_sealed = start.last_xid_events, start.last_xid_sealed
     pending = next(events, None)
     for b in blocks:
         if b.block_no != expected_no:
@@ -185,19 +193,25 @@ def check_log(blocks: Iterable[Block], events: Iterator[tuple[int, int, bytes]],
         result.roots[frontier.size] = root
         prev_hash, expected_no = b.block_hash, b.block_no + 1
         last_xid, last_id = b.last_xid, b.last_event_id
+        xid_events, xid_sealed = b.last_xid_events, b.last_xid_sealed
         result.blocks_checked += 1
         if progress:
             progress(result.events_checked)
+    # After the log: events waiting to be sealed, except that a sealed transaction had a fixed number of
+    # events when it was first sealed; any beyond that number were added to it afterwards.
+    still_to_seal = xid_events - xid_sealed
     while pending is not None:
-        if pending[0] <= last_xid:
-            # seal() never splits a transaction: an unsealed event of a sealed transaction was added later
+        if pending[0] == last_xid and still_to_seal > 0:
+            still_to_seal -= 1
+            result.unsealed_events += 1
+        elif pending[0] <= last_xid:
             findings.add(Finding("event_inserted", f"event {pending[1]} belongs to transaction {pending[0]}, which "
-                                 "was sealed without it: it was added afterwards", event_id=pending[1],
-                                 block_no=expected_no - 1))
+                                 f"had {xid_events} events when it was sealed: it was added afterwards",
+                                 event_id=pending[1], block_no=expected_no - 1))
         else:
             result.unsealed_events += 1
         pending = next(events, None)
-    result.end = Position(expected_no - 1, prev_hash, last_xid, last_id, frontier)
+    result.end = Position(expected_no - 1, prev_hash, last_xid, last_id, frontier, xid_events, xid_sealed)
     return result
 
 

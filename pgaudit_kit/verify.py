@@ -85,13 +85,14 @@ def _blocks(conn: psycopg.Connection[Any], after: int) -> Iterator[Block]:
     with conn.cursor(name="pgaudit_kit_verify_blocks", binary=True) as cur:
         cur.itersize = 20
         cur.execute(
-            """SELECT block_no, first_seq, tree_size, root, last_xid::text::int8, last_event_id, event_ids, leaves,
-                      prev_hash, block_hash, (EXTRACT(epoch FROM sealed_at) * 1000000)::int8
+            """SELECT block_no, first_seq, tree_size, root, last_xid::text::int8, last_event_id, last_xid_events,
+                      last_xid_sealed, event_ids, leaves, prev_hash, block_hash,
+                      (EXTRACT(epoch FROM sealed_at) * 1000000)::int8
                  FROM pgaudit_kit.block WHERE block_no > %s ORDER BY block_no""", (after,))
         for row in cur:
-            yield Block(int(row[0]), int(row[1]), int(row[2]), bytes(row[3]), int(row[4]), int(row[5]),
-                        [int(x) for x in row[6]], bytes(row[7]), None if row[8] is None else bytes(row[8]),
-                        bytes(row[9]), int(row[10]))
+            prev_hash = None if row[10] is None else bytes(row[10])
+            yield Block(int(row[0]), int(row[1]), int(row[2]), bytes(row[3]), int(row[4]), int(row[5]), int(row[6]),
+                        int(row[7]), [int(x) for x in row[8]], bytes(row[9]), prev_hash, bytes(row[11]), int(row[12]))
 
 
 def _events(conn: psycopg.Connection[Any], after_xid: int, after_id: int) -> Iterator[tuple[int, int, bytes]]:

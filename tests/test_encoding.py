@@ -29,7 +29,8 @@ def test_vectors_match_the_reference_encoding(path: Path) -> None:
         b = case["block"]
         data = encoding.block_hash_input(
             b["block_no"], b["first_seq"], b["tree_size"], bytes.fromhex(b["root"]), b["last_xid"], b["last_event_id"],
-            bytes.fromhex(b["prev_hash"]) if b["prev_hash"] else None, b["sealed_at_us"])
+            b["last_xid_events"], b["last_xid_sealed"], bytes.fromhex(b["prev_hash"]) if b["prev_hash"] else None,
+            b["sealed_at_us"])
         assert data.hex() == case["block_hash_input_hex"]
         assert hashlib.sha256(data).hexdigest() == case["block_hash_hex"]
         return

@@ -363,7 +363,8 @@ BEGIN
       v_root := sha256('\x01'::bytea || v_frontier[i] || v_root);
     END LOOP;
     v_hash := sha256(pgaudit_kit.block_hash_input(b.block_no, b.first_seq, b.tree_size, v_root, b.last_xid,
-                                                  b.last_event_id, v_prev, b.sealed_at));
+                                                  b.last_event_id, b.last_xid_events, b.last_xid_sealed, v_prev,
+                                                  b.sealed_at));
     UPDATE pgaudit_kit.block SET leaves = v_leaves, root = v_root, frontier = v_frontier, prev_hash = v_prev,
                                  block_hash = v_hash
      WHERE block_no = b.block_no;

@@ -138,3 +138,29 @@ def test_keygen_checkpoint_and_key_file_rules(audited: Conn, kit_db: str, tmp_pa
     os.chmod(private, 0o640)
     refused = cli("checkpoint", "--key", str(private), dsn=kit_db)
     assert refused.exit_code == 2 and "chmod 600" in refused.stderr
+
+
+def test_large_transactions_span_blocks_and_cannot_gain_events(audited: Conn, kit_db: str) -> None:
+    audited.execute("INSERT INTO t SELECT g, 'bulk' FROM generate_series(1, 25) g")
+    _seal(audited)  # seal what came before (enrolment)
+    audited.execute("INSERT INTO t SELECT g, 'bulk' FROM generate_series(101, 125) g")
+    bulk_xid = audited.execute("SELECT max(xid)::text FROM pgaudit_kit.transaction").fetchone()
+    assert bulk_xid is not None
+    first = audited.execute("SELECT pgaudit_kit.seal(10)").fetchone()
+    assert first == (10,)
+    block = audited.execute("SELECT last_xid::text, last_xid_events, last_xid_sealed FROM pgaudit_kit.block "
+                            "ORDER BY block_no DESC LIMIT 1").fetchone()
+    assert block == (bulk_xid[0], 25, 10)
+    # a superuser slips one more event into the half-sealed transaction
+    audited.execute("""INSERT INTO pgaudit_kit.event (id, xid, statement_ts, op, relid, schema_name, table_name, pk,
+                       row_data) OVERRIDING SYSTEM VALUE SELECT max(id) + 1, %s::xid8, now(), 'I', 't'::regclass, 'public',
+                       't', '{"id": "999"}', '{"id": "999", "v": "forged"}' FROM pgaudit_kit.event""", (bulk_xid[0],))
+    forged = audited.execute("SELECT max(id) FROM pgaudit_kit.event").fetchone()
+    while _seal(audited):
+        pass
+    sealed = _sealed_ids(audited)
+    assert forged is not None and forged[0] not in sealed
+    assert audited.execute("SELECT last_xid_sealed FROM pgaudit_kit.block ORDER BY block_no DESC LIMIT 1"
+                           ).fetchone() == (25,)
+    report = json.loads(cli("verify", "--full", "--format", "json", dsn=kit_db).stdout)
+    assert [(f["kind"], f["event_id"]) for f in report["findings"]] == [("event_inserted", forged[0])]

@@ -12,6 +12,8 @@ CREATE TABLE pgaudit_kit.block (
     frontier      bytea[] NOT NULL,
     last_xid      xid8 NOT NULL,
     last_event_id bigint NOT NULL,
+    last_xid_events bigint NOT NULL,
+    last_xid_sealed bigint NOT NULL CHECK (last_xid_sealed BETWEEN 1 AND last_xid_events),
     event_ids     bigint[] NOT NULL,
     leaves        bytea NOT NULL,
     prev_hash     bytea CHECK (pg_catalog.length(prev_hash) = 32),
@@ -25,6 +27,9 @@ ALTER TABLE pgaudit_kit.block OWNER TO pgaudit_kit_owner;
 CREATE INDEX block_position_idx ON pgaudit_kit.block (last_xid, last_event_id);
 COMMENT ON TABLE pgaudit_kit.block IS 'pgaudit-kit: sealed log blocks: Merkle tree size and root, chained by hash';
 COMMENT ON COLUMN pgaudit_kit.block.frontier IS 'Roots of the perfect subtrees of the tree, largest first (RFC 9162 compact range)';
+COMMENT ON COLUMN pgaudit_kit.block.last_xid_events IS
+    'Events of last_xid when it was first sealed: a transaction that has ended cannot gain events';
+COMMENT ON COLUMN pgaudit_kit.block.last_xid_sealed IS 'How many of them are sealed up to this block';
 COMMENT ON COLUMN pgaudit_kit.block.leaves IS 'Leaf hashes of event_ids, 32 bytes each, in seq order';
 COMMENT ON COLUMN pgaudit_kit.block.block_hash IS 'SHA-256 of the block''s canonical encoding (docs/ENCODING.md)';
 

@@ -64,10 +64,12 @@ BLOCKS: dict[str, tuple[str, dict[str, Any]]] = {
     "block-genesis": ("first block: no previous hash", dict(
         block_no=0, first_seq=0, tree_size=3, root=merkle.root_of([merkle.leaf_hash(b"a"), merkle.leaf_hash(b"b"),
                                                                    merkle.leaf_hash(b"c")]),
-        last_xid=751, last_event_id=3, prev_hash=None, sealed_at_us=1764201601000000)),
+        last_xid=751, last_event_id=3, last_xid_events=2, last_xid_sealed=2, prev_hash=None,
+        sealed_at_us=1764201601000000)),
     "block-chained": ("later block chained to the previous one", dict(
         block_no=1, first_seq=3, tree_size=5, root=hashlib.sha256(b"root").digest(), last_xid=760,
-        last_event_id=12, prev_hash=hashlib.sha256(b"previous block").digest(), sealed_at_us=1764201602000000)),
+        last_event_id=12, last_xid_events=9, last_xid_sealed=4, prev_hash=hashlib.sha256(b"previous block").digest(),
+        sealed_at_us=1764201602000000)),
 }
 
 

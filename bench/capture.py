@@ -2,10 +2,11 @@
 
 One throwaway PostgreSQL server with durable settings holds two copies of the same pgbench database:
 ``baseline`` (no kit) and ``audited`` (kit installed, the four pgbench tables and a keyed bulk table
-enrolled). Every measurement runs on both, alternating, so that drift of the machine (other load, disk
-caches, CPU boost) hits both sides; results are reported as audited/baseline ratios against targets.
+enrolled). Every measurement is a pair of runs, one on each, back to back and in alternating order
+(ABBA), so that drift of the machine (other load, disk flushes, CPU boost) hits both sides; results
+are medians of the pairs' audited/baseline ratios, printed against the project's targets.
 
-    python -m bench.capture --duration 20 --json bench/results.json
+    python -m bench.capture --duration 12 --repeat 5 --json bench/results.json   # from the repo root
 
 Measured:
   * pgbench tpcb-like (builtin script) throughput at several client counts;
@@ -28,10 +29,10 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import psycopg
 from psycopg import sql
@@ -61,6 +62,8 @@ TPCB_TARGET = 0.65  # audited tps / baseline tps, below 16 clients
 TPCB_TARGET_MANY_CLIENTS = 0.55  # at 16 clients and more
 BULK_TARGET = 2.5  # audited time / baseline time
 BYTES_PER_CHANGE_TARGET = 350.0
+
+T = TypeVar("T")
 
 
 # -- results -------------------------------------------------------------------------------------------
@@ -97,6 +100,8 @@ class BulkResult:
     ratio: float
     target: float
     met: bool
+    baseline_wal_per_row: float
+    audited_wal_per_row: float
     baseline_runs_s: list[float] = field(default_factory=list)
     audited_runs_s: list[float] = field(default_factory=list)
 
@@ -108,6 +113,8 @@ class StorageSnapshot:
     transaction_bytes: int  # everything, indexes included
     changes: int  # events with op I/U/D/T
     transactions: int
+    block_bytes: int  # the sealed log, where the installed version has one
+    sealed_events: int
 
     @property
     def event_bytes(self) -> int:
@@ -126,6 +133,9 @@ class StorageResult:
     changes_per_transaction: float
     target: float
     met: bool
+    # Outside the target's definition (event + transaction), reported so that growth there is seen.
+    sealed_events: int
+    block_bytes_per_sealed_event: float
 
 
 # -- plumbing ------------------------------------------------------------------------------------------
@@ -181,8 +191,16 @@ def median(values: Sequence[float]) -> float:
     return float(statistics.median(values))
 
 
+def paired_ratio(audited: Sequence[T], baseline: Sequence[T], value: Callable[[T], float]) -> float:
+    """Median over repetitions of audited/baseline. The two runs of a repetition are back to back, so
+    load that comes and goes (other jobs on the machine, disk flushes) mostly cancels within a pair;
+    a ratio of two medians would compare runs minutes apart."""
+    return median([value(a) / value(b) for a, b in zip(audited, baseline, strict=True)])
+
+
 # -- setup ---------------------------------------------------------------------------------------------
-def prepare_databases(server: TempServer, scale: int) -> None:
+def prepare_databases(server: TempServer, scale: int) -> str:
+    """Create, fill and (for audited) instrument both databases; returns the kit's schema revision."""
     with connect(server, "postgres") as admin:
         for name in DATABASES:
             admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
@@ -195,9 +213,23 @@ def prepare_databases(server: TempServer, scale: int) -> None:
                 " note text NOT NULL, mtime timestamptz NOT NULL)"
             ).format(sql.Identifier(BULK_TABLE)))
     log("installing pgaudit-kit in audited and enrolling its tables")
-    installer.install(server.dsn("audited"))
+    installed = installer.install(server.dsn("audited"))
     with connect(server, "audited") as conn:
         enable_tables(conn, [*PGBENCH_TABLES, BULK_TABLE], CaptureOptions())
+    return installed.after
+
+
+def source_revision() -> dict[str, Any]:
+    """The commit measured: the kit changes quickly, and numbers only mean something against a version."""
+    repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+    def git(*args: str) -> str:
+        result = subprocess.run(["git", "-C", repo, *args], capture_output=True, text=True, check=False)
+        return result.stdout.strip() if result.returncode == 0 else ""
+
+    status = git("status", "--porcelain", "--", "sql", "migrations", "pgaudit_kit")
+    return {"commit": git("rev-parse", "--short", "HEAD") or "unknown",
+            "uncommitted": len(status.splitlines())}
 
 
 def machine_info(server: TempServer) -> dict[str, Any]:
@@ -226,6 +258,8 @@ def machine_info(server: TempServer) -> dict[str, Any]:
         "python": platform.python_version(),
         "postgresql": str(version[0]) if version else "unknown",
         "settings": {str(name): str(value) for name, value in settings},
+        # Other work on the machine skews absolute numbers (alternation protects the ratios somewhat).
+        "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
     }
 
 
@@ -265,7 +299,7 @@ def tpcb(server: TempServer, conns: dict[str, psycopg.Connection[Any]], clients_
         wal = {db: sum(r.wal_bytes for r in by_db[db]) / sum(r.transactions for r in by_db[db])
                for db in DATABASES}
         target = TPCB_TARGET_MANY_CLIENTS if clients >= 16 else TPCB_TARGET
-        ratio = tps["audited"] / tps["baseline"]
+        ratio = paired_ratio(by_db["audited"], by_db["baseline"], lambda r: r.tps)
         results.append(TpcbResult(
             clients=clients, baseline_tps=tps["baseline"], audited_tps=tps["audited"], ratio=ratio,
             target=target, met=ratio >= target, baseline_wal_per_txn=wal["baseline"],
@@ -284,7 +318,15 @@ def storage_snapshot(conn: psycopg.Connection[Any]) -> StorageSnapshot:
         (list(DML_OPS),),
     ).fetchone()
     assert row is not None
-    return StorageSnapshot(*(int(v) for v in row))
+    block = (0, 0)
+    if conn.execute("SELECT to_regclass('pgaudit_kit.block') IS NOT NULL").fetchone() == (True,):
+        found = conn.execute(
+            "SELECT pg_total_relation_size('pgaudit_kit.block'), COALESCE(max(tree_size), 0) FROM pgaudit_kit.block"
+        ).fetchone()
+        assert found is not None
+        block = (int(found[0]), int(found[1]))
+    event_table, event_index, transaction, changes, transactions = (int(v) for v in row)
+    return StorageSnapshot(event_table, event_index, transaction, changes, transactions, *block)
 
 
 def storage_result(before: StorageSnapshot, after: StorageSnapshot) -> StorageResult:
@@ -297,6 +339,7 @@ def storage_result(before: StorageSnapshot, after: StorageSnapshot) -> StorageRe
     }
     total = per_change["event_bytes"] + per_change["transaction_bytes"]
     transactions = after.transactions - before.transactions
+    sealed = after.sealed_events - before.sealed_events
     return StorageResult(
         changes=changes,
         transactions=transactions,
@@ -308,6 +351,8 @@ def storage_result(before: StorageSnapshot, after: StorageSnapshot) -> StorageRe
         changes_per_transaction=changes / transactions if transactions else 0.0,
         target=BYTES_PER_CHANGE_TARGET,
         met=total <= BYTES_PER_CHANGE_TARGET,
+        sealed_events=sealed,
+        block_bytes_per_sealed_event=(after.block_bytes - before.block_bytes) / sealed if sealed else 0.0,
     )
 
 
@@ -320,12 +365,14 @@ def copy_payload(first_id: int, rows: int) -> bytes:
     return buffer.getvalue().encode()
 
 
-def bulk_run(conn: psycopg.Connection[Any], operation: str, rows: int, rep: int) -> float:
+def bulk_run(conn: psycopg.Connection[Any], operation: str, rows: int, rep: int) -> tuple[float, int]:
+    """Seconds and WAL bytes of one bulk operation."""
     # INSERT and COPY write fresh keys every repetition: ids [2*rep*rows + 1, 2*(rep+1)*rows].
     first_id = 2 * rep * rows + 1
     payload = copy_payload(first_id + rows, rows) if operation == "copy" else b""
     table = sql.Identifier(BULK_TABLE)
     settle(conn)
+    lsn = wal_lsn(conn)
     start = time.perf_counter()
     with conn.transaction():  # one transaction, commit (and its WAL flush) included in the time
         if operation == "update":
@@ -341,23 +388,31 @@ def bulk_run(conn: psycopg.Connection[Any], operation: str, rows: int, rep: int)
                 sql.SQL("COPY {} (id, aid, delta, note, mtime) FROM STDIN").format(table)
             ) as copy:
                 copy.write(payload)
-    return time.perf_counter() - start
+    elapsed = time.perf_counter() - start
+    return elapsed, wal_since(conn, lsn)
 
 
 def bulk(conns: dict[str, psycopg.Connection[Any]], rows: int, repeat: int) -> list[BulkResult]:
+    # These sessions never ran single-row DML, so the capture functions are planned for the bulk sizes.
+    # A session that had (pgbench's, say) may reuse a cached one-row plan instead: see RESULTS.md.
     times: dict[tuple[str, str], list[float]] = {(op, db): [] for op in BULK_OPERATIONS for db in DATABASES}
+    wal: dict[tuple[str, str], list[float]] = {(op, db): [] for op in BULK_OPERATIONS for db in DATABASES}
     for rep in range(repeat):
         for operation in BULK_OPERATIONS:
             for database in DATABASES if rep % 2 == 0 else DATABASES[::-1]:
-                elapsed = bulk_run(conns[database], operation, rows, rep)
+                elapsed, wal_bytes = bulk_run(conns[database], operation, rows, rep)
                 times[operation, database].append(elapsed)
-                log(f"  {database:8} {operation:13}: {elapsed:7.3f} s")
+                wal[operation, database].append(wal_bytes / rows)
+                log(f"  {database:8} {operation:13}: {elapsed:7.3f} s, {wal_bytes / rows:5.0f} WAL bytes/row")
     results = []
     for operation in BULK_OPERATIONS:
         base, audited = median(times[operation, "baseline"]), median(times[operation, "audited"])
+        ratio = paired_ratio(times[operation, "audited"], times[operation, "baseline"], float)
         results.append(BulkResult(
-            operation=operation, rows=rows, baseline_s=base, audited_s=audited, ratio=audited / base,
-            target=BULK_TARGET, met=audited / base <= BULK_TARGET,
+            operation=operation, rows=rows, baseline_s=base, audited_s=audited, ratio=ratio,
+            target=BULK_TARGET, met=ratio <= BULK_TARGET,
+            baseline_wal_per_row=median(wal[operation, "baseline"]),
+            audited_wal_per_row=median(wal[operation, "audited"]),
             baseline_runs_s=times[operation, "baseline"], audited_runs_s=times[operation, "audited"],
         ))
     return results
@@ -375,30 +430,37 @@ def report(results: dict[str, Any], tpcb_results: list[TpcbResult], bulk_results
         f"Machine:    {machine['nproc']} CPUs, {machine['cpu_model']}, {machine['memory_gib']} GiB RAM",
         f"PostgreSQL: {machine['postgresql']}",
         "Settings:   " + ", ".join(f"{k}={v}" for k, v in machine["settings"].items()),
+        f"Load:       {machine['load_average_at_start']} at start, {results['load_average_at_end']} at end "
+        "(1/5/15-minute averages)",
         f"Date:       {results['date']}",
+        f"Source:     {results['source']['commit']}, {results['source']['uncommitted']} uncommitted "
+        f"change(s) under sql/, migrations/, pgaudit_kit/; kit schema revision {results['kit_revision']}",
         f"Command:    {results['command']}",
         "",
         f"pgbench tpcb-like, scale {params['scale']}, {params['duration']} s per run, "
-        f"median of {params['repeat']} (audited/baseline tps; higher is better)",
+        f"{params['repeat']} back-to-back pairs: medians of tps, median of the pairs' audited/baseline "
+        "ratios (higher is better)",
         f"{'clients':>7} {'baseline tps':>13} {'audited tps':>12} {'ratio':>6} {'target':>7}  "
         f"{'':4} {'WAL B/txn base':>14} {'WAL B/txn aud':>13}",
     ]
     for t in tpcb_results:
         lines.append(
-            f"{t.clients:>7} {t.baseline_tps:>13.1f} {t.audited_tps:>12.1f} {t.ratio:>6.2f} "
+            f"{t.clients:>7} {t.baseline_tps:>13.1f} {t.audited_tps:>12.1f} {t.ratio:>6.3f} "
             f"{'>=' + str(t.target):>7}  {verdict(t.met):4} "
             f"{t.baseline_wal_per_txn:>14.0f} {t.audited_wal_per_txn:>13.0f}"
         )
     lines += [
         "",
-        f"Bulk, {params['bulk_rows']:,} rows in one transaction, median of {params['bulk_repeat']} "
-        "(audited/baseline time; lower is better)",
-        f"{'operation':>13} {'baseline s':>11} {'audited s':>10} {'ratio':>6} {'target':>7}",
+        f"Bulk, {params['bulk_rows']:,} rows in one transaction, {params['bulk_repeat']} pairs: medians "
+        "of time, median of the pairs' audited/baseline ratios (lower is better)",
+        f"{'operation':>13} {'baseline s':>11} {'audited s':>10} {'ratio':>6} {'target':>7}  "
+        f"{'':4} {'WAL B/row base':>14} {'WAL B/row aud':>13}",
     ]
     for b in bulk_results:
         lines.append(
-            f"{b.operation:>13} {b.baseline_s:>11.3f} {b.audited_s:>10.3f} {b.ratio:>6.2f} "
-            f"{'<=' + str(b.target):>7}  {verdict(b.met)}"
+            f"{b.operation:>13} {b.baseline_s:>11.3f} {b.audited_s:>10.3f} {b.ratio:>6.3f} "
+            f"{'<=' + str(b.target):>7}  {verdict(b.met):4} "
+            f"{b.baseline_wal_per_row:>14.0f} {b.audited_wal_per_row:>13.0f}"
         )
     lines += [
         "",
@@ -410,6 +472,8 @@ def report(results: dict[str, Any], tpcb_results: list[TpcbResult], bulk_results
         f"{storage.event_table_bytes_per_change:.1f}, indexes {storage.event_index_bytes_per_change:.1f})",
         f"  transaction  {storage.transaction_bytes_per_change:7.1f} B/change  "
         f"({storage.changes_per_transaction:.2f} changes per transaction)",
+        f"  sealed log   {storage.block_bytes_per_sealed_event:7.1f} B/sealed event  (pgaudit_kit.block, not in "
+        f"the target; {storage.sealed_events:,} events sealed in the window)",
     ]
     return "\n".join(lines)
 
@@ -422,8 +486,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     add("--scale", type=int, default=10, help="pgbench scale factor (default 10)")
     add("--clients", default="1,4,16", help="comma-separated client counts (default 1,4,16)")
     add("--duration", type=int, default=30, help="seconds per pgbench run (default 30)")
-    add("--repeat", type=int, default=1, help="pgbench runs per measurement, median taken (default 1)")
-    add("--bulk-repeat", type=int, default=3, help="runs per bulk operation, median taken (default 3)")
+    add("--repeat", type=int, default=1, help="pgbench pairs per client count, median taken (default 1)")
+    add("--bulk-repeat", type=int, default=3, help="pairs per bulk operation, median taken (default 3)")
     add("--warmup", type=int, default=5, help="untimed pgbench seconds per database (default 5)")
     add("--bulk-rows", type=int, default=100_000, help="rows per bulk operation (default 100000)")
     add("--json", metavar="FILE", help="also write every number to FILE")
@@ -440,9 +504,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     command = " ".join(["python -m bench.capture", *(argv if argv is not None else sys.argv[1:])])
     started = time.monotonic()
+    source = source_revision()  # before the run: the SQL is read when the kit is installed
     with TempServer(settings=DURABLE_SETTINGS) as server:
         log(f"server on port {server.port} ({server.bindir})")
-        prepare_databases(server, args.scale)
+        kit_revision = prepare_databases(server, args.scale)
         machine = machine_info(server)
         conns = {db: connect(server, db) for db in DATABASES}
         try:
@@ -463,12 +528,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     results: dict[str, Any] = {
         "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "command": command,
+        "source": source,
+        "kit_revision": kit_revision,
         "machine": machine,
         "parameters": {
             "scale": args.scale, "clients": args.clients, "duration": args.duration, "repeat": args.repeat,
             "bulk_repeat": args.bulk_repeat, "warmup": args.warmup, "bulk_rows": args.bulk_rows,
         },
         "elapsed_s": round(time.monotonic() - started, 1),
+        "load_average_at_end": [round(x, 2) for x in os.getloadavg()],
         "tpcb": [asdict(t) for t in tpcb_results],
         "bulk": [asdict(b) for b in bulk_results],
         "storage": asdict(storage),

@@ -144,7 +144,7 @@ def test_large_transactions_span_blocks_and_cannot_gain_events(audited: Conn, ki
     audited.execute("INSERT INTO t SELECT g, 'bulk' FROM generate_series(1, 25) g")
     _seal(audited)  # seal what came before (enrolment)
     audited.execute("INSERT INTO t SELECT g, 'bulk' FROM generate_series(101, 125) g")
-    bulk_xid = audited.execute("SELECT max(xid)::text FROM pgaudit_kit.transaction").fetchone()
+    bulk_xid = audited.execute("SELECT xid::text FROM pgaudit_kit.transaction ORDER BY xid DESC LIMIT 1").fetchone()
     assert bulk_xid is not None
     first = audited.execute("SELECT pgaudit_kit.seal(10)").fetchone()
     assert first == (10,)

@@ -98,10 +98,7 @@ CREATE FUNCTION pgaudit_kit.record_ddl_event(p_command_tag text, p_object_type t
                                              p_object_identity text, p_relid oid) RETURNS void
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = '' AS $fn$
 BEGIN
-  IF NOT EXISTS (SELECT FROM pgaudit_kit.transaction t
-                  WHERE t.xid OPERATOR(pg_catalog.=) pg_catalog.pg_current_xact_id()) THEN
-    PERFORM pgaudit_kit.record_transaction();
-  END IF;
+  PERFORM pgaudit_kit.record_transaction();
   INSERT INTO pgaudit_kit.event (xid, statement_ts, op, relid, schema_name, table_name, row_data, statement)
   VALUES (pg_catalog.pg_current_xact_id(), pg_catalog.statement_timestamp(), 'S', p_relid, p_schema,
           (SELECT c.relname::text FROM pg_catalog.pg_class c WHERE c.oid = p_relid),

@@ -4,10 +4,7 @@ CREATE FUNCTION pgaudit_kit.record_control_event(p_action text, p_relid oid, p_s
                                                  p_details jsonb) RETURNS void
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = '' AS $fn$
 BEGIN
-  IF NOT EXISTS (SELECT FROM pgaudit_kit.transaction t
-                  WHERE t.xid OPERATOR(pg_catalog.=) pg_catalog.pg_current_xact_id()) THEN
-    PERFORM pgaudit_kit.record_transaction();
-  END IF;
+  PERFORM pgaudit_kit.record_transaction();
   INSERT INTO pgaudit_kit.event (xid, statement_ts, op, relid, schema_name, table_name, row_data, statement)
   VALUES (pg_catalog.pg_current_xact_id(), pg_catalog.statement_timestamp(), 'K', p_relid, p_schema, p_table,
           pg_catalog.jsonb_build_object('action', p_action) || COALESCE(p_details, '{}'),

@@ -1,6 +1,7 @@
 -- pgaudit-kit v1: pgaudit_kit.record_transaction() -- writes the per-transaction who/where row.
--- Called inside the audited transaction, once its caller has checked that the row is not there yet.
--- Only this backend can write a row for its own xid, so there is no race to guard against. acting_role reads the "role" setting (SET ROLE) because inside a SECURITY DEFINER
+-- Called inside the audited transaction; does nothing when the row is already there. Only this backend
+-- can write a row for its own xid, so the check needs no ON CONFLICT. (Generated capture functions make
+-- the same check inline before calling, to save a function call per captured statement.) acting_role reads the "role" setting (SET ROLE) because inside a SECURITY DEFINER
 -- function current_user is the kit owner, not the writer.
 CREATE FUNCTION pgaudit_kit.record_transaction() RETURNS void
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = '' AS $fn$
@@ -9,6 +10,10 @@ DECLARE
   v_context jsonb;
   v_role text := pg_catalog.current_setting('role');
 BEGIN
+  IF EXISTS (SELECT FROM pgaudit_kit.transaction t
+              WHERE t.xid OPERATOR(pg_catalog.=) pg_catalog.pg_current_xact_id()) THEN
+    RETURN;
+  END IF;
   IF v_context_text IS NOT NULL THEN
     v_context := pgaudit_kit.parse_json_or_null(v_context_text);
   END IF;

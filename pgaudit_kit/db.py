@@ -108,6 +108,13 @@ def require_superuser(conn: psycopg.Connection[Any], action: str) -> None:
         )
 
 
+def begin_consistent_read(conn: psycopg.Connection[Any]) -> None:
+    """Start a read-only REPEATABLE READ transaction (one snapshot for everything read after) on a
+    database that has the kit. Must be the first statement on the connection."""
+    conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+    require_installed(conn)
+
+
 def server_version(conn: psycopg.Connection[Any]) -> str:
     row = conn.execute("SELECT current_setting('server_version')").fetchone()
     return str(row[0]) if row else "unknown"
@@ -115,5 +122,5 @@ def server_version(conn: psycopg.Connection[Any]) -> str:
 
 __all__ = [
     "KIT_SCHEMA", "connect", "translate", "translated_errors", "is_installed", "require_installed",
-    "require_writable", "require_superuser", "server_version", "describe_target", "UsageError",
+    "require_writable", "require_superuser", "begin_consistent_read", "server_version", "describe_target", "UsageError",
 ]

@@ -19,8 +19,10 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
 from . import db
+from .catalog import auto_enrol_schemas, capture_problems, enrolled_tables
 from .errors import HistoryExists
 from .resources import migrations_dir
+from .sealing import backlog
 
 # pg_advisory_xact_lock key: hashtext('pgaudit_kit.install') is stable across versions, but spelling the
 # constant out keeps it independent of hash function changes.
@@ -184,8 +186,6 @@ class Status:
 def status(dsn: str | None) -> Status:
     """What is installed, what is enrolled, and anything wrong that can be seen cheaply."""
     with db.connect(dsn) as conn, db.translated_errors():
-        from .catalog import auto_enrol_schemas, capture_problems, enrolled_tables
-
         installed = current_revision(conn)
         problems: list[str] = []
         tables: list[dict[str, Any]] = []
@@ -202,8 +202,6 @@ def status(dsn: str | None) -> Status:
             schemas = auto_enrol_schemas(conn)
             problems += [p.message for p in capture_problems(conn)]
             if conn.execute("SELECT to_regclass('pgaudit_kit.block') IS NOT NULL").fetchone() == (True,):
-                from .sealing import backlog
-
                 state = backlog(conn)
                 sealed_log = {"tree_size": state.tree_size, "unsealed_events": state.count,
                               "oldest_unsealed_age_seconds": None if state.age_seconds is None

@@ -64,8 +64,7 @@ def _checkpoint_covering(conn: psycopg.Connection[Any], seq: int) -> tuple[int, 
 def prove_inclusion(dsn: str | None, event_id: int) -> dict[str, Any]:
     fields_sql = ", ".join(encoding.EVENT_FIELD_SQL)
     with db.connect(dsn) as conn, db.translated_errors():
-        conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-        db.require_installed(conn)
+        db.begin_consistent_read(conn)
         event = conn.execute(
             f"SELECT e.xid::text::int8, {fields_sql} FROM pgaudit_kit.event e "  # noqa: S608 -- constant SQL
             "LEFT JOIN pgaudit_kit.transaction t ON t.xid = e.xid WHERE e.id = %s", (event_id,)).fetchone()
@@ -92,8 +91,7 @@ def prove_inclusion(dsn: str | None, event_id: int) -> dict[str, Any]:
 
 def prove_consistency(dsn: str | None, old_size: int, new_size: int | None) -> dict[str, Any]:
     with db.connect(dsn) as conn, db.translated_errors():
-        conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-        db.require_installed(conn)
+        db.begin_consistent_read(conn)
         old = conn.execute("SELECT note FROM pgaudit_kit.checkpoint WHERE tree_size = %s ORDER BY id LIMIT 1",
                            (old_size,)).fetchone()
         new = conn.execute(

@@ -11,6 +11,7 @@ from urllib.parse import quote
 import psycopg
 
 from . import anchors, db, signing
+from .errors import UsageError
 
 
 def origin(conn: psycopg.Connection[Any]) -> str:
@@ -76,8 +77,6 @@ def checkpoint(conn: psycopg.Connection[Any], key: signing.SignerKey, anchor_dir
     with db.translated_errors():
         head = conn.execute("SELECT tree_size, root FROM pgaudit_kit.block ORDER BY block_no DESC LIMIT 1").fetchone()
         if head is None:
-            from .errors import UsageError
-
             raise UsageError("nothing sealed yet: there is no history to checkpoint")
         name = origin(conn)
         body = signing.Checkpoint(name, int(head[0]), bytes(head[1]))

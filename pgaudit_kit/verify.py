@@ -148,10 +148,8 @@ def verify(dsn: str | None, *, anchor_dir: Path | None = None, public_key: Path 
     state = _load_state(state_path)
     started = time.monotonic()
     with db.connect(dsn) as conn, db.translated_errors():
-        # one snapshot for everything read below
-        conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        db.begin_consistent_read(conn)  # one snapshot for everything read below
         conn.execute("SET LOCAL search_path = pg_catalog")  # the checks' SQL must mean the built-ins
-        db.require_installed(conn)
         origin = sealing.origin(conn)
         report = Report(origin=origin, mode="full" if full or state is None else "incremental",
                         signatures_checked=key is not None)

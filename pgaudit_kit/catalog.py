@@ -8,12 +8,6 @@ from typing import Any
 import psycopg
 from psycopg.rows import dict_row
 
-STATEMENT_TRIGGERS = ("pgaudit_kit_capture_insert", "pgaudit_kit_capture_update", "pgaudit_kit_capture_delete")
-ROW_TRIGGERS = ("pgaudit_kit_capture_row",)
-TRUNCATE_TRIGGER = "pgaudit_kit_capture_truncate"
-EVENT_TRIGGERS = ("pgaudit_kit_ddl_command_end", "pgaudit_kit_sql_drop")
-
-
 def enrolled_tables(conn: psycopg.Connection[Any]) -> list[dict[str, Any]]:
     with conn.cursor(row_factory=dict_row) as cur:
         cur.execute(
@@ -40,59 +34,18 @@ def auto_enrol_schemas(conn: psycopg.Connection[Any]) -> list[dict[str, Any]]:
 
 @dataclass(frozen=True)
 class Problem:
+    kind: str
     object: str
     message: str
 
 
 def capture_problems(conn: psycopg.Connection[Any]) -> list[Problem]:
-    """Cheap coverage checks: every enrolled table has its capture function and triggers, enabled ALWAYS."""
-    problems: list[Problem] = []
-    rows = conn.execute(
-        """
-        SELECT e.relid, e.schema_name, e.table_name, e.capture_mode,
-               c.oid IS NOT NULL AS table_exists,
-               to_regprocedure(format('pgaudit_kit.%I()', 'capture_' || e.relid)) IS NOT NULL AS function_exists
-          FROM pgaudit_kit.enrolled_table e LEFT JOIN pg_class c ON c.oid = e.relid
-         ORDER BY e.schema_name, e.table_name
-        """
-    ).fetchall()
-    for relid, schema, table, mode, table_exists, function_exists in rows:
-        name = f"{schema}.{table}"
-        if not table_exists:
-            problems.append(Problem(name, f"enrolled table {name} no longer exists (after a restore: run "
-                                          "pgaudit-kit install to re-bind capture)"))
-            continue
-        if not function_exists:
-            problems.append(Problem(f"pgaudit_kit.capture_{relid}",
-                                    f"capture function of {name} is missing: its writes are not recorded"))
-        expected = (STATEMENT_TRIGGERS if mode == "statement" else ROW_TRIGGERS) + (TRUNCATE_TRIGGER,)
-        found = dict(
-            conn.execute(
-                "SELECT tgname::text, tgenabled::text FROM pg_trigger WHERE tgrelid = %s AND tgname::text = ANY(%s)",
-                (relid, list(expected)),
-            ).fetchall()
-        )
-        for trigger in expected:
-            state = found.get(trigger)
-            if state is None:
-                problems.append(Problem(name, f"trigger {trigger} on {name} is missing"))
-            elif state != "A":
-                problems.append(Problem(name,
-                                        f"trigger {trigger} on {name} is not enabled ALWAYS (state {state})"))
-    states = dict(
-        conn.execute(
-            "SELECT evtname::text, evtenabled::text FROM pg_event_trigger WHERE evtname::text = ANY(%s)",
-            (list(EVENT_TRIGGERS),),
-        ).fetchall()
-    )
-    for trigger in EVENT_TRIGGERS:
-        if trigger not in states:
-            problems.append(Problem(trigger, f"event trigger {trigger} is missing: DDL is neither recorded nor "
-                                             "followed"))
-        elif states[trigger] != "A":
-            problems.append(Problem(trigger, f"event trigger {trigger} is not enabled ALWAYS "
-                                             f"(state {states[trigger]})"))
-    return problems
+    """What breaks capture or the kit's guards now: the same invariants the DDL guard enforces at commit
+    (pgaudit_kit.invariant_problems), so verify and the guard can never disagree."""
+    if conn.execute("SELECT to_regprocedure('pgaudit_kit.invariant_problems()')").fetchone() == (None,):
+        return [Problem("coverage_trigger", "pgaudit_kit",
+                        "the kit's schema predates its guards: run pgaudit-kit install to upgrade it")]
+    return [Problem(*row) for row in conn.execute("SELECT kind, object, problem FROM pgaudit_kit.invariant_problems()")]
 
 
 SNAPSHOT_QUERIES: dict[str, str] = {

@@ -13,7 +13,7 @@ from typing import Any
 
 import click
 
-from . import __version__, db, enrolment, installer, render, signing
+from . import __version__, db, enrolment, installer, lockdown, render, roles, signing
 from .errors import EXIT_ENVIRONMENT, EXIT_FINDINGS, EXIT_INTERNAL, KitError
 
 
@@ -336,21 +336,30 @@ def checkpoint(ctx: click.Context, key_path: Path, anchor_dir: Path | None, outp
 @click.option("--state", "state_path", type=click.Path(dir_okay=False, path_type=Path),
               help="Trusted state file: verify from it, refuse to go backwards, update it when clean.")
 @click.option("--full", is_flag=True, help="Re-check everything, not only what is new since the trusted state.")
+@click.option("--lockdown-on-failure", is_flag=True,
+              help="On any finding, lock down audited writes (needs the admin role; recorded).")
 @render.format_option
 @click.pass_context
 def verify(ctx: click.Context, anchor_dir: Path | None, public_key: Path | None, state_path: Path | None,
-           full: bool, output_format: str) -> None:
+           full: bool, lockdown_on_failure: bool, output_format: str) -> None:
     """Recompute the sealed log from the stored events and check it, its checkpoints and coverage.
 
     Exit 0 when clean, 1 with findings (each names the event, seq or object and expected vs calculated).
+    The run is recorded as a review event. With --lockdown-on-failure, findings also lock down every
+    audited write until an admin runs `pgaudit-kit unlock`.
 
     \b
     Example:
       pgaudit-kit verify --anchor-dir /mnt/worm/pgaudit --public-key shop.pub --state /var/lib/pgaudit-kit/shop.state
+      pgaudit-kit verify --lockdown-on-failure --anchor-dir /mnt/worm/pgaudit --public-key shop.pub
     """
     from .verify import verify as run_verify
 
     report = run_verify(_dsn(ctx), anchor_dir=anchor_dir, public_key=public_key, state_path=state_path, full=full)
+    if lockdown_on_failure and report.findings:
+        kinds = ", ".join(sorted(report.findings.counts))
+        reason = f"verify found {sum(report.findings.counts.values())} findings ({kinds})"
+        report.locked_down = lockdown.set_locked(_dsn(ctx), True, reason)
     if output_format == "json":
         render.emit_json(report.as_dict())
     else:
@@ -366,6 +375,8 @@ def verify(ctx: click.Context, anchor_dir: Path | None, public_key: Path | None,
         if hidden:
             click.echo(f"... and {hidden} more findings (counts by kind: {dict(report.findings.counts)})")
         click.echo("clean" if not report.findings else f"{sum(report.findings.counts.values())} findings")
+        if report.locked_down:
+            click.echo("audited writes are now locked down (lift with: pgaudit-kit unlock --reason TEXT)")
     if report.findings:
         ctx.exit(EXIT_FINDINGS)
 
@@ -420,3 +431,71 @@ def verify_proof(ctx: click.Context, proof_file: Path, public_key: Path) -> None
     except (merkle.ProofError, signing.SignatureError, KeyError, TypeError, ValueError) as exc:
         click.echo(f"INVALID: {exc}")
         ctx.exit(EXIT_FINDINGS)
+
+
+@main.command()
+@click.argument("kind", metavar="admin|reader", type=click.Choice(sorted(roles.KIT_ROLES)))
+@click.argument("role")
+@click.pass_context
+def grant(ctx: click.Context, kind: str, role: str) -> None:
+    """Give ROLE a kit role: admin (enable, disable, seal, checkpoint, lockdown) or reader (review only).
+
+    Needs a superuser or ADMIN OPTION on the kit role. Recorded in the audit log with who granted it.
+
+    \b
+    Example:
+      pgaudit-kit grant reader auditor_alice
+      pgaudit-kit grant admin dba_bob
+    """
+    changed = roles.change_membership(_dsn(ctx), kind, role, grant=True)
+    click.echo(f"{role} {'is now' if changed else 'already was'} a member of {roles.KIT_ROLES[kind]}")
+
+
+@main.command()
+@click.argument("kind", metavar="admin|reader", type=click.Choice(sorted(roles.KIT_ROLES)))
+@click.argument("role")
+@click.pass_context
+def revoke(ctx: click.Context, kind: str, role: str) -> None:
+    """Take a kit role (admin or reader) away from ROLE. Recorded in the audit log.
+
+    \b
+    Example:
+      pgaudit-kit revoke reader auditor_alice
+    """
+    changed = roles.change_membership(_dsn(ctx), kind, role, grant=False)
+    click.echo(f"{role} {'is no longer' if changed else 'was not'} a member of {roles.KIT_ROLES[kind]}")
+
+
+@main.command("lockdown")
+@click.option("--reason", required=True, metavar="TEXT", help="Why (recorded, and shown to refused writers).")
+@click.pass_context
+def lockdown_command(ctx: click.Context, reason: str) -> None:
+    """Refuse every audited write until an admin unlocks (needs the admin role; recorded).
+
+    Each transaction that starts writing to an audited table is refused with the reason and who locked.
+    Reviewing (verify, log, ...) still works.
+
+    \b
+    Example:
+      pgaudit-kit lockdown --reason "verify reported a rewritten block; investigating (INC-4711)"
+    """
+    changed = lockdown.set_locked(_dsn(ctx), True, reason)
+    click.echo("audited writes are now locked down" if changed else "audited writes were already locked down")
+
+
+@main.command()
+@click.option("--reason", required=True, metavar="TEXT", help="Why the lockdown ends (recorded).")
+@click.pass_context
+def unlock(ctx: click.Context, reason: str) -> None:
+    """Lift a lockdown (needs the admin role; recorded with who and why).
+
+    \b
+    Example:
+      pgaudit-kit unlock --reason "INC-4711: restored block verified clean"
+    """
+    changed = lockdown.set_locked(_dsn(ctx), False, reason)
+    click.echo("audited writes are unlocked" if changed else "audited writes were not locked down")
+
+
+# Commands kept in modules of their own register themselves on `main` when imported.
+from . import cli_doctor, cli_reconcile, cli_review  # noqa: E402,F401

@@ -71,6 +71,8 @@ def translate(exc: psycopg.Error) -> KitError:
         return ReadOnlyServer(f"the server is read-only (hot standby or read-only transaction): {message}")
     if isinstance(exc, psycopg.OperationalError):
         return EnvironmentProblem(f"database connection failed: {_condense(str(exc))}")
+    if exc.sqlstate == "55000":  # object_not_in_prerequisite_state: the kit is locked down
+        return EnvironmentProblem(message)
     if exc.sqlstate in _USAGE_SQLSTATES:
         return UsageError(message)
     return KitError(f"database error {exc.sqlstate}: {message}")

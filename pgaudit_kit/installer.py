@@ -77,6 +77,7 @@ def install(dsn: str | None) -> InstallResult:
             context = MigrationContext.configure(conn, opts={"version_table_schema": db.KIT_SCHEMA})
             before = context.get_current_revision()
             if before != head_revision():
+                _begin_maintenance(conn, f"upgrade from revision {before} to {head_revision()}")
                 cfg = alembic_config()
                 cfg.attributes["connection"] = conn
                 command.upgrade(cfg, "head")
@@ -89,6 +90,13 @@ def install(dsn: str | None) -> InstallResult:
         raise
     finally:
         engine.dispose()
+
+
+def _begin_maintenance(conn: sa.Connection, reason: str) -> None:
+    """Open a recorded maintenance window, so the DDL guards (revision 0003 on) let this transaction change
+    the kit's own objects. A fresh install or an upgrade from before 0003 has no guards to pass."""
+    if conn.exec_driver_sql("SELECT to_regprocedure('pgaudit_kit.begin_maintenance(text)') IS NOT NULL").scalar():
+        conn.exec_driver_sql("SELECT pgaudit_kit.begin_maintenance(%s)", (reason,))
 
 
 def install_sql(from_revision: str | None) -> str:
@@ -109,6 +117,7 @@ def downgrade(dsn: str | None, revision: str) -> None:
     try:
         with engine.begin() as conn:
             conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({INSTALL_LOCK_KEY})")
+            _begin_maintenance(conn, f"downgrade to revision {revision}")
             cfg = alembic_config()
             cfg.attributes["connection"] = conn
             command.downgrade(cfg, revision)
@@ -144,11 +153,13 @@ def uninstall(dsn: str | None, discard_history: bool) -> UninstallResult:
                     f"refusing to uninstall: {result.discarded_events} recorded audit events would be destroyed; "
                     "export or archive them first, or pass --discard-history"
                 )
-            # Event triggers first: they would otherwise fire on their own schema's removal.
-            conn.execute("DROP EVENT TRIGGER IF EXISTS pgaudit_kit_ddl_command_end")
-            conn.execute("DROP EVENT TRIGGER IF EXISTS pgaudit_kit_sql_drop")
+            # Event triggers first: they would otherwise fire on (and refuse) their own schema's removal.
+            for (name,) in conn.execute(
+                    "SELECT evtname::text FROM pg_event_trigger WHERE evtname::text LIKE 'pgaudit\\_kit\\_%'").fetchall():
+                conn.execute(psycopg.sql.SQL("DROP EVENT TRIGGER {}").format(psycopg.sql.Identifier(name)))
             # CASCADE takes the generated capture functions and, through them, their triggers on user tables.
             conn.execute("DROP SCHEMA pgaudit_kit CASCADE")
+            conn.execute("DROP SCHEMA IF EXISTS pgaudit_kit_guard CASCADE")
             for role in ROLES:
                 try:
                     with conn.transaction():

@@ -13,7 +13,7 @@ from typing import Any, overload
 
 import psycopg
 
-from . import db, encoding, merkle, signing
+from . import db, encoding, merkle, reviews, signing
 from .errors import UsageError
 
 INCLUSION_FORMAT = "pgaudit-kit-inclusion-proof/1"
@@ -64,6 +64,7 @@ def _checkpoint_covering(conn: psycopg.Connection[Any], seq: int) -> tuple[int, 
 def prove_inclusion(dsn: str | None, event_id: int) -> dict[str, Any]:
     fields_sql = ", ".join(encoding.EVENT_FIELD_SQL)
     with db.connect(dsn) as conn, db.translated_errors():
+        reviews.record_review(conn, "prove", {"event_id": event_id})
         db.begin_consistent_read(conn)
         event = conn.execute(
             f"SELECT e.xid::text::int8, {fields_sql} FROM pgaudit_kit.event e "  # noqa: S608 -- constant SQL
@@ -91,6 +92,7 @@ def prove_inclusion(dsn: str | None, event_id: int) -> dict[str, Any]:
 
 def prove_consistency(dsn: str | None, old_size: int, new_size: int | None) -> dict[str, Any]:
     with db.connect(dsn) as conn, db.translated_errors():
+        reviews.record_review(conn, "prove", {"consistency_from": old_size, "to": new_size})
         db.begin_consistent_read(conn)
         old = conn.execute("SELECT note FROM pgaudit_kit.checkpoint WHERE tree_size = %s ORDER BY id LIMIT 1",
                            (old_size,)).fetchone()

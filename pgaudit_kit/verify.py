@@ -16,7 +16,7 @@ from typing import Any
 
 import psycopg
 
-from . import anchors, coverage, db, sealing, signing
+from . import anchors, coverage, db, reviews, sealing, signing
 from .encoding import LEAF_INPUT_SQL
 from .errors import UsageError
 from .verification import (
@@ -47,6 +47,7 @@ class Report:
     signatures_checked: bool = False
     state_written: bool = False
     seconds: float = 0.0
+    locked_down: bool = False
     findings: Findings = field(default_factory=Findings)
 
     def as_dict(self) -> dict[str, Any]:
@@ -55,7 +56,7 @@ class Report:
             "blocks_checked": self.blocks_checked, "events_checked": self.events_checked,
             "unsealed_events": self.unsealed_events, "checkpoints_checked": self.checkpoints_checked,
             "anchored_checkpoints_checked": self.anchored_checked, "signatures_checked": self.signatures_checked,
-            "state_written": self.state_written, "seconds": round(self.seconds, 3),
+            "state_written": self.state_written, "locked_down": self.locked_down, "seconds": round(self.seconds, 3),
             "finding_counts": dict(self.findings.counts), "findings": [f.as_dict() for f in self.findings.items],
         }
 
@@ -148,6 +149,9 @@ def verify(dsn: str | None, *, anchor_dir: Path | None = None, public_key: Path 
     state = _load_state(state_path)
     started = time.monotonic()
     with db.connect(dsn) as conn, db.translated_errors():
+        reviews.record_review(conn, "verify", {
+            "full": full, "state": str(state_path) if state_path else None,
+            "anchor_dir": str(anchor_dir) if anchor_dir else None, "public_key": str(public_key) if public_key else None})
         db.begin_consistent_read(conn)  # one snapshot for everything read below
         conn.execute("SET LOCAL search_path = pg_catalog")  # the checks' SQL must mean the built-ins
         origin = sealing.origin(conn)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import psycopg
@@ -38,3 +40,29 @@ def with_params(dsn: str, **overrides: Any) -> str:
     params = conninfo_to_dict(dsn)
     params.update(overrides)
     return make_conninfo("", **params)
+
+
+@contextmanager
+def guards_off(conn: psycopg.Connection[Any]) -> Iterator[psycopg.Connection[Any]]:
+    """As a superuser attacking the kit would: disable the kit's event triggers and the guard triggers of
+    its tables, yield, then put every one back as it was (ENABLE ALWAYS), covering the tracks. *conn* must
+    be a superuser connection in autocommit mode. PostgreSQL runs no event trigger for ALTER EVENT
+    TRIGGER, which is why only detection (verify, doctor) can answer this."""
+    event_triggers = [r[0] for r in conn.execute(
+        "SELECT evtname::text FROM pg_event_trigger WHERE evtname::text LIKE 'pgaudit\\_kit\\_%' AND evtenabled = 'A'")]
+    guarded = [r[0] for r in conn.execute(
+        "SELECT tgrelid::regclass::text FROM pg_trigger WHERE tgname = 'pgaudit_kit_guard' AND tgenabled = 'A'")]
+    for name in event_triggers:
+        conn.execute(psycopg.sql.SQL("ALTER EVENT TRIGGER {} DISABLE").format(psycopg.sql.Identifier(name)))
+    for table in guarded:
+        conn.execute(f"ALTER TABLE {table} DISABLE TRIGGER pgaudit_kit_guard")
+    try:
+        yield conn
+    finally:
+        for table in guarded:
+            if conn.execute("SELECT to_regclass(%s)", (table,)).fetchone() != (None,):
+                conn.execute(f"ALTER TABLE {table} ENABLE ALWAYS TRIGGER pgaudit_kit_guard")
+        for name in event_triggers:
+            if conn.execute("SELECT 1 FROM pg_event_trigger WHERE evtname = %s", (name,)).fetchone():
+                conn.execute(psycopg.sql.SQL("ALTER EVENT TRIGGER {} ENABLE ALWAYS").format(
+                    psycopg.sql.Identifier(name)))

@@ -1,0 +1,3 @@
+"""The `pgaudit-kit reconcile` command line (registered on the main group when imported by cli)."""
+
+from __future__ import annotations

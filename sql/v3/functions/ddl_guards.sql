@@ -1,0 +1,156 @@
+-- pgaudit-kit v3: DDL guards (event triggers, ENABLE ALWAYS). What the kit itself never does is refused
+-- at once; whether capture is still whole is judged at commit (pgaudit_kit.check_invariants), because
+-- the kit's own enrol/disable steps pass through incomplete states. A maintenance window
+-- (pgaudit_kit.begin_maintenance, superuser only, recorded) lets `pgaudit-kit install` upgrade the kit.
+
+-- pgaudit_kit.kit_namespaces() -> oid[]: the kit's schema and the guard schema, found through the kit's
+-- event triggers so that a renamed schema is still recognised.
+CREATE FUNCTION pgaudit_kit.kit_namespaces() RETURNS oid[]
+LANGUAGE sql STABLE SET search_path = '' AS $fn$
+  SELECT pg_catalog.array_agg(DISTINCT p.pronamespace)
+    FROM pg_catalog.pg_event_trigger et JOIN pg_catalog.pg_proc p ON p.oid = et.evtfoid
+   WHERE et.evtname IN ('pgaudit_kit_check_ddl', 'pgaudit_kit_guard_drop')
+$fn$;
+ALTER FUNCTION pgaudit_kit.kit_namespaces() OWNER TO pgaudit_kit_owner;
+COMMENT ON FUNCTION pgaudit_kit.kit_namespaces() IS 'pgaudit-kit: OIDs of the kit''s schema and its guard schema';
+
+-- pgaudit_kit.guard_ddl() -- ddl_command_end. Refuses at once:
+--   * any change to an object in the kit's schemas (tables, functions, triggers, views, the schemas
+--     themselves), except the generated capture functions, which the kit regenerates and the commit
+--     check compares with a fresh generation;
+--   * ALTER TABLE ... DISABLE TRIGGER (named, USER, ALL) or ENABLE REPLICA TRIGGER that leaves a kit
+--     trigger disabled or replica-only.
+-- Then schedules the commit-time invariant check for the transaction.
+CREATE FUNCTION pgaudit_kit.guard_ddl() RETURNS event_trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = '' AS $fn$
+DECLARE
+  cmd record;
+  v_kit oid[];
+  v_trigger record;
+BEGIN
+  -- Every name below resolves in the kit's schemas: a command that renamed them is refused first.
+  IF pg_catalog.to_regnamespace('pgaudit_kit') IS NULL OR pg_catalog.to_regnamespace('pgaudit_kit_guard') IS NULL THEN
+    RAISE EXCEPTION USING
+      ERRCODE = 'insufficient_privilege',
+      MESSAGE = pg_catalog.format('pgaudit-kit: %s is refused: it renames the kit''s schema', TG_TAG),
+      HINT = 'The kit''s schema, tables, functions and triggers are installed and upgraded by pgaudit-kit install.';
+  END IF;
+  IF pgaudit_kit.in_maintenance() THEN
+    RETURN;
+  END IF;
+  v_kit := pgaudit_kit.kit_namespaces();
+  FOR cmd IN SELECT * FROM pg_catalog.pg_event_trigger_ddl_commands() LOOP
+    IF (cmd.schema_name IN ('pgaudit_kit', 'pgaudit_kit_guard')
+        OR (cmd.classid = 'pg_catalog.pg_namespace'::regclass AND cmd.objid = ANY (v_kit))
+        OR (cmd.classid = 'pg_catalog.pg_proc'::regclass
+            AND (SELECT p.pronamespace FROM pg_catalog.pg_proc p WHERE p.oid = cmd.objid) = ANY (v_kit))
+        OR (cmd.classid = 'pg_catalog.pg_class'::regclass
+            AND (SELECT c.relnamespace FROM pg_catalog.pg_class c WHERE c.oid = cmd.objid) = ANY (v_kit)))
+       AND NOT (cmd.classid = 'pg_catalog.pg_proc'::regclass
+                AND cmd.object_identity ~ '^pgaudit_kit\.capture_[0-9]+\(\)$') THEN
+      RAISE EXCEPTION USING
+        ERRCODE = 'insufficient_privilege',
+        MESSAGE = pg_catalog.format('pgaudit-kit: %s %s is refused: the kit''s own objects change only by upgrade',
+                                    cmd.command_tag, cmd.object_identity),
+        HINT = 'The kit''s schema, tables, functions and triggers are installed and upgraded by pgaudit-kit install.';
+    END IF;
+    IF cmd.command_tag = 'ALTER TABLE' AND cmd.classid = 'pg_catalog.pg_class'::regclass THEN
+      SELECT tr.tgname, tr.tgenabled INTO v_trigger
+        FROM pg_catalog.pg_trigger tr
+       WHERE tr.tgrelid = cmd.objid AND tr.tgname::text LIKE 'pgaudit\_kit\_capture\_%' AND tr.tgenabled IN ('D', 'R')
+       LIMIT 1;
+      IF FOUND THEN
+        RAISE EXCEPTION USING
+          ERRCODE = 'insufficient_privilege',
+          MESSAGE = pg_catalog.format('pgaudit-kit: %s %s is refused: it would %s the audit trigger %s',
+                                      cmd.command_tag, cmd.object_identity,
+                                      CASE v_trigger.tgenabled WHEN 'D' THEN 'disable' ELSE 'make replica-only' END,
+                                      v_trigger.tgname),
+          HINT = pg_catalog.format('Capture of an audited table cannot be switched off. To stop auditing it: '
+                                   'pgaudit-kit disable %s --reason TEXT', cmd.object_identity);
+      END IF;
+    END IF;
+  END LOOP;
+  INSERT INTO pgaudit_kit.pending_check (xid) VALUES (pg_catalog.pg_current_xact_id()) ON CONFLICT (xid) DO NOTHING;
+END
+$fn$;
+ALTER FUNCTION pgaudit_kit.guard_ddl() OWNER TO pgaudit_kit_owner;
+REVOKE ALL ON FUNCTION pgaudit_kit.guard_ddl() FROM PUBLIC;
+COMMENT ON FUNCTION pgaudit_kit.guard_ddl() IS
+    'pgaudit-kit: refuse DDL on the kit''s objects or disabling capture; schedule the commit-time check';
+
+-- pgaudit_kit_guard.refuse_drop() -- sql_drop. Lives outside the kit's schema so that it still fires
+-- when that schema is dropped. Refuses dropping anything of the kit's (except generated capture
+-- functions, which the commit check covers) and dropping an enrolled table that was not disabled first.
+CREATE FUNCTION pgaudit_kit_guard.refuse_drop() RETURNS event_trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = '' AS $fn$
+DECLARE
+  v_kit_gone text;
+  v_table text;
+  v_maintenance boolean;
+BEGIN
+  SELECT o.object_identity INTO v_kit_gone
+    FROM pg_catalog.pg_event_trigger_dropped_objects() o
+   WHERE (o.schema_name IN ('pgaudit_kit', 'pgaudit_kit_guard')
+          OR (o.object_type = 'schema' AND o.object_identity IN ('pgaudit_kit', 'pgaudit_kit_guard')))
+     AND NOT (o.object_type = 'function' AND o.object_identity ~ '^pgaudit_kit\.capture_[0-9]+\(\)$')
+   ORDER BY o.original DESC
+   LIMIT 1;
+  IF v_kit_gone IS NULL THEN
+    SELECT pg_catalog.format('%I.%I', e.schema_name, e.table_name) INTO v_table
+      FROM pg_catalog.pg_event_trigger_dropped_objects() o JOIN pgaudit_kit.enrolled_table e ON e.relid = o.objid
+     WHERE o.classid = 'pg_catalog.pg_class'::regclass AND o.objsubid = 0
+     LIMIT 1;
+  END IF;
+  IF v_kit_gone IS NULL AND v_table IS NULL THEN
+    RETURN;
+  END IF;
+  -- A maintenance window (an upgrade) may drop the kit's objects. The check is dynamic: this function
+  -- must still run when the kit's schema is among the objects being dropped.
+  BEGIN
+    EXECUTE 'SELECT pgaudit_kit.in_maintenance()' INTO v_maintenance;
+  EXCEPTION WHEN undefined_function OR undefined_table OR invalid_schema_name THEN
+    v_maintenance := false;
+  END;
+  IF v_maintenance THEN
+    RETURN;
+  END IF;
+  IF v_kit_gone IS NOT NULL THEN
+    RAISE EXCEPTION USING
+      ERRCODE = 'insufficient_privilege',
+      MESSAGE = pg_catalog.format('pgaudit-kit: %s would drop %s: refused, audit history and its guards cannot '
+                                  'be dropped', TG_TAG, v_kit_gone),
+      HINT = 'To remove the kit (refused while history exists): pgaudit-kit uninstall.';
+  END IF;
+  RAISE EXCEPTION USING
+    ERRCODE = 'insufficient_privilege',
+    MESSAGE = pg_catalog.format('pgaudit-kit: %s would drop the audited table %s: refused', TG_TAG, v_table),
+    HINT = pg_catalog.format('Stop auditing it first (recorded with who and why): pgaudit-kit disable %s --reason TEXT',
+                             v_table);
+END
+$fn$;
+REVOKE ALL ON FUNCTION pgaudit_kit_guard.refuse_drop() FROM PUBLIC;
+COMMENT ON FUNCTION pgaudit_kit_guard.refuse_drop() IS
+    'pgaudit-kit: refuse dropping the kit''s objects or an audited table';
+
+-- pgaudit_kit.refuse_guard_drop() -- sql_drop, the twin in the kit's schema: refuses dropping the guard
+-- schema or its function (which would take pgaudit_kit_guard.refuse_drop with it unseen).
+CREATE FUNCTION pgaudit_kit.refuse_guard_drop() RETURNS event_trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = '' AS $fn$
+DECLARE
+  v_gone text;
+BEGIN
+  SELECT o.object_identity INTO v_gone FROM pg_catalog.pg_event_trigger_dropped_objects() o
+   WHERE o.schema_name = 'pgaudit_kit_guard' OR (o.object_type = 'schema' AND o.object_identity = 'pgaudit_kit_guard')
+   LIMIT 1;
+  IF v_gone IS NOT NULL AND NOT pgaudit_kit.in_maintenance() THEN
+    RAISE EXCEPTION USING
+      ERRCODE = 'insufficient_privilege',
+      MESSAGE = pg_catalog.format('pgaudit-kit: %s would drop %s: refused, it guards the audit history', TG_TAG, v_gone),
+      HINT = 'To remove the kit (refused while history exists): pgaudit-kit uninstall.';
+  END IF;
+END
+$fn$;
+ALTER FUNCTION pgaudit_kit.refuse_guard_drop() OWNER TO pgaudit_kit_owner;
+REVOKE ALL ON FUNCTION pgaudit_kit.refuse_guard_drop() FROM PUBLIC;
+COMMENT ON FUNCTION pgaudit_kit.refuse_guard_drop() IS 'pgaudit-kit: refuse dropping the guard schema';

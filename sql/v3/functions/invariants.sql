@@ -1,0 +1,163 @@
+-- pgaudit-kit v3: the enforcement invariants, as one query both the DDL guard (at commit) and verify's
+-- coverage check use.
+
+-- pgaudit_kit.invariant_problems() -> (kind, object, problem): empty when capture and the kit are intact:
+--   * every enrolled table exists, has its capture function (as generated, owned by the kit owner,
+--     SECURITY DEFINER) and its capture triggers, calling that function and enabled ALWAYS, on the
+--     table and (TRUNCATE, partitions' row-trigger clones) on every partition;
+--   * the guard triggers of the kit's tables, the sealing trigger and the commit-time check are enabled
+--     ALWAYS, and so are the kit's event triggers;
+--   * nobody but the kit owner may write the kit's tables, and only the kit's roles may read them.
+CREATE FUNCTION pgaudit_kit.invariant_problems() RETURNS TABLE (kind text, object text, problem text)
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = '' AS $fn$
+DECLARE
+  e record;
+  t record;
+  v_name text;
+  v_fn oid;
+  v_expected text[];
+BEGIN
+  FOR e IN SELECT et.relid, et.schema_name, et.table_name, et.capture_mode, c.oid IS NOT NULL AS present
+             FROM pgaudit_kit.enrolled_table et LEFT JOIN pg_catalog.pg_class c ON c.oid = et.relid
+            ORDER BY et.schema_name, et.table_name LOOP
+    v_name := pg_catalog.format('%I.%I', e.schema_name, e.table_name);
+    kind := 'coverage_trigger';
+    IF NOT e.present THEN
+      object := v_name;
+      problem := pg_catalog.format('enrolled table %s no longer exists (after a restore: run pgaudit-kit install '
+                                   'to re-bind capture)', v_name);
+      RETURN NEXT;
+      CONTINUE;
+    END IF;
+    v_fn := pg_catalog.to_regprocedure(pg_catalog.format('pgaudit_kit.%I()', 'capture_' || e.relid));
+    IF v_fn IS NULL THEN
+      object := 'pgaudit_kit.capture_' || e.relid;
+      problem := pg_catalog.format('capture function of %s is missing: its writes are not recorded', v_name);
+      RETURN NEXT;
+    ELSIF NOT EXISTS (SELECT FROM pg_catalog.pg_proc p
+                       WHERE p.oid = v_fn AND p.prosecdef
+                         AND p.proowner = (SELECT r.oid FROM pg_catalog.pg_roles r WHERE r.rolname = 'pgaudit_kit_owner')
+                         AND p.prosrc = pg_catalog.substring(pgaudit_kit.capture_function_source(e.relid),
+                                                             '\$capture\$(.*)\$capture\$')) THEN
+      kind := 'coverage_capture_modified';
+      object := 'pgaudit_kit.capture_' || e.relid;
+      problem := pg_catalog.format('capture function of %s is not the one the kit generates: writes may go '
+                                   'unrecorded', v_name);
+      RETURN NEXT;
+    END IF;
+    v_expected := CASE WHEN e.capture_mode = 'statement'
+                       THEN ARRAY['pgaudit_kit_capture_insert', 'pgaudit_kit_capture_update', 'pgaudit_kit_capture_delete']
+                       ELSE ARRAY['pgaudit_kit_capture_row'] END || ARRAY['pgaudit_kit_capture_truncate'];
+    -- the table itself, then each partition: its row-trigger clone and its own TRUNCATE trigger
+    FOR t IN
+      SELECT x.rel, x.tgname, tr.tgenabled, tr.tgfoid
+        FROM (SELECT e.relid::regclass AS rel, n AS tgname FROM pg_catalog.unnest(v_expected) n
+              UNION ALL
+              SELECT p.relid, n FROM pg_catalog.pg_partition_tree(e.relid) p
+                     CROSS JOIN pg_catalog.unnest(ARRAY['pgaudit_kit_capture_row', 'pgaudit_kit_capture_truncate']) n
+               WHERE p.relid OPERATOR(pg_catalog.<>) e.relid::regclass AND e.capture_mode = 'row') x
+        LEFT JOIN pg_catalog.pg_trigger tr ON tr.tgrelid = x.rel AND tr.tgname = x.tgname
+       ORDER BY x.rel::oid, x.tgname
+    LOOP
+      kind := 'coverage_trigger';
+      object := t.rel::text;
+      IF t.tgenabled IS NULL THEN
+        problem := pg_catalog.format('trigger %s on %s is missing', t.tgname, t.rel);
+        RETURN NEXT;
+      ELSIF t.tgenabled <> 'A' THEN
+        problem := pg_catalog.format('trigger %s on %s is not enabled ALWAYS (state %s)', t.tgname, t.rel, t.tgenabled);
+        RETURN NEXT;
+      ELSIF v_fn IS NOT NULL AND t.tgfoid <> v_fn THEN
+        problem := pg_catalog.format('trigger %s on %s does not call the table''s capture function', t.tgname, t.rel);
+        RETURN NEXT;
+      END IF;
+    END LOOP;
+  END LOOP;
+
+  FOR t IN
+    SELECT x.rel, x.tgname, tr.tgenabled
+      FROM (SELECT pg_catalog.to_regclass('pgaudit_kit.' || r) AS rel, 'pgaudit_kit_guard' AS tgname
+              FROM pg_catalog.unnest(ARRAY['install', 'transaction', 'event', 'block', 'checkpoint', 'maintenance',
+                                           'lockdown_event', 'redaction_key', 'enrolled_table', 'auto_enrol_schema']) r
+            UNION ALL SELECT 'pgaudit_kit.transaction'::regclass, 'pgaudit_kit_seal_at_commit'
+            UNION ALL SELECT 'pgaudit_kit.pending_check'::regclass, 'pgaudit_kit_check_invariants') x
+      LEFT JOIN pg_catalog.pg_trigger tr ON tr.tgrelid = x.rel AND tr.tgname = x.tgname
+     WHERE tr.tgenabled IS DISTINCT FROM 'A'
+  LOOP
+    kind := CASE WHEN t.tgname = 'pgaudit_kit_seal_at_commit' THEN 'coverage_sealing' ELSE 'coverage_guard' END;
+    object := COALESCE(t.rel::text, 'pgaudit_kit');
+    problem := pg_catalog.format('trigger %s on %s is %s', t.tgname, object,
+                                 CASE WHEN t.tgenabled IS NULL THEN 'missing' ELSE 'not enabled ALWAYS' END);
+    RETURN NEXT;
+  END LOOP;
+
+  FOR t IN
+    SELECT x.name, et.evtenabled
+      FROM pg_catalog.unnest(ARRAY['pgaudit_kit_ddl_command_end', 'pgaudit_kit_check_ddl', 'pgaudit_kit_guard_drop',
+                                   'pgaudit_kit_refuse_guard_drop', 'pgaudit_kit_sql_drop']) x(name)
+      LEFT JOIN pg_catalog.pg_event_trigger et ON et.evtname = x.name
+     WHERE et.evtenabled IS DISTINCT FROM 'A'
+  LOOP
+    kind := 'coverage_trigger';
+    object := t.name;
+    problem := pg_catalog.format('event trigger %s is %s: DDL is not checked', t.name,
+                                 CASE WHEN t.evtenabled IS NULL THEN 'missing' ELSE 'not enabled ALWAYS' END);
+    RETURN NEXT;
+  END LOOP;
+
+  FOR t IN
+    SELECT c.oid::regclass AS rel, a.privilege_type, a.grantee
+      FROM pg_catalog.pg_class c CROSS JOIN LATERAL pg_catalog.aclexplode(c.relacl) a
+     WHERE c.relnamespace = 'pgaudit_kit'::regnamespace AND c.relkind IN ('r', 'v', 'p', 'S')
+       AND c.relname <> 'alembic_version' AND a.grantee <> c.relowner
+       AND (a.privilege_type <> 'SELECT' OR c.relname = 'redaction_key'
+            OR a.grantee NOT IN (SELECT r.oid FROM pg_catalog.pg_roles r
+                                  WHERE r.rolname IN ('pgaudit_kit_admin', 'pgaudit_kit_reader')))
+     ORDER BY 1, 2
+  LOOP
+    kind := 'coverage_privilege';
+    object := t.rel::text;
+    problem := pg_catalog.format('%s holds %s on %s: only the kit owner writes the kit''s tables and only its '
+                                 'roles read them', CASE WHEN t.grantee = 0 THEN 'PUBLIC' ELSE t.grantee::regrole::text END,
+                                 t.privilege_type, t.rel);
+    RETURN NEXT;
+  END LOOP;
+END
+$fn$;
+ALTER FUNCTION pgaudit_kit.invariant_problems() OWNER TO pgaudit_kit_owner;
+REVOKE ALL ON FUNCTION pgaudit_kit.invariant_problems() FROM PUBLIC;
+COMMENT ON FUNCTION pgaudit_kit.invariant_problems() IS
+    'pgaudit-kit: what breaks capture or the kit''s guards now (empty when intact)';
+
+-- pgaudit_kit.check_invariants() -- deferred constraint trigger on pending_check: at the commit of a
+-- transaction that ran DDL, refuses it (rolling it all back) if the invariants do not hold. Skipped in
+-- a maintenance window.
+CREATE FUNCTION pgaudit_kit.check_invariants() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = '' AS $fn$
+DECLARE
+  v_problems text[];
+BEGIN
+  DELETE FROM pgaudit_kit.pending_check WHERE xid OPERATOR(pg_catalog.=) NEW.xid;
+  IF pgaudit_kit.in_maintenance() THEN
+    RETURN NULL;
+  END IF;
+  SELECT pg_catalog.array_agg(p.problem) INTO v_problems FROM pgaudit_kit.invariant_problems() p;
+  IF v_problems IS NOT NULL THEN
+    RAISE EXCEPTION USING
+      ERRCODE = 'insufficient_privilege',
+      MESSAGE = pg_catalog.format('pgaudit-kit: refused: %s%s', v_problems[1],
+                                  CASE WHEN pg_catalog.cardinality(v_problems) > 1
+                                       THEN pg_catalog.format(' (and %s more problems)', pg_catalog.cardinality(v_problems) - 1)
+                                       ELSE '' END),
+      DETAIL = pg_catalog.array_to_string(v_problems, '; '),
+      HINT = 'Capture and the kit''s guards cannot be removed or weakened by DDL. To stop auditing a table: '
+             'pgaudit-kit disable TABLE --reason TEXT; to repair an enrolment: pgaudit-kit enable TABLE; '
+             'to change the kit: pgaudit-kit install.';
+  END IF;
+  RETURN NULL;
+END
+$fn$;
+ALTER FUNCTION pgaudit_kit.check_invariants() OWNER TO pgaudit_kit_owner;
+REVOKE ALL ON FUNCTION pgaudit_kit.check_invariants() FROM PUBLIC;
+COMMENT ON FUNCTION pgaudit_kit.check_invariants() IS
+    'pgaudit-kit: at commit of a transaction that ran DDL, refuse it if capture or the guards were weakened';

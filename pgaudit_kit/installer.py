@@ -154,8 +154,9 @@ def uninstall(dsn: str | None, discard_history: bool) -> UninstallResult:
                     "export or archive them first, or pass --discard-history"
                 )
             # Event triggers first: they would otherwise fire on (and refuse) their own schema's removal.
-            for (name,) in conn.execute(
-                    "SELECT evtname::text FROM pg_event_trigger WHERE evtname::text LIKE 'pgaudit\\_kit\\_%'").fetchall():
+            kit_event_triggers = conn.execute(
+                "SELECT evtname::text FROM pg_event_trigger WHERE evtname::text LIKE 'pgaudit\\_kit\\_%'").fetchall()
+            for (name,) in kit_event_triggers:
                 conn.execute(psycopg.sql.SQL("DROP EVENT TRIGGER {}").format(psycopg.sql.Identifier(name)))
             # CASCADE takes the generated capture functions and, through them, their triggers on user tables.
             conn.execute("DROP SCHEMA pgaudit_kit CASCADE")

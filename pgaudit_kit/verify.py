@@ -151,7 +151,8 @@ def verify(dsn: str | None, *, anchor_dir: Path | None = None, public_key: Path 
     with db.connect(dsn) as conn, db.translated_errors():
         reviews.record_review(conn, "verify", {
             "full": full, "state": str(state_path) if state_path else None,
-            "anchor_dir": str(anchor_dir) if anchor_dir else None, "public_key": str(public_key) if public_key else None})
+            "anchor_dir": str(anchor_dir) if anchor_dir else None,
+            "public_key": str(public_key) if public_key else None})
         db.begin_consistent_read(conn)  # one snapshot for everything read below
         conn.execute("SET LOCAL search_path = pg_catalog")  # the checks' SQL must mean the built-ins
         origin = sealing.origin(conn)

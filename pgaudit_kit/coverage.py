@@ -1,9 +1,10 @@
 """Coverage: is capture still in place exactly as shipped? Reads the catalog, returns findings.
 
-Checks that every enrolled table has its capture triggers enabled ALWAYS, that each generated capture
-function is byte-identical to a fresh generation, that every kit function is identical to the shipped
-SQL, that no unknown function hides in the kit's schema, and that the kit's event triggers and the
-sealing trigger are in place.
+The invariants (every enrolled table has its capture function, as generated, and its capture triggers
+enabled ALWAYS; the guard, sealing and event triggers are in place; nobody else may write the kit's
+tables) come from pgaudit_kit.invariant_problems(), the same check the DDL guard runs at commit. On top
+of that, every function in the kit's schemas must be identical to the shipped SQL, and no unknown
+function may hide there.
 """
 
 from __future__ import annotations

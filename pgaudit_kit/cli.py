@@ -101,8 +101,8 @@ def install(ctx: click.Context, print_sql: bool) -> None:
 def status(ctx: click.Context, output_format: str) -> None:
     """Report installed and newest revision, server, enrolled tables and anything wrong.
 
-    Exits 1 when a problem is found (outdated schema, capture triggers missing or not ALWAYS), 3 when
-    the kit is not installed in the database.
+    Exits 1 when a problem is found (outdated schema, capture or guards weakened, a lockdown in force),
+    3 when the kit is not installed in the database.
 
     \b
     Example:
@@ -133,6 +133,8 @@ def status(ctx: click.Context, output_format: str) -> None:
                        + (f" (oldest {age:.1f}s)" if age is not None else ""))
         if report.auto_enrol_schemas:
             click.echo("auto-enrol schemas: " + ", ".join(s["schema_name"] for s in report.auto_enrol_schemas))
+        if report.lockdown is not None:
+            click.echo("lockdown:           " + ("LOCKED" if report.lockdown["locked"] else "no"))
         if report.problems:
             click.echo("problems:")
             for problem in report.problems:

@@ -52,3 +52,66 @@ def check(conn: psycopg.Connection[Any], findings: Findings) -> None:
             findings.add(Finding("coverage_function_modified", f"{name} differs from the shipped SQL", object=name))
     for name in sorted(set(shipped) - {r[0] for r in rows}):
         findings.add(Finding("coverage_function_missing", f"{name} is missing", object=name))
+    _check_enrolment_against_log(conn, findings)
+    _check_maintenance_windows(conn, findings)
+
+
+def _options(options: Any) -> tuple[Any, ...]:
+    return (sorted(options.get("excluded_columns") or []), sorted(options.get("redacted_columns") or []),
+            options.get("truncate"), bool(options.get("capture_statement")))
+
+
+def _check_enrolment_against_log(conn: psycopg.Connection[Any], findings: Findings) -> None:
+    """Enrolment must be what the recorded control events say: every enrolled table has an `enable` (or
+    `options`) event with its current options and no later end, and every table the log says is enrolled
+    still is. This is how an edit of pgaudit_kit.enrolled_table behind the kit's back shows (a superuser
+    can disable the guard first), e.g. a column quietly added to the excluded ones."""
+    enrolled = {relid: (name, (sorted(excluded), sorted(redacted), truncate, statement)) for relid, name, excluded,
+                redacted, truncate, statement in conn.execute(
+                    "SELECT relid::int8, format('%I.%I', schema_name, table_name), excluded_columns, redacted_columns, "
+                    "truncate_policy, capture_statement FROM pgaudit_kit.enrolled_table")}
+    last: dict[int, tuple[str, Any, str]] = {}
+    rebound: set[int] = set()
+    for relid, action, options, name in conn.execute(
+            """
+            SELECT e.relid::int8, COALESCE(e.row_data->>'action', e.row_data->>'command_tag'), e.row_data->'options',
+                   COALESCE(quote_ident(e.schema_name) || '.' || quote_ident(e.table_name),
+                            e.row_data->>'object_identity', e.relid::text)
+              FROM pgaudit_kit.event e
+             WHERE e.relid IS NOT NULL AND (
+                   (e.op = 'K' AND e.row_data->>'action' IN ('enable', 'options', 'disable', 'absorbed', 'rebind'))
+                   OR (e.op = 'S' AND e.row_data->>'command_tag' = 'DROP TABLE'))
+             ORDER BY e.id"""):
+        if action == "rebind":
+            continue
+        last[relid] = (action, options, name)
+    for (old_relid,) in conn.execute(
+            "SELECT (row_data->>'old_relid')::int8 FROM pgaudit_kit.event "
+            "WHERE op = 'K' AND row_data->>'action' = 'rebind'"):
+        rebound.add(old_relid)
+    for relid, (name, current) in sorted(enrolled.items()):
+        recorded = last.get(relid)
+        if recorded is None or recorded[0] not in ("enable", "options"):
+            findings.add(Finding("coverage_enrolment", f"{name} is enrolled, but no recorded enable says so: its "
+                                 "enrolment was written behind the kit's back", object=name))
+        elif _options(recorded[1] or {}) != current:
+            findings.add(Finding("coverage_enrolment", f"capture options of {name} differ from the last recorded ones: "
+                                 "changed behind the kit's back", object=name,
+                                 expected=str(_options(recorded[1] or {})), calculated=str(current)))
+    for relid, (action, _options_recorded, name) in sorted(last.items()):
+        if action in ("enable", "options") and relid not in enrolled and relid not in rebound:
+            findings.add(Finding("coverage_enrolment", f"{name} is no longer enrolled, but no recorded disable says "
+                                 "so: its enrolment was removed behind the kit's back", object=name))
+
+
+def _check_maintenance_windows(conn: psycopg.Connection[Any], findings: Findings) -> None:
+    """Every maintenance window (a pass past the DDL guards) must have been opened by begin_maintenance,
+    which records it; a row written into pgaudit_kit.maintenance directly is a hidden one."""
+    for (xid,) in conn.execute(
+            "SELECT m.xid::text FROM pgaudit_kit.maintenance m WHERE NOT EXISTS (SELECT FROM pgaudit_kit.event e "
+            "WHERE e.xid = m.xid AND e.op = 'K' AND e.row_data->>'action' = 'maintenance') "
+            # the install transaction's own window (later revisions of a fresh install): nothing to record yet
+            "AND NOT EXISTS (SELECT FROM pgaudit_kit.install i "
+            "WHERE i.xmin::text = (m.xid::text::bigint % 4294967296)::text) ORDER BY m.xid"):
+        findings.add(Finding("coverage_guard", f"maintenance window of transaction {xid} was not opened through "
+                             "pgaudit_kit.begin_maintenance: nothing recorded it", object="pgaudit_kit.maintenance"))

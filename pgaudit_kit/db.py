@@ -87,7 +87,10 @@ def translated_errors() -> Iterator[None]:
 
 
 def is_installed(conn: psycopg.Connection[Any]) -> bool:
-    row = conn.execute("SELECT to_regclass('pgaudit_kit.alembic_version') IS NOT NULL").fetchone()
+    # Catalog lookup rather than to_regclass(), which fails for a role without USAGE on the schema.
+    row = conn.execute(
+        "SELECT EXISTS (SELECT FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+        "WHERE n.nspname = 'pgaudit_kit' AND c.relname = 'alembic_version')").fetchone()
     return bool(row and row[0])
 
 

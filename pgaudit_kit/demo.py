@@ -5,11 +5,14 @@ from __future__ import annotations
 import json
 import signal
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import click
 import psycopg
+from psycopg import sql
 
 from . import enrolment, installer, render
 from .tempserver import TempServer
@@ -49,6 +52,32 @@ def _say(text: str) -> None:
     click.secho(text, bold=True)
 
 
+@contextmanager
+def _guards_off(conn: psycopg.Connection[Any]) -> Iterator[None]:
+    """As an attacking superuser would: disable the kit's event triggers and the guard triggers of its tables,
+    then put every one back (ENABLE ALWAYS). The kit refuses DDL on its objects and any change to its history,
+    but PostgreSQL runs no event trigger for ALTER EVENT TRIGGER: only a superuser gets past the guards, and
+    verify is what reports what was done meanwhile. *conn* must be in autocommit mode."""
+    event_triggers = [r[0] for r in conn.execute(
+        "SELECT evtname::text FROM pg_event_trigger WHERE evtname::text LIKE 'pgaudit\\_kit\\_%' AND evtenabled = 'A' "
+        "ORDER BY 1")]
+    guarded = [sql.Identifier(r[0], r[1]) for r in conn.execute(
+        "SELECT n.nspname::text, c.relname::text FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid "
+        "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE t.tgname = 'pgaudit_kit_guard' AND t.tgenabled = 'A' "
+        "ORDER BY 1, 2")]
+    for name in event_triggers:
+        conn.execute(sql.SQL("ALTER EVENT TRIGGER {} DISABLE").format(sql.Identifier(name)))
+    for table in guarded:
+        conn.execute(sql.SQL("ALTER TABLE {} DISABLE TRIGGER pgaudit_kit_guard").format(table))
+    try:
+        yield
+    finally:
+        for table in guarded:
+            conn.execute(sql.SQL("ALTER TABLE {} ENABLE ALWAYS TRIGGER pgaudit_kit_guard").format(table))
+        for name in event_triggers:
+            conn.execute(sql.SQL("ALTER EVENT TRIGGER {} ENABLE ALWAYS").format(sql.Identifier(name)))
+
+
 def _show_changes(conn: psycopg.Connection[Any]) -> None:
     rows = conn.execute(
         """
@@ -82,7 +111,9 @@ def _show_integrity(dsn: str) -> None:
         click.echo(f"  verify: {report.events_checked} events, {'clean' if not report.findings else 'FINDINGS'}")
 
         _say("A superuser quietly rewrites history (Grace's order total) ...")
-        with psycopg.connect(dsn, autocommit=True) as conn:
+        click.echo("  the kit refuses any change to recorded history, so the superuser first disables its guards "
+                   "(event triggers and the guard triggers of its tables), rewrites, then re-enables them")
+        with psycopg.connect(dsn, autocommit=True) as conn, _guards_off(conn):
             conn.execute("UPDATE pgaudit_kit.event SET row_data = row_data || '{\"total\": \"1.00\"}' "
                          "WHERE table_name = 'orders' AND op = 'I' AND pk->>'id' = '2'")
         # Incremental runs check what is new since the trusted state; --full re-reads all history.
@@ -120,18 +151,19 @@ def run_demo(keep: bool = False) -> None:
                         click.echo(f"  [{actor}] {statement}")
 
             _say("A failed audit write fails the business write (fail-closed):")
-            # A superuser silences the DDL event trigger (which would itself refuse to record the REVOKE)
-            # and takes the kit's right to write its event table away.
-            conn.execute("ALTER EVENT TRIGGER pgaudit_kit_ddl_command_end DISABLE")
-            conn.execute("REVOKE INSERT ON pgaudit_kit.event FROM pgaudit_kit_owner")
-            try:
-                conn.execute("UPDATE shop.customer SET balance = 0")
-            except psycopg.Error as exc:
-                click.echo(f"  UPDATE refused: {exc.diag.message_primary}")
-                click.echo(f"  context: {(exc.diag.context or '').splitlines()[-1]}")
-            finally:
-                conn.execute("GRANT INSERT ON pgaudit_kit.event TO pgaudit_kit_owner")
-                conn.execute("ALTER EVENT TRIGGER pgaudit_kit_ddl_command_end ENABLE ALWAYS")
+            # The kit refuses DDL on its own objects: a superuser first disables its guards, then takes the
+            # kit's right to write its event table away.
+            click.echo("  a superuser disables the kit's guards (event triggers and the guard triggers of its "
+                       "tables) and revokes the kit's INSERT on its event table")
+            with _guards_off(conn):
+                conn.execute("REVOKE INSERT ON pgaudit_kit.event FROM pgaudit_kit_owner")
+                try:
+                    conn.execute("UPDATE shop.customer SET balance = 0")
+                except psycopg.Error as exc:
+                    click.echo(f"  UPDATE refused: {exc.diag.message_primary}")
+                    click.echo(f"  context: {(exc.diag.context or '').splitlines()[-1]}")
+                finally:
+                    conn.execute("GRANT INSERT ON pgaudit_kit.event TO pgaudit_kit_owner")
             row = conn.execute("SELECT balance FROM shop.customer WHERE id = 1").fetchone()
             click.echo(f"  balance of customer 1 is still {row[0] if row else '?'}")
 

@@ -18,7 +18,7 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
-from . import db
+from . import db, lockdown
 from .catalog import auto_enrol_schemas, capture_problems, enrolled_tables
 from .errors import HistoryExists
 from .resources import migrations_dir
@@ -77,7 +77,6 @@ def install(dsn: str | None) -> InstallResult:
             context = MigrationContext.configure(conn, opts={"version_table_schema": db.KIT_SCHEMA})
             before = context.get_current_revision()
             if before != head_revision():
-                _begin_maintenance(conn, f"upgrade from revision {before} to {head_revision()}")
                 cfg = alembic_config()
                 cfg.attributes["connection"] = conn
                 command.upgrade(cfg, "head")
@@ -90,13 +89,6 @@ def install(dsn: str | None) -> InstallResult:
         raise
     finally:
         engine.dispose()
-
-
-def _begin_maintenance(conn: sa.Connection, reason: str) -> None:
-    """Open a recorded maintenance window, so the DDL guards (revision 0003 on) let this transaction change
-    the kit's own objects. A fresh install or an upgrade from before 0003 has no guards to pass."""
-    if conn.exec_driver_sql("SELECT to_regprocedure('pgaudit_kit.begin_maintenance(text)') IS NOT NULL").scalar():
-        conn.exec_driver_sql("SELECT pgaudit_kit.begin_maintenance(%s)", (reason,))
 
 
 def install_sql(from_revision: str | None) -> str:
@@ -117,7 +109,10 @@ def downgrade(dsn: str | None, revision: str) -> None:
     try:
         with engine.begin() as conn:
             conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({INSTALL_LOCK_KEY})")
-            _begin_maintenance(conn, f"downgrade to revision {revision}")
+            # The window's own transaction row left a deferred trigger event (sealing at commit) pending on
+            # pgaudit_kit.transaction, and PostgreSQL refuses to drop a table with pending trigger events: a
+            # downgrade to base drops it. Fire it now.
+            conn.exec_driver_sql("SET CONSTRAINTS ALL IMMEDIATE")
             cfg = alembic_config()
             cfg.attributes["connection"] = conn
             command.downgrade(cfg, revision)
@@ -181,6 +176,7 @@ class Status:
     auto_enrol_schemas: list[dict[str, Any]]
     problems: list[str]
     sealed_log: dict[str, Any] | None = None
+    lockdown: dict[str, Any] | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -191,6 +187,7 @@ class Status:
             "enrolled_tables": self.enrolled_tables,
             "auto_enrol_schemas": self.auto_enrol_schemas,
             "sealed_log": self.sealed_log,
+            "lockdown": self.lockdown,
             "problems": self.problems,
         }
 
@@ -203,6 +200,7 @@ def status(dsn: str | None) -> Status:
         tables: list[dict[str, Any]] = []
         schemas: list[dict[str, Any]] = []
         sealed_log: dict[str, Any] | None = None
+        locked: dict[str, Any] | None = None
         if installed is None:
             problems.append("pgaudit-kit is not installed in this database (run: pgaudit-kit install)")
         else:
@@ -219,6 +217,12 @@ def status(dsn: str | None) -> Status:
                               "oldest_unsealed_age_seconds": None if state.age_seconds is None
                               else round(state.age_seconds, 3),
                               "last_sealed_at": state.last_sealed_at.isoformat() if state.last_sealed_at else None}
+            if conn.execute("SELECT to_regclass('pgaudit_kit.lockdown_event') IS NOT NULL").fetchone() == (True,):
+                current = lockdown.state(conn)
+                locked = current.as_dict()
+                if current.locked:
+                    problems.append(f"audited writes are locked down since {current.acted_at} by {current.acted_by}: "
+                                    f"{current.reason} (an admin lifts it: pgaudit-kit unlock --reason TEXT)")
         return Status(
             installed_revision=installed,
             newest_revision=head_revision(),
@@ -228,4 +232,5 @@ def status(dsn: str | None) -> Status:
             auto_enrol_schemas=schemas,
             problems=problems,
             sealed_log=sealed_log,
+            lockdown=locked,
         )

@@ -9,14 +9,34 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from alembic import context, op
+from psycopg import sql
 
 from .resources import read_sql
 
+# From revision 0003 on, the DDL guards refuse changes to the kit's objects outside a maintenance window.
+# Each revision's SQL runs in one: opened when the guards exist and it is not open yet, and recorded
+# unless this transaction is the kit's own install; online and in `install --sql` output alike.
+OPEN_MAINTENANCE = """DO $maintenance$
+BEGIN
+  IF pg_catalog.to_regprocedure('pgaudit_kit.begin_maintenance(text)') IS NOT NULL THEN
+    PERFORM pgaudit_kit.begin_maintenance({});
+  END IF;
+END
+$maintenance$;
+"""
+
 
 def run_sql_files(paths: Iterable[str]) -> None:
+    paths = list(paths)
+    reason = "pgaudit-kit schema change: " + ", ".join(sorted({p.split("/")[0] for p in paths}))
+    _run("maintenance window", sql.SQL(OPEN_MAINTENANCE).format(sql.Literal(reason)).as_string(None))
     for path in paths:
-        text = read_sql(path)
-        if context.is_offline_mode():
-            context.get_context().impl.static_output(f"-- {path}\n{text.rstrip()}\n")
-        else:
-            op.get_bind().connection.driver_connection.execute(text)  # type: ignore[union-attr]
+        _run(path, read_sql(path))
+
+
+def _run(label: str, text: str) -> None:
+    if context.is_offline_mode():
+        context.get_context().impl.static_output(f"-- {label}\n{text.rstrip()}\n")
+    else:
+        op.get_bind().connection.driver_connection.execute(text)  # type: ignore[union-attr]
+

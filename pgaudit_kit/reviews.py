@@ -15,7 +15,13 @@ from psycopg import errors as pgerrors
 from psycopg.types.json import Jsonb
 
 from . import db
-from .errors import InsufficientPrivilege, ReadOnlyServer
+from .errors import EXIT_FINDINGS, InsufficientPrivilege, KitError, ReadOnlyServer
+
+
+class ReviewNotStored(KitError):
+    """The event table did not store the review: something tampers with it (a check failed, exit 1)."""
+
+    exit_code = EXIT_FINDINGS
 
 
 def record_review(conn: psycopg.Connection[Any], command: str, filters: dict[str, Any]) -> int:
@@ -34,6 +40,8 @@ def record_review(conn: psycopg.Connection[Any], command: str, filters: dict[str
                 raise ReadOnlyServer(f"{db.describe_target(conn)} is a read-only standby: reviews of history are "
                                      "recorded in the audit log, so run this against the primary")
             row = conn.execute("SELECT pgaudit_kit.record_review(%s, %s)", (command, Jsonb(filters))).fetchone()
+    except pgerrors.DataCorrupted as exc:
+        raise ReviewNotStored(exc.diag.message_primary or str(exc)) from exc
     except pgerrors.InsufficientPrivilege as exc:
         raise InsufficientPrivilege(
             f"{conn.info.user} may not review audit history: grant it a kit role "

@@ -29,6 +29,7 @@ UPGRADE_FILES = [
     "v3/functions/record_role_change.sql",
     "v3/functions/invariants.sql",
     "v3/functions/ddl_guards.sql",
+    "v3/functions/reconcile.sql",
     "v3/guards.sql",
     "v3/grants.sql",
     "v3/event_triggers.sql",

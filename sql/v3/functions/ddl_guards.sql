@@ -14,10 +14,38 @@ $fn$;
 ALTER FUNCTION pgaudit_kit.kit_namespaces() OWNER TO pgaudit_kit_owner;
 COMMENT ON FUNCTION pgaudit_kit.kit_namespaces() IS 'pgaudit-kit: OIDs of the kit''s schema and its guard schema';
 
+-- pgaudit_kit.kit_object_count() -> bigint: functions (other than generated capture functions) and
+-- relations in the kit's schemas. Compared before and after each DDL command: ALTER ... SET SCHEMA
+-- moves an object out of the kit's schema, after which nothing about it names the kit any more.
+CREATE FUNCTION pgaudit_kit.kit_object_count() RETURNS bigint
+LANGUAGE sql STABLE SET search_path = '' AS $fn$
+  SELECT (SELECT pg_catalog.count(*) FROM pg_catalog.pg_proc p
+           WHERE p.pronamespace = ANY (pgaudit_kit.kit_namespaces()) AND p.proname::text !~ '^capture_[0-9]+$')
+       + (SELECT pg_catalog.count(*) FROM pg_catalog.pg_class c WHERE c.relnamespace = ANY (pgaudit_kit.kit_namespaces()))
+$fn$;
+ALTER FUNCTION pgaudit_kit.kit_object_count() OWNER TO pgaudit_kit_owner;
+COMMENT ON FUNCTION pgaudit_kit.kit_object_count() IS 'pgaudit-kit: how many objects the kit''s schemas hold';
+
+-- pgaudit_kit.note_kit_objects() -- ddl_command_start: remembers kit_object_count() for the command's
+-- end (a transaction-local setting, overwritten at the start of every command).
+CREATE FUNCTION pgaudit_kit.note_kit_objects() RETURNS event_trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = '' AS $fn$
+BEGIN
+  IF pg_catalog.to_regnamespace('pgaudit_kit') IS NOT NULL THEN
+    PERFORM pg_catalog.set_config('pgaudit_kit.kit_objects_before', pgaudit_kit.kit_object_count()::text, true);
+  END IF;
+END
+$fn$;
+ALTER FUNCTION pgaudit_kit.note_kit_objects() OWNER TO pgaudit_kit_owner;
+REVOKE ALL ON FUNCTION pgaudit_kit.note_kit_objects() FROM PUBLIC;
+COMMENT ON FUNCTION pgaudit_kit.note_kit_objects() IS 'pgaudit-kit: count the kit''s objects before a DDL command';
+
 -- pgaudit_kit.guard_ddl() -- ddl_command_end. Refuses at once:
---   * any change to an object in the kit's schemas (tables, functions, triggers, views, the schemas
---     themselves), except the generated capture functions, which the kit regenerates and the commit
---     check compares with a fresh generation;
+--   * any change to the kit's schemas themselves (rename, owner, privileges);
+--   * any change to an object in the kit's schemas, or attached to one of its tables (triggers, rules,
+--     policies, constraints, defaults), except the generated capture functions, which the kit
+--     regenerates and the commit check compares with a fresh generation;
+--   * moving an object out of the kit's schemas (ALTER ... SET SCHEMA);
 --   * ALTER TABLE ... DISABLE TRIGGER (named, USER, ALL) or ENABLE REPLICA TRIGGER that leaves a kit
 --     trigger disabled or replica-only.
 -- Then schedules the commit-time invariant check for the transaction.
@@ -26,26 +54,49 @@ LANGUAGE plpgsql SECURITY DEFINER SET search_path = '' AS $fn$
 DECLARE
   cmd record;
   v_kit oid[];
+  v_rel oid;
   v_trigger record;
+  v_before text := pg_catalog.current_setting('pgaudit_kit.kit_objects_before', true);
 BEGIN
-  -- Every name below resolves in the kit's schemas: a command that renamed them is refused first.
-  IF pg_catalog.to_regnamespace('pgaudit_kit') IS NULL OR pg_catalog.to_regnamespace('pgaudit_kit_guard') IS NULL THEN
+  -- The kit's schemas, found through its event triggers by catalog reads only: after a command on the
+  -- schemas themselves (rename, owner) the kit's own function names may no longer resolve.
+  v_kit := ARRAY(SELECT DISTINCT p.pronamespace FROM pg_catalog.pg_event_trigger et
+                   JOIN pg_catalog.pg_proc p ON p.oid = et.evtfoid
+                  WHERE et.evtname IN ('pgaudit_kit_check_ddl', 'pgaudit_kit_guard_drop'));
+  SELECT c.command_tag, c.object_identity INTO cmd FROM pg_catalog.pg_event_trigger_ddl_commands() c
+   WHERE c.classid = 'pg_catalog.pg_namespace'::regclass AND c.objid = ANY (v_kit) LIMIT 1;
+  IF FOUND OR pg_catalog.to_regnamespace('pgaudit_kit') IS NULL OR pg_catalog.to_regnamespace('pgaudit_kit_guard') IS NULL THEN
     RAISE EXCEPTION USING
       ERRCODE = 'insufficient_privilege',
-      MESSAGE = pg_catalog.format('pgaudit-kit: %s is refused: it renames the kit''s schema', TG_TAG),
+      MESSAGE = pg_catalog.format('pgaudit-kit: %s %s is refused: it changes the kit''s own schema, which only an upgrade does',
+                                  COALESCE(cmd.command_tag, TG_TAG), COALESCE(cmd.object_identity, 'of the kit''s schema')),
       HINT = 'The kit''s schema, tables, functions and triggers are installed and upgraded by pgaudit-kit install.';
   END IF;
   IF pgaudit_kit.in_maintenance() THEN
     RETURN;
   END IF;
-  v_kit := pgaudit_kit.kit_namespaces();
+  IF COALESCE(v_before, '') <> '' AND pgaudit_kit.kit_object_count() < v_before::bigint THEN
+    SELECT c.command_tag, c.object_identity INTO cmd FROM pg_catalog.pg_event_trigger_ddl_commands() c LIMIT 1;
+    RAISE EXCEPTION USING
+      ERRCODE = 'insufficient_privilege',
+      MESSAGE = pg_catalog.format('pgaudit-kit: %s %s is refused: it moves one of the kit''s objects out of its schema',
+                                  cmd.command_tag, cmd.object_identity),
+      HINT = 'The kit''s schema, tables, functions and triggers are installed and upgraded by pgaudit-kit install.';
+  END IF;
   FOR cmd IN SELECT * FROM pg_catalog.pg_event_trigger_ddl_commands() LOOP
+    -- the relation an object hangs on: a trigger, rule or policy on a kit table is a change to that table
+    v_rel := CASE cmd.classid
+               WHEN 'pg_catalog.pg_class'::regclass THEN cmd.objid
+               WHEN 'pg_catalog.pg_trigger'::regclass THEN (SELECT t.tgrelid FROM pg_catalog.pg_trigger t WHERE t.oid = cmd.objid)
+               WHEN 'pg_catalog.pg_rewrite'::regclass THEN (SELECT r.ev_class FROM pg_catalog.pg_rewrite r WHERE r.oid = cmd.objid)
+               WHEN 'pg_catalog.pg_policy'::regclass THEN (SELECT p.polrelid FROM pg_catalog.pg_policy p WHERE p.oid = cmd.objid)
+               WHEN 'pg_catalog.pg_constraint'::regclass THEN (SELECT c.conrelid FROM pg_catalog.pg_constraint c WHERE c.oid = cmd.objid)
+               WHEN 'pg_catalog.pg_attrdef'::regclass THEN (SELECT d.adrelid FROM pg_catalog.pg_attrdef d WHERE d.oid = cmd.objid)
+             END;
     IF (cmd.schema_name IN ('pgaudit_kit', 'pgaudit_kit_guard')
-        OR (cmd.classid = 'pg_catalog.pg_namespace'::regclass AND cmd.objid = ANY (v_kit))
         OR (cmd.classid = 'pg_catalog.pg_proc'::regclass
             AND (SELECT p.pronamespace FROM pg_catalog.pg_proc p WHERE p.oid = cmd.objid) = ANY (v_kit))
-        OR (cmd.classid = 'pg_catalog.pg_class'::regclass
-            AND (SELECT c.relnamespace FROM pg_catalog.pg_class c WHERE c.oid = cmd.objid) = ANY (v_kit)))
+        OR (SELECT c.relnamespace FROM pg_catalog.pg_class c WHERE c.oid = v_rel) = ANY (v_kit))
        AND NOT (cmd.classid = 'pg_catalog.pg_proc'::regclass
                 AND cmd.object_identity ~ '^pgaudit_kit\.capture_[0-9]+\(\)$') THEN
       RAISE EXCEPTION USING
@@ -103,6 +154,16 @@ BEGIN
      LIMIT 1;
   END IF;
   IF v_kit_gone IS NULL AND v_table IS NULL THEN
+    -- a partition (or any table) still carrying capture triggers: its rows would go unrecorded
+    SELECT o.object_identity INTO v_table
+      FROM pg_catalog.pg_event_trigger_dropped_objects() o
+     WHERE o.object_type = 'table'
+       AND EXISTS (SELECT FROM pg_catalog.pg_event_trigger_dropped_objects() t
+                    WHERE t.object_type = 'trigger' AND t.address_names[1:2] = o.address_names
+                      AND t.address_names[3] LIKE 'pgaudit\_kit\_capture\_%')
+     LIMIT 1;
+  END IF;
+  IF v_kit_gone IS NULL AND v_table IS NULL THEN
     RETURN;
   END IF;
   -- A maintenance window (an upgrade) may drop the kit's objects. The check is dynamic: this function
@@ -125,7 +186,8 @@ BEGIN
   RAISE EXCEPTION USING
     ERRCODE = 'insufficient_privilege',
     MESSAGE = pg_catalog.format('pgaudit-kit: %s would drop the audited table %s: refused', TG_TAG, v_table),
-    HINT = pg_catalog.format('Stop auditing it first (recorded with who and why): pgaudit-kit disable %s --reason TEXT',
+    HINT = pg_catalog.format('Stop auditing it first (recorded with who and why): pgaudit-kit disable %s --reason TEXT '
+                             '(a partition: detach it first with ALTER TABLE ... DETACH PARTITION, which is recorded)',
                              v_table);
 END
 $fn$;

@@ -91,10 +91,36 @@ BEGIN
     RETURN NEXT;
   END LOOP;
 
+  -- nothing may hang on the kit's tables but the kit's own triggers: a rule (DO INSTEAD NOTHING), a
+  -- trigger or row-level security could silently swallow or alter what capture writes
+  FOR t IN
+    SELECT c.oid::regclass AS rel, x.what
+      FROM pg_catalog.pg_class c
+      CROSS JOIN LATERAL (
+        SELECT pg_catalog.format('rule %I', r.rulename) AS what FROM pg_catalog.pg_rewrite r
+         WHERE r.ev_class = c.oid AND c.relkind <> 'v'
+        UNION ALL
+        SELECT pg_catalog.format('trigger %I', tr.tgname) FROM pg_catalog.pg_trigger tr
+         WHERE tr.tgrelid = c.oid AND NOT tr.tgisinternal
+           AND NOT (tr.tgname::text LIKE 'pgaudit\_kit\_%'  -- the kit's own: named so, calling a kit function
+                    AND (SELECT p.pronamespace FROM pg_catalog.pg_proc p WHERE p.oid = tr.tgfoid) = c.relnamespace)
+        UNION ALL
+        SELECT pg_catalog.format('policy %I', p.polname) FROM pg_catalog.pg_policy p WHERE p.polrelid = c.oid
+        UNION ALL
+        SELECT 'row-level security' WHERE c.relrowsecurity) x
+     WHERE c.relnamespace = 'pgaudit_kit'::regnamespace AND c.relkind IN ('r', 'p', 'v')
+     ORDER BY 1, 2
+  LOOP
+    kind := 'coverage_guard';
+    object := t.rel::text;
+    problem := pg_catalog.format('%s on %s is not the kit''s: it could swallow or alter what capture writes', t.what, t.rel);
+    RETURN NEXT;
+  END LOOP;
+
   FOR t IN
     SELECT x.name, et.evtenabled
       FROM pg_catalog.unnest(ARRAY['pgaudit_kit_ddl_command_end', 'pgaudit_kit_check_ddl', 'pgaudit_kit_guard_drop',
-                                   'pgaudit_kit_refuse_guard_drop', 'pgaudit_kit_sql_drop']) x(name)
+                                   'pgaudit_kit_note_objects', 'pgaudit_kit_refuse_guard_drop', 'pgaudit_kit_sql_drop']) x(name)
       LEFT JOIN pg_catalog.pg_event_trigger et ON et.evtname = x.name
      WHERE et.evtenabled IS DISTINCT FROM 'A'
   LOOP

@@ -18,10 +18,11 @@ REVOKE ALL ON FUNCTION pgaudit_kit.refuse_history_change() FROM PUBLIC;
 COMMENT ON FUNCTION pgaudit_kit.refuse_history_change() IS 'pgaudit-kit: guard trigger: history tables are append-only';
 
 -- pgaudit_kit.guard_config_change() -- enrolment settings change only inside the kit's own functions
--- (enable, disable, auto-enrol, re-bind), each of which records what it did. A direct UPDATE or DELETE,
--- even by the owner, is refused; TRUNCATE always is. The caller is recognised by the PL/pgSQL call stack
+-- (enable, disable, auto-enrol, re-bind), each of which records what it did. A direct INSERT, UPDATE or
+-- DELETE, even by the owner, is refused; TRUNCATE always is. The caller is recognised by the PL/pgSQL call stack
 -- (the kit's functions run with search_path = '', so their frames are schema-qualified); only a role
--- that may write the table at all, that is a superuser, could stage a look-alike stack.
+-- that may write the table at all, that is a superuser, could stage a look-alike stack (a statement's
+-- text is part of the stack), and verify compares enrolment with the recorded enable/disable events.
 CREATE FUNCTION pgaudit_kit.guard_config_change() RETURNS trigger
 LANGUAGE plpgsql SET search_path = '' AS $fn$
 DECLARE

@@ -159,7 +159,7 @@ def error_text(error: psycopg.Error) -> str:
     return "\n".join(part for part in (diag.message_primary, diag.message_detail, diag.message_hint) if part)
 
 
-def assert_refused(conn: Conn, statement: str | sql.Composable, *needles: str) -> psycopg.Error:
+def assert_refused(conn: Conn, statement: str | sql.Composed, *needles: str) -> psycopg.Error:
     """*statement* fails with insufficient_privilege raised by the kit (the message says 'pgaudit-kit')
     and the message, detail or hint contains every needle (the object, the legitimate path)."""
     with pytest.raises(psycopg.errors.InsufficientPrivilege) as caught:
@@ -188,7 +188,7 @@ def assert_capture_works(kit_conn: Conn, roles: Roles) -> None:
         conn.execute("UPDATE app.pt SET note = 'after' WHERE id = 1")
     recorded = [(e["operation"], e["schema_name"], e["table_name"], e["partition_name"], e["acting_role"])
                 for e in events(kit_conn, f"id > {last} AND operation IN ('INSERT', 'UPDATE')")]
-    assert recorded == [("INSERT", "app", "t", None, roles.app), ("UPDATE", "app", "pt", "pt_1", roles.app)]
+    assert recorded == [("INSERT", "app", "t", None, roles.app), ("UPDATE", "app", "pt", "app.pt_1", roles.app)], recorded
 
 
 def kit_triggers(kit_conn: Conn, table: str) -> list[tuple[str, str]]:

@@ -19,6 +19,7 @@ DROP FUNCTION pgaudit_kit_guard.refuse_drop();
 DROP SCHEMA pgaudit_kit_guard;
 DROP FUNCTION pgaudit_kit.refuse_guard_drop();
 DROP FUNCTION pgaudit_kit.guard_ddl();
+DROP FUNCTION pgaudit_kit.grant_capture_to_owner(oid);
 DROP FUNCTION pgaudit_kit.note_kit_objects();
 DROP FUNCTION pgaudit_kit.kit_object_count();
 DROP FUNCTION pgaudit_kit.kit_namespaces();

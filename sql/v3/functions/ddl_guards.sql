@@ -40,6 +40,27 @@ ALTER FUNCTION pgaudit_kit.note_kit_objects() OWNER TO pgaudit_kit_owner;
 REVOKE ALL ON FUNCTION pgaudit_kit.note_kit_objects() FROM PUBLIC;
 COMMENT ON FUNCTION pgaudit_kit.note_kit_objects() IS 'pgaudit-kit: count the kit''s objects before a DDL command';
 
+-- pgaudit_kit.grant_capture_to_owner(function) -- EXECUTE on a capture function for the owner of its
+-- table, when missing (see guard_ddl).
+CREATE FUNCTION pgaudit_kit.grant_capture_to_owner(p_function oid) RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = '' AS $fn$
+DECLARE
+  v_owner oid;
+BEGIN
+  SELECT c.relowner INTO v_owner FROM pg_catalog.pg_proc p
+    JOIN pg_catalog.pg_class c ON c.oid = pg_catalog.substr(p.proname::text, 9)::oid
+   WHERE p.oid = p_function AND p.proowner = (SELECT r.oid FROM pg_catalog.pg_roles r WHERE r.rolname = 'pgaudit_kit_owner');
+  IF FOUND AND NOT pg_catalog.has_function_privilege(v_owner, p_function, 'EXECUTE') THEN
+    EXECUTE pg_catalog.format('GRANT EXECUTE ON FUNCTION %s TO %I', p_function::regprocedure,
+                              (SELECT r.rolname FROM pg_catalog.pg_roles r WHERE r.oid = v_owner));
+  END IF;
+END
+$fn$;
+ALTER FUNCTION pgaudit_kit.grant_capture_to_owner(oid) OWNER TO pgaudit_kit_owner;
+REVOKE ALL ON FUNCTION pgaudit_kit.grant_capture_to_owner(oid) FROM PUBLIC;
+COMMENT ON FUNCTION pgaudit_kit.grant_capture_to_owner(oid) IS
+    'pgaudit-kit: let the owner of an audited table create its partitions (EXECUTE on its capture function)';
+
 -- pgaudit_kit.guard_ddl() -- ddl_command_end. Refuses at once:
 --   * any change to the kit's schemas themselves (rename, owner, privileges);
 --   * any change to an object in the kit's schemas, or attached to one of its tables (triggers, rules,
@@ -70,6 +91,7 @@ BEGIN
       ERRCODE = 'insufficient_privilege',
       MESSAGE = pg_catalog.format('pgaudit-kit: %s %s is refused: it changes the kit''s own schema, which only an upgrade does',
                                   COALESCE(cmd.command_tag, TG_TAG), COALESCE(cmd.object_identity, 'of the kit''s schema')),
+      DETAIL = 'Statement: ' || pg_catalog.left(pg_catalog.current_query(), 500),
       HINT = 'The kit''s schema, tables, functions and triggers are installed and upgraded by pgaudit-kit install.';
   END IF;
   IF pgaudit_kit.in_maintenance() THEN
@@ -81,6 +103,7 @@ BEGIN
       ERRCODE = 'insufficient_privilege',
       MESSAGE = pg_catalog.format('pgaudit-kit: %s %s is refused: it moves one of the kit''s objects out of its schema',
                                   cmd.command_tag, cmd.object_identity),
+      DETAIL = 'Statement: ' || pg_catalog.left(pg_catalog.current_query(), 500),
       HINT = 'The kit''s schema, tables, functions and triggers are installed and upgraded by pgaudit-kit install.';
   END IF;
   FOR cmd IN SELECT * FROM pg_catalog.pg_event_trigger_ddl_commands() LOOP
@@ -103,7 +126,36 @@ BEGIN
         ERRCODE = 'insufficient_privilege',
         MESSAGE = pg_catalog.format('pgaudit-kit: %s %s is refused: the kit''s own objects change only by upgrade',
                                     cmd.command_tag, cmd.object_identity),
+        DETAIL = 'Statement: ' || pg_catalog.left(pg_catalog.current_query(), 500),
         HINT = 'The kit''s schema, tables, functions and triggers are installed and upgraded by pgaudit-kit install.';
+    END IF;
+    IF cmd.classid = 'pg_catalog.pg_trigger'::regclass THEN
+      -- a capture function called by a trigger on another table would record that table's rows as the
+      -- audited table's: forged history
+      SELECT tr.tgname, p.proname INTO v_trigger
+        FROM pg_catalog.pg_trigger tr JOIN pg_catalog.pg_proc p ON p.oid = tr.tgfoid
+       WHERE tr.oid = cmd.objid AND p.pronamespace = ANY (v_kit) AND p.proname::text ~ '^capture_[0-9]+$'
+         AND pg_catalog.substr(p.proname::text, 9)::oid
+             NOT IN (tr.tgrelid, COALESCE(pg_catalog.pg_partition_root(tr.tgrelid), tr.tgrelid));
+      IF FOUND THEN
+        RAISE EXCEPTION USING
+          ERRCODE = 'insufficient_privilege',
+          MESSAGE = pg_catalog.format('pgaudit-kit: %s %s is refused: pgaudit_kit.%s() records only its own table',
+                                      cmd.command_tag, cmd.object_identity, v_trigger.proname),
+          HINT = 'To audit a table: pgaudit-kit enable TABLE.';
+      END IF;
+    END IF;
+    IF cmd.classid = 'pg_catalog.pg_proc'::regclass AND cmd.command_tag = 'ALTER FUNCTION'
+       AND cmd.object_identity ~ '^pgaudit_kit\.capture_[0-9]+\(\)$' THEN
+      -- (enrolment hands the new capture function to the kit owner) Creating or attaching a partition
+      -- clones the row trigger, which needs EXECUTE on the capture function for the role doing it: the
+      -- table's owner gets it (a trigger function cannot be called directly, and using it on another
+      -- table is refused above).
+      PERFORM pgaudit_kit.grant_capture_to_owner(cmd.objid);
+    ELSIF cmd.command_tag = 'ALTER TABLE' AND cmd.classid = 'pg_catalog.pg_class'::regclass
+          AND EXISTS (SELECT FROM pgaudit_kit.enrolled_table e WHERE e.relid = cmd.objid) THEN
+      PERFORM pgaudit_kit.grant_capture_to_owner(
+          pg_catalog.to_regprocedure(pg_catalog.format('pgaudit_kit.%I()', 'capture_' || cmd.objid)));  -- new owner
     END IF;
     IF cmd.command_tag = 'ALTER TABLE' AND cmd.classid = 'pg_catalog.pg_class'::regclass THEN
       SELECT tr.tgname, tr.tgenabled INTO v_trigger

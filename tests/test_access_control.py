@@ -220,3 +220,53 @@ def test_verify_lockdown_on_failure_locks_down_after_a_rewrite(roles: Roles, kit
         app.execute("UPDATE accounts SET balance = 0")
     assert "verify found 1 findings (event_modified)" in (refused.value.diag.message_primary or "")
     assert balances(kit_conn) == [(1, 100)]
+
+
+# --- predefined roles that bypass table privileges ------------------------------------------------------
+
+
+@pytest.mark.parametrize("statement", [
+    "INSERT INTO pgaudit_kit.event (xid, statement_ts, op) VALUES (pg_current_xact_id(), now(), 'I')",
+    "INSERT INTO pgaudit_kit.transaction (xid, xact_start, session_role, acting_role, backend_pid) "
+    "VALUES (pg_current_xact_id(), now(), 'alice', 'alice', 1)",
+    "INSERT INTO pgaudit_kit.lockdown_event (locked, reason, acted_by) VALUES (false, 'forged unlock', 'x')",
+    "INSERT INTO pgaudit_kit.maintenance (xid, reason) VALUES (pg_current_xact_id(), 'forged window')",
+])
+def test_pg_write_all_data_cannot_forge_history(roles: Roles, cluster: Cluster, kit_conn: Conn, statement: str) -> None:
+    """pg_write_all_data bypasses table privileges but not row-level security, which has no INSERT policy."""
+    with cluster.admin() as admin:
+        admin.execute(sql.SQL("GRANT pg_write_all_data TO {}").format(sql.Identifier(roles.app)))
+    before = kit_conn.execute("SELECT (SELECT count(*) FROM pgaudit_kit.event), "
+                              "(SELECT count(*) FROM pgaudit_kit.transaction)").fetchone()
+    with roles.connect(roles.app) as app:
+        app.execute("SET search_path = ''")
+        with pytest.raises(psycopg.errors.InsufficientPrivilege) as refused:
+            app.execute(statement)
+    assert "row-level security" in str(refused.value)
+    assert kit_conn.execute("SELECT (SELECT count(*) FROM pgaudit_kit.event), "
+                            "(SELECT count(*) FROM pgaudit_kit.transaction)").fetchone() == before
+
+
+def test_pg_read_all_data_reads_no_history_and_not_the_key(roles: Roles, cluster: Cluster, kit_conn: Conn) -> None:
+    kit_conn.execute("INSERT INTO accounts VALUES (1, 100)")
+    with cluster.admin() as admin:
+        admin.execute(sql.SQL("GRANT pg_read_all_data TO {}").format(sql.Identifier(roles.nobody)))
+    with roles.connect(roles.nobody) as conn:
+        for table in ("event", "transaction", "redaction_key", "enrolled_table"):
+            assert conn.execute(sql.SQL("SELECT count(*) FROM pgaudit_kit.{}").format(sql.Identifier(table))
+                                ).fetchone() == (0,), table
+    with roles.connect(roles.reader) as conn:
+        assert conn.execute("SELECT count(*) > 0 FROM pgaudit_kit.event").fetchone() == (True,)
+
+
+def test_a_member_of_the_kit_owner_is_a_coverage_problem(roles: Roles, cluster: Cluster, kit_conn: Conn) -> None:
+    with cluster.admin() as admin:
+        admin.execute(sql.SQL("GRANT pgaudit_kit_owner TO {}").format(sql.Identifier(roles.app)))
+    try:
+        result = cli("verify", "--format", "json", dsn=roles.kit_db)
+        assert result.exit_code == 1
+        assert [(f["kind"], f["object"]) for f in json.loads(result.stdout)["findings"]] == [
+            ("coverage_privilege", "pgaudit_kit_owner")]
+    finally:
+        with cluster.admin() as admin:
+            admin.execute(sql.SQL("REVOKE pgaudit_kit_owner FROM {}").format(sql.Identifier(roles.app)))

@@ -31,6 +31,7 @@ UPGRADE_FILES = [
     "v3/functions/ddl_guards.sql",
     "v3/functions/reconcile.sql",
     "v3/guards.sql",
+    "v3/row_security.sql",
     "v3/grants.sql",
     "v3/event_triggers.sql",
 ]

@@ -15,6 +15,17 @@ BEGIN
   END LOOP;
 END
 $guards$;
+DO $rls$
+DECLARE
+  t text;
+BEGIN
+  FOREACH t IN ARRAY ARRAY['install', 'transaction', 'event', 'block', 'checkpoint', 'enrolled_table',
+                           'auto_enrol_schema', 'redaction_key'] LOOP
+    EXECUTE pg_catalog.format('DROP POLICY IF EXISTS pgaudit_kit_review ON pgaudit_kit.%I', t);
+    EXECUTE pg_catalog.format('ALTER TABLE pgaudit_kit.%I DISABLE ROW LEVEL SECURITY', t);
+  END LOOP;
+END
+$rls$;
 DROP FUNCTION pgaudit_kit_guard.refuse_drop();
 DROP SCHEMA pgaudit_kit_guard;
 DROP FUNCTION pgaudit_kit.refuse_guard_drop();

@@ -105,9 +105,16 @@ BEGIN
            AND NOT (tr.tgname::text LIKE 'pgaudit\_kit\_%'  -- the kit's own: named so, calling a kit function
                     AND (SELECT p.pronamespace FROM pg_catalog.pg_proc p WHERE p.oid = tr.tgfoid) = c.relnamespace)
         UNION ALL
-        SELECT pg_catalog.format('policy %I', p.polname) FROM pg_catalog.pg_policy p WHERE p.polrelid = c.oid
+        SELECT pg_catalog.format('policy %I', p.polname) FROM pg_catalog.pg_policy p
+         WHERE p.polrelid = c.oid
+           AND NOT (p.polname = 'pgaudit_kit_review' AND p.polcmd = 'r' AND p.polpermissive
+                    AND pg_catalog.pg_get_expr(p.polqual, p.polrelid) = 'true')
         UNION ALL
-        SELECT 'row-level security' WHERE c.relrowsecurity) x
+        SELECT 'FORCE ROW LEVEL SECURITY' WHERE c.relforcerowsecurity
+        UNION ALL
+        SELECT 'switched-off row-level security' WHERE NOT c.relrowsecurity AND c.relname IN (
+            'install', 'transaction', 'event', 'block', 'checkpoint', 'maintenance', 'lockdown_event', 'redaction_key',
+            'enrolled_table', 'auto_enrol_schema', 'pending_check')) x
      WHERE c.relnamespace = 'pgaudit_kit'::regnamespace AND c.relkind IN ('r', 'p', 'v')
      ORDER BY 1, 2
   LOOP
@@ -128,6 +135,20 @@ BEGIN
     object := t.name;
     problem := pg_catalog.format('event trigger %s is %s: DDL is not checked', t.name,
                                  CASE WHEN t.evtenabled IS NULL THEN 'missing' ELSE 'not enabled ALWAYS' END);
+    RETURN NEXT;
+  END LOOP;
+
+  -- whoever can become the kit's owner can write history: nobody may log in as it or be a member of it
+  FOR t IN
+    SELECT r.rolname AS name, 'may log in' AS what FROM pg_catalog.pg_roles r
+     WHERE r.rolname = 'pgaudit_kit_owner' AND r.rolcanlogin
+    UNION ALL
+    SELECT m.member::regrole::text, 'is a member of it' FROM pg_catalog.pg_auth_members m
+     WHERE m.roleid = 'pgaudit_kit_owner'::regrole
+  LOOP
+    kind := 'coverage_privilege';
+    object := 'pgaudit_kit_owner';
+    problem := pg_catalog.format('%s %s: whoever acts as the kit''s owner can write audit history', t.name, t.what);
     RETURN NEXT;
   END LOOP;
 

@@ -403,8 +403,9 @@ def check_invariants(f: Facts) -> Item:
     return Item("invariants", "critical",
                 f"{_count(len(problems), 'problem')}: "
                 + "; ".join(p["problem"] for p in problems[:5]) + ("; ..." if len(problems) > 5 else ""),
-                "Capture or the kit's guards are weakened now: writes may go unrecorded. Only a superuser "
-                "can get here past the DDL guards. Find who (server log, pgaudit-kit log), repair with "
+                "Capture or the kit's guards are weakened now: writes may go unrecorded. Past the DDL guards "
+                "only a superuser gets here, or a role that may INSERT into the kit's tables (kit_table_writers: "
+                "a forged maintenance window). Find who (server log, pgaudit-kit log), repair with "
                 "pgaudit-kit enable TABLE / pgaudit-kit install, then run verify --full and reconcile.",
                 {"problems": problems})
 

@@ -31,6 +31,7 @@ DROP SCHEMA pgaudit_kit_guard;
 DROP FUNCTION pgaudit_kit.refuse_guard_drop();
 DROP FUNCTION pgaudit_kit.guard_ddl();
 DROP FUNCTION pgaudit_kit.grant_capture_to_owner(oid);
+DROP FUNCTION pgaudit_kit.follow_column_rename(oid, smallint);
 DROP FUNCTION pgaudit_kit.note_kit_objects();
 DROP FUNCTION pgaudit_kit.kit_object_count();
 DROP FUNCTION pgaudit_kit.kit_namespaces();

@@ -110,8 +110,11 @@ def _check_maintenance_windows(conn: psycopg.Connection[Any], findings: Findings
     for (xid,) in conn.execute(
             "SELECT m.xid::text FROM pgaudit_kit.maintenance m WHERE NOT EXISTS (SELECT FROM pgaudit_kit.event e "
             "WHERE e.xid = m.xid AND e.op = 'K' AND e.row_data->>'action' = 'maintenance') "
-            # the install transaction's own window (later revisions of a fresh install): nothing to record yet
+            # the install transaction's own window (later revisions of a fresh install): nothing to record yet.
+            # Recognised by its xmin, or, once a dump/restore has rewritten the rows (new xmin), by the same
+            # transaction start time (both columns default to now()).
             "AND NOT EXISTS (SELECT FROM pgaudit_kit.install i "
-            "WHERE i.xmin::text = (m.xid::text::bigint % 4294967296)::text) ORDER BY m.xid"):
+            "WHERE i.xmin::text = (m.xid::text::bigint % 4294967296)::text OR i.installed_at = m.started_at) "
+            "ORDER BY m.xid"):
         findings.add(Finding("coverage_guard", f"maintenance window of transaction {xid} was not opened through "
                              "pgaudit_kit.begin_maintenance: nothing recorded it", object="pgaudit_kit.maintenance"))

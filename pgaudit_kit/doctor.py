@@ -17,7 +17,7 @@ from __future__ import annotations
 import os
 import re
 import stat
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -141,8 +141,16 @@ class Facts:
     settings: dict[str, str]
     setting_overrides: list[dict[str, Any]]
     table_owners: list[dict[str, Any]]
+    # Roles that may write / read the kit's tables, as PostgreSQL would let them: privileges (grants,
+    # pg_write_all_data / pg_read_all_data, membership) that row-level security does not refuse. Each entry:
+    # {"role", "login", "bypassrls", "privileges", "via"}. The *_refused lists hold what row-level security refuses.
     kit_table_writers: list[dict[str, Any]]
+    kit_table_refused_writers: list[dict[str, Any]]
+    kit_other_writers: list[dict[str, Any]]  # setval on the kit's sequences, writes to its version table
+    kit_tables_without_row_security: list[str]
     redaction_key_readers: list[dict[str, Any]]
+    redaction_key_refused_readers: list[dict[str, Any]]
+    history_view_readers: list[dict[str, Any]]  # no kit role, yet may read pgaudit_kit.change (runs as its owner)
     backlog: sealing.Backlog
     newest_checkpoint: dict[str, Any] | None
     last_verify: dict[str, Any] | None
@@ -155,7 +163,8 @@ class Facts:
         return next((r for r in self.roles if r.name == name), None)
 
 
-def _rows(conn: psycopg.Connection[Any], query: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
+def _rows(conn: psycopg.Connection[Any], query: str, params: Sequence[Any] | Mapping[str, Any] = ()
+          ) -> list[dict[str, Any]]:
     with conn.cursor(row_factory=dict_row) as cur:
         cur.execute(query, params)
         return list(cur.fetchall())
@@ -249,28 +258,125 @@ def _read_table_owners(conn: psycopg.Connection[Any]) -> list[dict[str, Any]]:
          ORDER BY 1""")
 
 
+# The command a privilege is checked for by row-level security (pg_policy.polcmd); TRUNCATE is not subject to it.
+_POLICY_COMMAND = {"SELECT": "r", "INSERT": "a", "UPDATE": "w", "DELETE": "d"}
+
+
 def _read_privilege_holders(conn: psycopg.Connection[Any], relations: str, privileges: Sequence[str]
-                            ) -> list[dict[str, Any]]:
-    """Non-superuser roles other than the kit owner that hold one of *privileges* on the kit relations
-    matching *relations* (a regular expression on the name), directly, by inheritance (including
-    PostgreSQL's pg_write_all_data / pg_read_all_data) or through a role they may SET ROLE to (a
-    member of a superuser role is listed too: it may write everything)."""
-    return _rows(conn, """
+                            ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Non-superuser roles other than the kit owner (and PostgreSQL's predefined roles, whose members are what
+    matters) that hold one of *privileges* on the kit tables matching *relations* (a regular expression on
+    the name): granted, inherited (including pg_write_all_data / pg_read_all_data) or through a role they
+    may SET ROLE to (a member of a superuser role is listed too: it may write everything).
+
+    Returns (usable, refused). A privilege is usable when row-level security does not stand in the way of
+    the role holding it: the table has it switched off, the holder is a superuser, has BYPASSRLS or the
+    owner's rights (without FORCE ROW LEVEL SECURITY), or a permissive policy for that command applies to
+    it; TRUNCATE is never subject to it. The kit's tables have row-level security with a SELECT policy
+    for its own roles only, so a member of pg_write_all_data holds INSERT everywhere but may use none of
+    it (refused), while a member of the kit's owner may (usable)."""
+    rows = _rows(conn, """
         WITH kit AS (
-          SELECT c.oid, c.relname::text AS relname FROM pg_catalog.pg_class c
+          SELECT c.oid, c.relname::text AS relname, c.relowner, c.relrowsecurity, c.relforcerowsecurity
+            FROM pg_catalog.pg_class c
            WHERE c.relnamespace = 'pgaudit_kit'::regnamespace AND c.relkind IN ('r', 'p')
-             AND c.relname::text !~ '^alembic_version' AND c.relname::text ~ %s),
+             AND c.relname::text !~ '^alembic_version' AND c.relname::text ~ %(relations)s),
         holders AS (
-          SELECT h.oid, h.rolname::text AS holder, k.relname, p.privilege
-            FROM pg_catalog.pg_roles h CROSS JOIN kit k CROSS JOIN unnest(%s::text[]) p(privilege)
+          SELECT h.oid, h.rolname::text AS holder, p.privilege || ' ON pgaudit_kit.' || k.relname AS privilege,
+                 (p.policy_command IS NULL OR NOT k.relrowsecurity OR h.rolsuper OR h.rolbypassrls
+                  OR (NOT k.relforcerowsecurity AND pg_catalog.pg_has_role(h.oid, k.relowner, 'USAGE'))
+                  OR EXISTS (
+                       SELECT FROM pg_catalog.pg_policy pol
+                        WHERE pol.polrelid = k.oid AND pol.polpermissive
+                          AND pol.polcmd::text IN ('*', p.policy_command)
+                          AND EXISTS (SELECT FROM unnest(pol.polroles) r(oid)
+                                       WHERE CASE WHEN r.oid = 0 THEN true  -- TO PUBLIC
+                                                  ELSE pg_catalog.pg_has_role(h.oid, r.oid, 'USAGE') END))) AS usable
+            FROM pg_catalog.pg_roles h CROSS JOIN kit k
+            CROSS JOIN unnest(%(privileges)s::text[], %(commands)s::text[]) p(privilege, policy_command)
            WHERE pg_catalog.has_table_privilege(h.oid, k.oid, p.privilege))
-        SELECT m.rolname::text AS role, m.rolcanlogin AS login,
-               array_agg(DISTINCT h.privilege || ' ON pgaudit_kit.' || h.relname) AS privileges,
-               array_agg(DISTINCT h.holder ORDER BY h.holder) FILTER (WHERE h.holder <> m.rolname::text) AS via
+        SELECT m.rolname::text AS role, m.rolcanlogin AS login, m.rolbypassrls AS bypassrls,
+               h.holder, h.privilege, h.usable
           FROM pg_catalog.pg_roles m JOIN holders h ON pg_catalog.pg_has_role(m.oid, h.oid, 'MEMBER')
-         WHERE NOT m.rolsuper AND m.rolname <> %s AND m.rolname::text !~ '^pg_'
-         GROUP BY m.rolname, m.rolcanlogin
-         ORDER BY 1""", (relations, list(privileges), KIT_OWNER))
+         WHERE NOT m.rolsuper AND m.rolname <> %(owner)s AND m.rolname::text !~ '^pg_'""",
+                 {"relations": relations, "privileges": list(privileges),
+                  "commands": [_POLICY_COMMAND.get(p) for p in privileges], "owner": KIT_OWNER})
+    return _group_by_role(rows)
+
+
+def _group_by_role(rows: Iterable[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """(role, login, bypassrls, holder, privilege, usable) rows -> (usable, refused) lists of {"role",
+    "login", "bypassrls", "privileges", "via"}: a privilege is usable if any holder may use it; *via* names
+    the holders (other than the role itself) it comes through."""
+    roles: dict[str, tuple[dict[str, Any], dict[str, set[str]], dict[str, set[str]]]] = {}
+    for row in rows:
+        attributes, usable, refused = roles.setdefault(
+            row["role"], ({"login": row["login"], "bypassrls": row["bypassrls"]}, {}, {}))
+        (usable if row["usable"] else refused).setdefault(row["privilege"], set()).add(row["holder"])
+    usable_list: list[dict[str, Any]] = []
+    refused_list: list[dict[str, Any]] = []
+    for role, (attributes, usable, refused) in sorted(roles.items()):
+        # a usable privilege comes through every role holding it (pg_write_all_data for a BYPASSRLS member)
+        usable_via = {p: h | refused.get(p, set()) for p, h in usable.items()}
+        only_refused = {p: h for p, h in refused.items() if p not in usable}
+        for target, held in ((usable_list, usable_via), (refused_list, only_refused)):
+            if held:
+                target.append({"role": role, **attributes, "privileges": sorted(held),
+                               "via": sorted(set().union(*held.values()) - {role})})
+    return usable_list, refused_list
+
+
+def _read_other_writers(conn: psycopg.Connection[Any]) -> list[dict[str, Any]]:
+    """Roles (as for _read_privilege_holders) that may change the kit's sequences (setval needs UPDATE) or its
+    version table. Row-level security covers neither: pg_write_all_data reaches both."""
+    rows = _rows(conn, """
+        WITH holders AS (
+          SELECT h.oid, h.rolname::text AS holder, 'UPDATE ON ' || s.oid::regclass::text AS privilege, true AS usable
+            FROM pg_catalog.pg_class s CROSS JOIN pg_catalog.pg_roles h
+           WHERE s.relnamespace = 'pgaudit_kit'::regnamespace AND s.relkind = 'S'
+             AND pg_catalog.has_sequence_privilege(h.oid, s.oid, 'UPDATE')
+          UNION ALL
+          SELECT h.oid, h.rolname::text, p.privilege || ' ON ' || v.oid::regclass::text, true
+            FROM pg_catalog.pg_class v CROSS JOIN pg_catalog.pg_roles h
+           CROSS JOIN unnest(%(privileges)s::text[]) p(privilege)
+           WHERE v.relnamespace = 'pgaudit_kit'::regnamespace AND v.relname = 'alembic_version'
+             AND pg_catalog.has_table_privilege(h.oid, v.oid, p.privilege))
+        SELECT m.rolname::text AS role, m.rolcanlogin AS login, m.rolbypassrls AS bypassrls,
+               h.holder, h.privilege, h.usable
+          FROM pg_catalog.pg_roles m JOIN holders h ON pg_catalog.pg_has_role(m.oid, h.oid, 'MEMBER')
+         WHERE NOT m.rolsuper AND m.rolname <> %(owner)s AND m.rolname::text !~ '^pg_'""",
+                 {"privileges": list(WRITE_PRIVILEGES), "owner": KIT_OWNER})
+    return _group_by_role(rows)[0]
+
+
+def _read_history_view_readers(conn: psycopg.Connection[Any]) -> list[dict[str, Any]]:
+    """Roles (as for _read_privilege_holders) without a kit role that may read the view pgaudit_kit.change, e.g.
+    through pg_read_all_data. The view runs as its owner, the kit's owner, whom row-level security does not
+    restrict: it shows them every recorded event that the kit's tables hide from them."""
+    rows = _rows(conn, """
+        WITH holders AS (
+          SELECT h.oid, h.rolname::text AS holder, 'SELECT ON ' || v.oid::regclass::text AS privilege, true AS usable
+            FROM pg_catalog.pg_class v CROSS JOIN pg_catalog.pg_roles h
+           WHERE v.relnamespace = 'pgaudit_kit'::regnamespace AND v.relname = 'change' AND v.relkind = 'v'
+             AND pg_catalog.has_table_privilege(h.oid, v.oid, 'SELECT')
+             AND pg_catalog.has_schema_privilege(h.oid, v.relnamespace, 'USAGE'))
+        SELECT m.rolname::text AS role, m.rolcanlogin AS login, m.rolbypassrls AS bypassrls,
+               h.holder, h.privilege, h.usable
+          FROM pg_catalog.pg_roles m JOIN holders h ON pg_catalog.pg_has_role(m.oid, h.oid, 'MEMBER')
+         WHERE NOT m.rolsuper AND m.rolname <> %(owner)s AND m.rolname::text !~ '^pg_'
+           AND NOT EXISTS (SELECT FROM pg_catalog.pg_roles k WHERE k.rolname IN (%(admin)s, %(reader)s)
+                            AND pg_catalog.pg_has_role(m.oid, k.oid, 'MEMBER'))""",
+                 {"owner": KIT_OWNER, "admin": KIT_ADMIN, "reader": KIT_READER})
+    return _group_by_role(rows)[0]
+
+
+def _read_tables_without_row_security(conn: psycopg.Connection[Any]) -> list[str]:
+    """The kit's tables (its version table aside) on which row-level security is switched off."""
+    return [r["name"] for r in _rows(conn, """
+        SELECT c.oid::regclass::text AS name FROM pg_catalog.pg_class c
+         WHERE c.relnamespace = 'pgaudit_kit'::regnamespace AND c.relkind IN ('r', 'p')
+           AND c.relname::text !~ '^alembic_version' AND NOT c.relrowsecurity
+         ORDER BY 1""")]
 
 
 def _read_newest_checkpoint(conn: psycopg.Connection[Any]) -> dict[str, Any] | None:
@@ -338,6 +444,8 @@ def read_facts(conn: psycopg.Connection[Any]) -> Facts:
                           "current_setting('log_disconnections') AS log_disconnections"
                           + (", current_setting('event_triggers') AS event_triggers" if major >= 17 else ""))
     assert settings is not None
+    writers, refused_writers = _read_privilege_holders(conn, ".", WRITE_PRIVILEGES)
+    key_readers, refused_key_readers = _read_privilege_holders(conn, "^redaction_key$", ("SELECT",))
     return Facts(
         database=db.describe_target(conn),
         server_version=str(version["v"]),
@@ -356,8 +464,13 @@ def read_facts(conn: psycopg.Connection[Any]) -> Facts:
         settings={name: str(value) for name, value in settings.items()},
         setting_overrides=_read_setting_overrides(conn, "^log_(statement|connections|disconnections)$"),
         table_owners=_read_table_owners(conn),
-        kit_table_writers=_read_privilege_holders(conn, ".", WRITE_PRIVILEGES),
-        redaction_key_readers=_read_privilege_holders(conn, "^redaction_key$", ("SELECT",)),
+        kit_table_writers=writers,
+        kit_table_refused_writers=refused_writers,
+        kit_other_writers=_read_other_writers(conn),
+        kit_tables_without_row_security=_read_tables_without_row_security(conn),
+        redaction_key_readers=key_readers,
+        redaction_key_refused_readers=refused_key_readers,
+        history_view_readers=_read_history_view_readers(conn),
         backlog=sealing.backlog(conn),
         newest_checkpoint=_read_newest_checkpoint(conn),
         last_verify=_read_verify_result(conn, clean_only=False),
@@ -497,7 +610,10 @@ def check_bypassrls(f: Facts) -> Item:
                     "every row a TRUNCATE removes)", details=details)
     return Item("bypassrls", "info", f"roles with BYPASSRLS: {_names(roles)}",
                 "BYPASSRLS does not skip capture (their writes are recorded), but these roles see and change rows "
-                "that row-level security hides from others. Keep the list short.", details)
+                "that row-level security hides from others, the kit's own tables included: row-level security is "
+                "what keeps pg_write_all_data and pg_read_all_data out of them, so with such a privilege they can "
+                "forge history or read the redaction key (kit_table_writers, redaction_key_readers). Keep the list "
+                "short.", details)
 
 
 def check_createrole(f: Facts) -> Item:
@@ -532,8 +648,10 @@ def check_kit_roles(f: Facts) -> Item:
         problems = (["pgaudit_kit_owner can log in"] if owner and owner.login else []) + (
             [f"members of pgaudit_kit_owner: {show(owner_members)}"] if owner_members else [])
         return Item("kit_roles", "critical", "; ".join(problems),
-                    "Whoever can act as pgaudit_kit_owner can INSERT into the kit's tables: forge events and "
-                    "transactions, an unlock, a maintenance window past the DDL guards. ALTER ROLE "
+                    "Whoever can act as pgaudit_kit_owner can INSERT into the kit's tables (row-level security "
+                    "does not restrict their owner): forge events and transactions, an unlock, a maintenance window "
+                    "past the DDL guards. verify reports this (coverage_privilege), and while it lasts the commit "
+                    "check refuses every transaction that runs DDL in a database with the kit. ALTER ROLE "
                     "pgaudit_kit_owner NOLOGIN; REVOKE pgaudit_kit_owner FROM each member.", details)
     if not admins and not readers:
         return Item("kit_roles", "ok", "no role besides superusers holds pgaudit_kit_admin or pgaudit_kit_reader",
@@ -543,37 +661,82 @@ def check_kit_roles(f: Facts) -> Item:
                 "is not recorded (PostgreSQL's event triggers do not see role grants).", details)
 
 
+def _holders(entries: list[dict[str, Any]]) -> str:
+    """role (BYPASSRLS, via x, y) for each entry."""
+    def one(e: dict[str, Any]) -> str:
+        notes = (["BYPASSRLS"] if e["bypassrls"] else []) + ([f"via {', '.join(e['via'])}"] if e["via"] else [])
+        return str(e["role"]) + (f" ({', '.join(notes)})" if notes else "")
+    return _names(one(e) for e in entries)
+
+
 def check_kit_table_writers(f: Facts) -> Item:
-    writers = f.kit_table_writers
-    if not writers:
-        return Item("kit_table_writers", "ok", "nobody but the kit's owner (and superusers) may write the kit's tables")
-    return Item("kit_table_writers", "critical",
-                "roles that may write the kit's tables: "
-                + _names(w["role"] + (f" (via {', '.join(w['via'])})" if w["via"] else "") for w in writers),
-                "UPDATE/DELETE/TRUNCATE are refused by the guard triggers, but INSERT is not: these roles can forge "
-                "events and transaction records (sealed as genuine afterwards), an unlock, or a maintenance window "
-                "that lets their DDL past the guards. Revoke the privileges and memberships "
-                "(pg_write_all_data grants INSERT on every table).",
-                {"writers": writers})
+    writers, other = f.kit_table_writers, f.kit_other_writers
+    unprotected = f.kit_tables_without_row_security
+    details = {"writers": writers, "refused_by_row_security": f.kit_table_refused_writers,
+               "sequence_or_version_writers": other, "tables_without_row_security": unprotected}
+    if writers:
+        off = (f" (row-level security is switched off on {_names(unprotected)})" if unprotected else "")
+        return Item("kit_table_writers", "critical",
+                    f"roles that may write the kit's tables{off}: {_holders(writers)}",
+                    "UPDATE/DELETE/TRUNCATE are refused by the guard triggers, but INSERT is not: these roles can "
+                    "forge events and transaction records (sealed as genuine afterwards), an unlock, or a "
+                    "maintenance window that lets their DDL past the guards. Row-level security (no INSERT "
+                    "policy) stops every role subject to it; these are not: members of the kit's owner or of a "
+                    "superuser role, roles with BYPASSRLS, or any role once row-level security is switched off or "
+                    "a policy added (see invariants). Revoke the memberships and privileges (pg_write_all_data "
+                    "grants INSERT on every table) and BYPASSRLS; as a superuser, switch row-level security back on "
+                    "in a recorded maintenance window (SELECT pgaudit_kit.begin_maintenance('reason'); ALTER TABLE "
+                    "pgaudit_kit.T ENABLE ROW LEVEL SECURITY; in one transaction); then run verify --full.", details)
+    refused = (f"; row-level security refuses the write privileges of {_holders(f.kit_table_refused_writers)}"
+               if f.kit_table_refused_writers else "")
+    if other:
+        return Item("kit_table_writers", "warning",
+                    "no role but the kit's owner (and superusers) may write the kit's tables, but these may change "
+                    f"its sequences or its version table: {_holders(other)}",
+                    "Row-level security does not cover sequences: setval on pgaudit_kit.event_id_seq makes every "
+                    "audited write fail (duplicate event ids), on checkpoint_id_seq every checkpoint, and on "
+                    "lockdown_event_id_seq a later lockdown fails or, numbered below an earlier unlock, is silently "
+                    "ineffective (the newest id is taken as the state). Rewriting alembic_version misleads "
+                    "pgaudit-kit install about the installed revision. Revoke the privileges (pg_write_all_data "
+                    "grants UPDATE on every sequence and table).", details)
+    return Item("kit_table_writers", "ok",
+                f"nobody but the kit's owner (and superusers) may write the kit's tables{refused}", details=details)
 
 
 def check_redaction_key_readers(f: Facts) -> Item:
     readers = f.redaction_key_readers
     replication = [r.name for r in f.roles if r.replication and not r.superuser]
-    details = {"readers": readers, "replication_roles": replication}
+    view = f.history_view_readers
+    details = {"readers": readers, "refused_by_row_security": f.redaction_key_refused_readers,
+               "history_view_readers": view, "replication_roles": replication}
     if readers:
         return Item("redaction_key_readers", "warning",
-                    "roles that may read pgaudit_kit.redaction_key: "
-                    + _names(r["role"] + (f" (via {', '.join(r['via'])})" if r["via"] else "") for r in readers),
+                    f"roles that may read pgaudit_kit.redaction_key: {_holders(readers)}",
                     "With the key, a guess of a redacted value (an email, a phone number) can be tested against "
-                    "its recorded digest. Revoke it (pg_read_all_data grants SELECT on every table).", details)
+                    "its recorded digest. Row-level security hides the key from every role subject to it; these "
+                    "are not (members of the kit's owner, roles with BYPASSRLS, or row-level security switched "
+                    "off or a policy added: see invariants). Revoke the memberships and privileges "
+                    "(pg_read_all_data grants SELECT on every table) and remove BYPASSRLS.", details)
+    findings: list[str] = []
+    advice: list[str] = []
+    if view:
+        findings.append(f"roles without a kit role that may read recorded history through pgaudit_kit.change: "
+                        f"{_holders(view)}")
+        advice.append("Row-level security hides the kit's tables and the redaction key from them, but the view "
+                      "pgaudit_kit.change runs as the kit's owner: they read every recorded row image (redacted "
+                      "columns as digests), who did it and the statements, and such reads are not recorded as "
+                      "reviews. Revoke pg_read_all_data (or the grant) if they should not; give reviewers "
+                      "pgaudit-kit grant reader instead.")
     if replication:
-        return Item("redaction_key_readers", "info", f"roles with REPLICATION (can copy the whole cluster, key "
-                    f"included): {_names(replication)}",
-                    "A base backup holds the redaction key and all history: keep replication roles and backups "
-                    "as protected as the database.", details)
-    return Item("redaction_key_readers", "ok", "only the kit's owner (and superusers) may read the redaction key",
-                details=details)
+        findings.append(f"roles with REPLICATION (can copy the whole cluster, key included): {_names(replication)}")
+        advice.append("A base backup holds the redaction key and all history: keep replication roles and backups "
+                      "as protected as the database.")
+    if findings:
+        return Item("redaction_key_readers", "info", "; ".join(findings), " ".join(advice), details)
+    refused = (f"; row-level security hides it from {_holders(f.redaction_key_refused_readers)}"
+               if f.redaction_key_refused_readers else "")
+    return Item("redaction_key_readers", "ok",
+                f"only the kit's owner (and superusers) may read the redaction key{refused}", details=details)
 
 
 def check_table_owners(f: Facts) -> Item:

@@ -441,37 +441,125 @@ def test_admin_and_reader_members_are_listed_with_admin_option(env: Env) -> None
     assert f"{reader_role} (ADMIN OPTION)" in item["finding"] and "not recorded" in item["advice"]
 
 
-def test_pg_write_all_data_member_may_write_the_kit_tables_and_is_critical(env: Env) -> None:
+def test_pg_write_all_data_is_refused_by_row_level_security_but_reaches_the_sequences(env: Env) -> None:
     assert env.item("kit_table_writers")["severity"] == "ok"
     writer = env.role("writer")
     with env.cluster.admin() as admin:
         admin.execute(sql.SQL("GRANT pg_write_all_data TO {}").format(sql.Identifier(writer)))
     item = env.item("kit_table_writers")
-    assert item["severity"] == "critical" and f"{writer} (via pg_write_all_data)" in item["finding"]
-    (entry,) = item["details"]["writers"]
-    assert "INSERT ON pgaudit_kit.event" in entry["privileges"]
-    # the reason, for real: INSERT is not refused by the guard triggers (only UPDATE/DELETE/TRUNCATE are)
+    assert item["severity"] == "warning" and f"{writer} (via pg_write_all_data)" in item["finding"]
+    assert item["details"]["writers"] == []
+    (refused,) = item["details"]["refused_by_row_security"]
+    assert refused["role"] == writer and "INSERT ON pgaudit_kit.event" in refused["privileges"]
+    (other,) = item["details"]["sequence_or_version_writers"]
+    assert "UPDATE ON pgaudit_kit.event_id_seq" in other["privileges"]
+    assert "UPDATE ON pgaudit_kit.lockdown_event_id_seq" in other["privileges"]
+    # the reasons, for real: INSERT into history is refused (no INSERT policy), setval is not
     with env.connect_as(writer) as conn:
-        conn.execute("INSERT INTO pgaudit_kit.maintenance (xid, reason) VALUES (pg_current_xact_id(), 'forged')")
+        with pytest.raises(psycopg.errors.InsufficientPrivilege, match="row-level security"):
+            conn.execute("INSERT INTO pgaudit_kit.maintenance (xid, reason) VALUES (pg_current_xact_id(), 'forged')")
+        conn.execute("SELECT setval('pgaudit_kit.event_id_seq', 1)")
+    with pytest.raises(psycopg.errors.UniqueViolation):  # every audited write now fails (fail-closed)
+        env.conn.execute("UPDATE accounts SET balance = balance + 1 WHERE id = 1")
+    env.conn.execute("SELECT setval('pgaudit_kit.event_id_seq', (SELECT max(id) FROM pgaudit_kit.event))")
+    env.conn.execute("UPDATE accounts SET balance = balance + 1 WHERE id = 1")
+
+    # with row-level security switched off on one table (a superuser with the guards off), the role writes it
+    with guards_off(env.conn):
+        env.conn.execute("ALTER TABLE pgaudit_kit.lockdown_event DISABLE ROW LEVEL SECURITY")
+    _, report = env.doctor()
+    item = item_of(report, "kit_table_writers")
+    assert item["severity"] == "critical" and f"{writer} (via pg_write_all_data)" in item["finding"]
+    assert "switched off on pgaudit_kit.lockdown_event" in item["finding"]
+    assert item["details"]["writers"][0]["privileges"] == [
+        "DELETE ON pgaudit_kit.lockdown_event", "INSERT ON pgaudit_kit.lockdown_event",
+        "UPDATE ON pgaudit_kit.lockdown_event"]
+    assert item_of(report, "invariants")["severity"] == "critical"
+    with env.connect_as(writer) as conn:
+        conn.execute("INSERT INTO pgaudit_kit.lockdown_event (locked, reason, acted_by) VALUES (false, 'x', 'y')")
+    # switched back on the way the advice says: in a recorded maintenance window
+    with env.conn.transaction():
+        env.conn.execute("SELECT pgaudit_kit.begin_maintenance('restore row-level security')")
+        env.conn.execute("ALTER TABLE pgaudit_kit.lockdown_event ENABLE ROW LEVEL SECURITY")
+    _, report = env.doctor()
+    assert item_of(report, "kit_table_writers")["severity"] == "warning"
+    assert item_of(report, "invariants")["severity"] == "ok"
+
     with env.cluster.admin() as admin:
         admin.execute(sql.SQL("REVOKE pg_write_all_data FROM {}").format(sql.Identifier(writer)))
-    assert env.item("kit_table_writers")["severity"] == "ok"
+    item = env.item("kit_table_writers")
+    assert item["severity"] == "ok" and item["details"]["refused_by_row_security"] == []
 
 
-def test_redaction_key_readers_and_replication_roles(env: Env) -> None:
+def test_row_level_security_refusal_is_reported_in_the_ok_finding(env: Env) -> None:
+    writer = env.role("writer")
+    with pytest.raises(psycopg.errors.InsufficientPrivilege):  # refused while the guards run
+        env.conn.execute(sql.SQL("GRANT INSERT ON pgaudit_kit.checkpoint TO {}").format(sql.Identifier(writer)))
+    with guards_off(env.conn):
+        env.conn.execute(sql.SQL("GRANT INSERT ON pgaudit_kit.checkpoint TO {}").format(sql.Identifier(writer)))
+    _, report = env.doctor()
+    item = item_of(report, "kit_table_writers")
+    assert item["severity"] == "ok"
+    assert item["finding"].endswith(f"; row-level security refuses the write privileges of {writer}")
+    assert item_of(report, "invariants")["severity"] == "critical"  # the explicit grant: coverage_privilege
+
+
+def test_bypassrls_with_pg_write_all_data_may_write_the_kit_tables_and_is_critical(env: Env) -> None:
+    writer = env.role("bypass", "BYPASSRLS IN ROLE pg_write_all_data")
+    _, report = env.doctor()
+    item = item_of(report, "kit_table_writers")
+    assert item["severity"] == "critical" and f"{writer} (BYPASSRLS, via pg_write_all_data)" in item["finding"]
+    assert "INSERT ON pgaudit_kit.event" in item["details"]["writers"][0]["privileges"]
+    assert item_of(report, "bypassrls")["severity"] == "info"
+    with env.connect_as(writer) as conn:  # the reason, for real: BYPASSRLS skips row-level security
+        conn.execute("INSERT INTO pgaudit_kit.lockdown_event (locked, reason, acted_by) VALUES (false, 'x', 'y')")
+    with env.cluster.admin() as admin:
+        admin.execute(sql.SQL("ALTER ROLE {} NOBYPASSRLS").format(sql.Identifier(writer)))
+    assert env.item("kit_table_writers")["severity"] == "warning"  # the sequences remain
+
+
+def test_pg_read_all_data_reads_history_through_the_view_but_not_the_key(env: Env) -> None:
     assert env.item("redaction_key_readers")["severity"] == "ok"
     reader = env.role("readall")
     with env.cluster.admin() as admin:
         admin.execute(sql.SQL("GRANT pg_read_all_data TO {}").format(sql.Identifier(reader)))
     item = env.item("redaction_key_readers")
+    assert item["severity"] == "info" and item["details"]["readers"] == []
+    assert f"through pgaudit_kit.change: {reader} (via pg_read_all_data)" in item["finding"]
+    assert item["details"]["refused_by_row_security"][0]["privileges"] == ["SELECT ON pgaudit_kit.redaction_key"]
+    with env.connect_as(reader) as conn:  # the reasons, for real
+        assert conn.execute("SELECT count(*) FROM pgaudit_kit.redaction_key").fetchone() == (0,)
+        assert conn.execute("SELECT count(*) FROM pgaudit_kit.event").fetchone() == (0,)
+        row = conn.execute("SELECT count(*) FROM pgaudit_kit.change WHERE operation = 'INSERT'").fetchone()
+        assert row is not None and row[0] >= 2
+    # a policy that opens the key (a superuser with the guards off): the role reads it
+    with guards_off(env.conn):
+        env.conn.execute("CREATE POLICY pgaudit_kit_review ON pgaudit_kit.redaction_key FOR SELECT USING (true)")
+    item = env.item("redaction_key_readers")
     assert item["severity"] == "warning" and f"{reader} (via pg_read_all_data)" in item["finding"]
+    with env.connect_as(reader) as conn:
+        assert conn.execute("SELECT length(ipad) FROM pgaudit_kit.redaction_key").fetchone() == (64,)
+    with guards_off(env.conn):
+        env.conn.execute("DROP POLICY pgaudit_kit_review ON pgaudit_kit.redaction_key")
+    assert env.item("redaction_key_readers")["severity"] == "info"
+    # a kit reader with pg_read_all_data is a reviewer: not listed, and the key stays hidden
+    assert cli("grant", "reader", reader, dsn=env.dsn).exit_code == 0
+    item = env.item("redaction_key_readers")
+    assert item["severity"] == "ok" and item["finding"].endswith(f"hides it from {reader} (via pg_read_all_data)")
+
+
+def test_bypassrls_with_pg_read_all_data_reads_the_key_and_replication_roles_are_info(env: Env) -> None:
+    reader = env.role("readall", "BYPASSRLS IN ROLE pg_read_all_data")
+    item = env.item("redaction_key_readers")
+    assert item["severity"] == "warning" and f"{reader} (BYPASSRLS, via pg_read_all_data)" in item["finding"]
     with env.connect_as(reader) as conn:  # the reason, for real
         assert conn.execute("SELECT length(ipad) FROM pgaudit_kit.redaction_key").fetchone() == (64,)
     with env.cluster.admin() as admin:
         admin.execute(sql.SQL("REVOKE pg_read_all_data FROM {}").format(sql.Identifier(reader)))
         admin.execute(sql.SQL("ALTER ROLE {} REPLICATION").format(sql.Identifier(reader)))
     item = env.item("redaction_key_readers")
-    assert item["severity"] == "info" and reader in item["finding"]
+    assert item["severity"] == "info" and f"REPLICATION (can copy the whole cluster, key included): {reader}" in \
+        item["finding"]
     with env.cluster.admin() as admin:
         admin.execute(sql.SQL("ALTER ROLE {} NOREPLICATION").format(sql.Identifier(reader)))
     assert env.item("redaction_key_readers")["severity"] == "ok"

@@ -26,6 +26,9 @@ BEGIN
   END LOOP;
 END
 $rls$;
+DROP POLICY IF EXISTS pgaudit_kit_review ON pgaudit_kit.alembic_version;
+ALTER TABLE pgaudit_kit.alembic_version DISABLE ROW LEVEL SECURITY;
+REVOKE SELECT ON pgaudit_kit.alembic_version FROM pgaudit_kit_admin, pgaudit_kit_reader;
 DROP FUNCTION pgaudit_kit_guard.refuse_drop();
 DROP SCHEMA pgaudit_kit_guard;
 DROP FUNCTION pgaudit_kit.refuse_guard_drop();

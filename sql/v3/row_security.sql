@@ -19,3 +19,15 @@ BEGIN
   END LOOP;
 END
 $rls$;
+-- Alembic's version table (created by install, not by these sources) likewise: only the installing
+-- superuser writes it; the kit's roles read it.
+DO $version$
+BEGIN
+  IF pg_catalog.to_regclass('pgaudit_kit.alembic_version') IS NOT NULL THEN
+    ALTER TABLE pgaudit_kit.alembic_version ENABLE ROW LEVEL SECURITY;
+    GRANT SELECT ON pgaudit_kit.alembic_version TO pgaudit_kit_admin, pgaudit_kit_reader;
+    CREATE POLICY pgaudit_kit_review ON pgaudit_kit.alembic_version FOR SELECT
+      TO pgaudit_kit_admin, pgaudit_kit_reader USING (true);
+  END IF;
+END
+$version$;

@@ -97,7 +97,7 @@ COMMENT ON FUNCTION pgaudit_kit.follow_column_rename(oid, smallint) IS
     'pgaudit-kit: a renamed redacted or excluded column keeps its option';
 
 -- pgaudit_kit.guard_ddl() -- ddl_command_end. Refuses at once:
---   * any change to the kit's schemas themselves (rename, owner, privileges);
+--   * any change to the kit's schemas themselves (rename, owner; GRANT on them is checked at commit);
 --   * any change to an object in the kit's schemas, or attached to one of its tables (triggers, rules,
 --     policies, constraints, defaults), except the generated capture functions, which the kit
 --     regenerates and the commit check compares with a fresh generation;

@@ -108,7 +108,10 @@ BEGIN
         SELECT pg_catalog.format('policy %I', p.polname) FROM pg_catalog.pg_policy p
          WHERE p.polrelid = c.oid
            AND NOT (p.polname = 'pgaudit_kit_review' AND p.polcmd = 'r' AND p.polpermissive
-                    AND pg_catalog.pg_get_expr(p.polqual, p.polrelid) = 'true')
+                    AND pg_catalog.pg_get_expr(p.polqual, p.polrelid) = 'true'
+                    AND c.relname NOT IN ('redaction_key', 'pending_check')
+                    AND (SELECT pg_catalog.array_agg(r.rolname::text ORDER BY r.rolname) FROM pg_catalog.pg_roles r
+                          WHERE r.oid = ANY (p.polroles)) = ARRAY['pgaudit_kit_admin', 'pgaudit_kit_reader'])
         UNION ALL
         SELECT 'FORCE ROW LEVEL SECURITY' WHERE c.relforcerowsecurity
         UNION ALL
@@ -149,6 +152,58 @@ BEGIN
     kind := 'coverage_privilege';
     object := 'pgaudit_kit_owner';
     problem := pg_catalog.format('%s %s: whoever acts as the kit''s owner can write audit history', t.name, t.what);
+    RETURN NEXT;
+  END LOOP;
+
+  -- row-level security keeps pg_write_all_data out of the kit's tables, except for a role that bypasses it
+  FOR t IN
+    SELECT r.rolname AS name FROM pg_catalog.pg_roles r
+     WHERE r.rolbypassrls AND NOT r.rolsuper AND r.rolname <> 'pgaudit_kit_owner'
+       AND pg_catalog.has_table_privilege(r.oid, 'pgaudit_kit.event', 'INSERT')
+     ORDER BY 1
+  LOOP
+    kind := 'coverage_privilege';
+    object := t.name;
+    problem := pg_catalog.format('%s bypasses row-level security and may INSERT into pgaudit_kit.event: it can forge '
+                                 'audit history', t.name);
+    RETURN NEXT;
+  END LOOP;
+
+  -- the schemas: only the kit's roles may use pgaudit_kit, nobody but the owner create in either
+  FOR t IN
+    SELECT n.nspname::text AS nsp, a.grantee, a.privilege_type
+      FROM pg_catalog.pg_namespace n CROSS JOIN LATERAL pg_catalog.aclexplode(n.nspacl) a
+     WHERE n.nspname IN ('pgaudit_kit', 'pgaudit_kit_guard') AND a.grantee <> n.nspowner
+       AND NOT (n.nspname = 'pgaudit_kit' AND a.privilege_type = 'USAGE'
+                AND a.grantee IN (SELECT r.oid FROM pg_catalog.pg_roles r
+                                   WHERE r.rolname IN ('pgaudit_kit_admin', 'pgaudit_kit_reader')))
+  LOOP
+    kind := 'coverage_privilege';
+    object := t.nsp;
+    problem := pg_catalog.format('%s holds %s on schema %s', CASE WHEN t.grantee = 0 THEN 'PUBLIC'
+                                 ELSE t.grantee::regrole::text END, t.privilege_type, t.nsp);
+    RETURN NEXT;
+  END LOOP;
+
+  -- the kit's functions: EXECUTE only for the kit's roles; PUBLIC only where the function runs as its
+  -- caller or is harmless to anyone (the capture functions are triggers: they cannot be called directly)
+  FOR t IN
+    SELECT p.oid::regprocedure::text AS fn, a.grantee
+      FROM pg_catalog.pg_proc p CROSS JOIN LATERAL pg_catalog.aclexplode(p.proacl) a
+     WHERE p.pronamespace IN (SELECT n.oid FROM pg_catalog.pg_namespace n WHERE n.nspname IN ('pgaudit_kit', 'pgaudit_kit_guard'))
+       AND a.grantee <> p.proowner
+       AND NOT (a.grantee IN (SELECT r.oid FROM pg_catalog.pg_roles r
+                               WHERE r.rolname IN ('pgaudit_kit_owner', 'pgaudit_kit_admin', 'pgaudit_kit_reader')))
+       AND NOT (a.grantee = 0 AND (NOT p.prosecdef
+                                   OR p.proname IN ('in_maintenance', 'installed_by_this_transaction', 'record_role_change')))
+       AND NOT (p.proname::text ~ '^capture_[0-9]+$' AND a.grantee = (SELECT c.relowner FROM pg_catalog.pg_class c
+                                                                      WHERE c.oid = pg_catalog.substr(p.proname::text, 9)::oid))
+     ORDER BY 1
+  LOOP
+    kind := 'coverage_privilege';
+    object := t.fn;
+    problem := pg_catalog.format('%s may execute %s, a function of the kit''s', CASE WHEN t.grantee = 0 THEN 'PUBLIC'
+                                 ELSE t.grantee::regrole::text END, t.fn);
     RETURN NEXT;
   END LOOP;
 

@@ -21,8 +21,9 @@ COMMENT ON FUNCTION pgaudit_kit.refuse_history_change() IS 'pgaudit-kit: guard t
 -- (enable, disable, auto-enrol, re-bind), each of which records what it did. A direct INSERT, UPDATE or
 -- DELETE, even by the owner, is refused; TRUNCATE always is. The caller is recognised by the PL/pgSQL call stack
 -- (the kit's functions run with search_path = '', so their frames are schema-qualified); only a role
--- that may write the table at all, that is a superuser, could stage a look-alike stack (a statement's
--- text is part of the stack), and verify compares enrolment with the recorded enable/disable events.
+-- that may write the table at all (a superuser, or a member of the kit's owner, itself a coverage
+-- problem) could stage a look-alike stack (a statement's text is part of the stack), and verify compares
+-- enrolment with the recorded enable/disable events.
 CREATE FUNCTION pgaudit_kit.guard_config_change() RETURNS trigger
 LANGUAGE plpgsql SET search_path = '' AS $fn$
 DECLARE

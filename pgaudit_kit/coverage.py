@@ -93,7 +93,8 @@ def _check_enrolment_against_log(conn: psycopg.Connection[Any], findings: Findin
         recorded = last.get(relid)
         if recorded is None or recorded[0] not in ("enable", "options"):
             findings.add(Finding("coverage_enrolment", f"{name} is enrolled, but no recorded enable says so: its "
-                                 "enrolment was written behind the kit's back", object=name))
+                                 "enrolment was written behind the kit's back, or its record was destroyed",
+                                 object=name))
         elif _options(recorded[1] or {}) != current:
             findings.add(Finding("coverage_enrolment", f"capture options of {name} differ from the last recorded ones: "
                                  "changed behind the kit's back", object=name,

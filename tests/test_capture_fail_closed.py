@@ -8,7 +8,7 @@ from typing import Any
 
 import psycopg
 import pytest
-from helpers import enable, events
+from helpers import enable, events, guards_off
 
 Conn = psycopg.Connection[Any]
 
@@ -18,10 +18,8 @@ def audited(kit_conn: Conn) -> Iterator[Conn]:
     kit_conn.execute("CREATE TABLE accounts (id int PRIMARY KEY, balance int NOT NULL)")
     enable(kit_conn, "accounts")
     kit_conn.execute("INSERT INTO accounts VALUES (1, 100)")
-    # Breaking the kit is DDL the kit itself would record (or refuse): silence its event triggers first,
-    # as a superuser attacking it would.
-    kit_conn.execute("ALTER EVENT TRIGGER pgaudit_kit_ddl_command_end DISABLE")
-    kit_conn.execute("ALTER EVENT TRIGGER pgaudit_kit_sql_drop DISABLE")
+    # Breaking the kit is DDL the kit refuses: each test breaks it inside guards_off, as a superuser
+    # attacking it would (guards disabled, then put back to cover the tracks), and writes afterwards.
     yield kit_conn
 
 
@@ -53,33 +51,39 @@ def _assert_write_refused(conn: Conn, statement: str, *needles: str) -> None:
     "TRUNCATE accounts",
 ])
 def test_revoked_insert_privilege_fails_every_write(audited: Conn, statement: str) -> None:
-    audited.execute("REVOKE INSERT ON pgaudit_kit.event FROM pgaudit_kit_owner")
+    with guards_off(audited):
+        audited.execute("REVOKE INSERT ON pgaudit_kit.event FROM pgaudit_kit_owner")
     _assert_write_refused(audited, statement, "permission denied for table event")
 
 
 def test_event_table_missing(audited: Conn) -> None:
-    audited.execute("ALTER TABLE pgaudit_kit.event RENAME TO event_gone")
+    with guards_off(audited):
+        audited.execute("ALTER TABLE pgaudit_kit.event RENAME TO event_gone")
     _assert_write_refused(audited, "UPDATE accounts SET balance = 0", 'relation "pgaudit_kit.event" does not exist')
 
 
 def test_event_table_altered(audited: Conn) -> None:
-    audited.execute("ALTER TABLE pgaudit_kit.event DROP COLUMN old_values CASCADE")
+    with guards_off(audited):
+        audited.execute("ALTER TABLE pgaudit_kit.event DROP COLUMN old_values CASCADE")
     _assert_write_refused(audited, "UPDATE accounts SET balance = 0", "old_values")
 
 
 def test_constraint_violation_in_audit_table(audited: Conn) -> None:
-    audited.execute("ALTER TABLE pgaudit_kit.event ADD CONSTRAINT no_more CHECK (op <> 'U') NOT VALID")
+    with guards_off(audited):
+        audited.execute("ALTER TABLE pgaudit_kit.event ADD CONSTRAINT no_more CHECK (op <> 'U') NOT VALID")
     _assert_write_refused(audited, "UPDATE accounts SET balance = 0", "no_more")
 
 
 def test_transaction_table_unwritable(audited: Conn) -> None:
-    audited.execute("REVOKE INSERT ON pgaudit_kit.transaction FROM pgaudit_kit_owner")
+    with guards_off(audited):
+        audited.execute("REVOKE INSERT ON pgaudit_kit.transaction FROM pgaudit_kit_owner")
     _assert_write_refused(audited, "UPDATE accounts SET balance = 0", "permission denied for table transaction")
 
 
 def test_broken_kit_function(audited: Conn) -> None:
-    audited.execute("""CREATE OR REPLACE FUNCTION pgaudit_kit.record_transaction() RETURNS void
-        LANGUAGE plpgsql SECURITY DEFINER SET search_path = '' AS $$ BEGIN PERFORM 1 / 0; END $$""")
+    with guards_off(audited):
+        audited.execute("""CREATE OR REPLACE FUNCTION pgaudit_kit.record_transaction() RETURNS void
+            LANGUAGE plpgsql SECURITY DEFINER SET search_path = '' AS $$ BEGIN PERFORM 1 / 0; END $$""")
     _assert_write_refused(audited, "UPDATE accounts SET balance = 0", "division by zero", "record_transaction")
 
 
@@ -88,7 +92,8 @@ def test_capture_function_dropped(audited: Conn) -> None:
     assert oid is not None
     # Dropping the function needs CASCADE (the triggers depend on it): the triggers go with it, and
     # that gap is what `status` (and later `verify`) reports.
-    audited.execute(f"DROP FUNCTION pgaudit_kit.capture_{oid[0]}() CASCADE")
+    with guards_off(audited):
+        audited.execute(f"DROP FUNCTION pgaudit_kit.capture_{oid[0]}() CASCADE")
     from pgaudit_kit.catalog import capture_problems
 
     found = [p.message for p in capture_problems(audited)]
@@ -99,7 +104,8 @@ def test_capture_function_dropped(audited: Conn) -> None:
 def test_storage_error_fails_the_write(audited: Conn) -> None:
     # A full disk cannot be staged portably; an audit row too large for the b-tree index is a real storage
     # error raised by the server while writing the audit record.
-    audited.execute("CREATE INDEX event_row_data_idx ON pgaudit_kit.event ((row_data::text))")
+    with guards_off(audited):
+        audited.execute("CREATE INDEX event_row_data_idx ON pgaudit_kit.event ((row_data::text))")
     audited.execute("ALTER TABLE accounts ADD COLUMN note text")
     audited.execute("SELECT pgaudit_kit.refresh_enrolment('accounts'::regclass)")
     _assert_write_refused(audited, "UPDATE accounts SET note = (SELECT string_agg(md5(g::text), '') FROM generate_series(1, 400) g)",

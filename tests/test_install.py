@@ -29,7 +29,8 @@ INSERT INTO app.items VALUES (1, 'one');
 """
 
 USER_STATE = {
-    "schemas": "SELECT array_agg(nspname::text ORDER BY nspname) FROM pg_namespace WHERE nspname NOT LIKE 'pg\\_%' AND nspname <> 'pgaudit_kit'",
+    "schemas": "SELECT array_agg(nspname::text ORDER BY nspname) FROM pg_namespace WHERE nspname NOT LIKE 'pg\\_%'"
+               " AND nspname NOT IN ('pgaudit_kit', 'pgaudit_kit_guard')",
     "alembic": "SELECT array_agg(version_num ORDER BY version_num) FROM public.alembic_version",
     "tables": "SELECT array_agg(c.oid::regclass::text ORDER BY 1) FROM pg_class c WHERE relnamespace IN ('app'::regnamespace, 'public'::regnamespace)",
     "triggers": "SELECT array_agg(tgname::text || ':' || tgenabled::text ORDER BY tgname) FROM pg_trigger WHERE NOT tgisinternal"
@@ -64,7 +65,10 @@ def test_install_creates_versioned_schema_and_leaves_user_objects_alone(empty_db
         assert owner == ("pgaudit_kit_owner",)
         # the user's own event trigger still fires, and so do ours
         states: dict[str, str] = dict(conn.execute("SELECT evtname::text, evtenabled::text FROM pg_event_trigger").fetchall())
-        assert states == {"app_ddl": "O", "pgaudit_kit_ddl_command_end": "A", "pgaudit_kit_sql_drop": "A"}
+        assert states.pop("app_ddl") == "O"
+        assert {"pgaudit_kit_ddl_command_end", "pgaudit_kit_sql_drop", "pgaudit_kit_check_ddl", "pgaudit_kit_guard_drop",
+                "pgaudit_kit_refuse_guard_drop"} <= set(states)
+        assert all(name.startswith("pgaudit_kit_") and state == "A" for name, state in states.items()), states
 
 
 def test_second_install_is_a_no_op(kit_db: str) -> None:

@@ -169,6 +169,23 @@ BEGIN
     RETURN NEXT;
   END LOOP;
 
+  -- a capture function records only its own table (and its partitions): on any other table, a trigger
+  -- calling it would forge that table's history (owners of audited tables hold EXECUTE on it so that
+  -- they can create partitions)
+  FOR t IN
+    SELECT tr.tgname, tr.tgrelid::regclass AS rel, p.proname
+      FROM pg_catalog.pg_trigger tr JOIN pg_catalog.pg_proc p ON p.oid = tr.tgfoid
+     WHERE p.pronamespace = 'pgaudit_kit'::regnamespace AND p.proname::text ~ '^capture_[0-9]+$'
+       AND pg_catalog.substr(p.proname::text, 9)::oid
+           NOT IN (tr.tgrelid, COALESCE(pg_catalog.pg_partition_root(tr.tgrelid), tr.tgrelid))
+  LOOP
+    kind := 'coverage_trigger';
+    object := t.rel::text;
+    problem := pg_catalog.format('trigger %s on %s calls pgaudit_kit.%s(), the capture function of another table: '
+                                 'it forges that table''s history', t.tgname, t.rel, t.proname);
+    RETURN NEXT;
+  END LOOP;
+
   -- the schemas: only the kit's roles may use pgaudit_kit, nobody but the owner create in either
   FOR t IN
     SELECT n.nspname::text AS nsp, a.grantee, a.privilege_type
@@ -196,8 +213,7 @@ BEGIN
                                WHERE r.rolname IN ('pgaudit_kit_owner', 'pgaudit_kit_admin', 'pgaudit_kit_reader')))
        AND NOT (a.grantee = 0 AND (NOT p.prosecdef
                                    OR p.proname IN ('in_maintenance', 'installed_by_this_transaction', 'record_role_change')))
-       AND NOT (p.proname::text ~ '^capture_[0-9]+$' AND a.grantee = (SELECT c.relowner FROM pg_catalog.pg_class c
-                                                                      WHERE c.oid = pg_catalog.substr(p.proname::text, 9)::oid))
+       AND p.proname::text !~ '^capture_[0-9]+$'  -- owners of audited tables may hold EXECUTE: see below
      ORDER BY 1
   LOOP
     kind := 'coverage_privilege';

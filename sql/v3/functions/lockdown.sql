@@ -23,7 +23,9 @@ BEGIN
   -- ids follow the table, not its sequence: a role that may setval() (pg_write_all_data) must not be able
   -- to slip a lockdown in under an earlier unlock
   INSERT INTO pgaudit_kit.lockdown_event (id, locked, reason, acted_by) OVERRIDING SYSTEM VALUE
-  VALUES ((SELECT COALESCE(pg_catalog.max(l.id), 0) + 1 FROM pgaudit_kit.lockdown_event l), p_locked, p_reason, v_by);
+  VALUES (GREATEST((SELECT COALESCE(pg_catalog.max(l.id), 0) + 1 FROM pgaudit_kit.lockdown_event l),
+                              pg_catalog.nextval(pg_catalog.pg_get_serial_sequence('pgaudit_kit.lockdown_event', 'id'))),
+          p_locked, p_reason, v_by);
   PERFORM pgaudit_kit.write_transaction_row();
   INSERT INTO pgaudit_kit.event (xid, statement_ts, op, row_data, statement)
   VALUES (pg_catalog.pg_current_xact_id(), pg_catalog.statement_timestamp(), 'K',

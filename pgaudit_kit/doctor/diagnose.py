@@ -1,0 +1,76 @@
+"""A doctor run: record the review, read the facts in one snapshot, judge every item in report order."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import replace
+from pathlib import Path
+
+from .. import db, reviews
+from ..errors import UsageError
+from .checks_files import check_anchor_dir, check_key_file
+from .checks_kit import check_event_triggers, check_invariants, check_kit_installed
+from .checks_log import check_backlog, check_last_checkpoint, check_last_verify, check_lockdown
+from .checks_roles import (
+    check_bypassrls,
+    check_createrole,
+    check_kit_roles,
+    check_kit_table_writers,
+    check_redaction_key_readers,
+    check_superusers,
+    check_table_owners,
+)
+from .checks_settings import (
+    check_event_trigger_control,
+    check_log_connections,
+    check_log_disconnections,
+    check_log_statement,
+)
+from .facts import Facts, read_facts
+from .items import Item, Report
+from .thresholds import Thresholds
+
+FACT_CHECKS: tuple[Callable[[Facts], Item], ...] = (
+    check_kit_installed, check_invariants, check_event_triggers, check_event_trigger_control, check_superusers,
+    check_createrole, check_kit_roles, check_kit_table_writers, check_redaction_key_readers, check_table_owners,
+    check_bypassrls, check_log_statement, check_log_connections, check_log_disconnections, check_lockdown,
+)
+TIMED_CHECKS: tuple[Callable[[Facts, Thresholds], Item], ...] = (
+    check_backlog, check_last_checkpoint, check_last_verify,
+)
+ITEM_IDS = ("kit_installed", "invariants", "event_triggers", "event_trigger_control", "superusers", "createrole",
+            "kit_roles", "kit_table_writers", "redaction_key_readers", "table_owners", "bypassrls", "log_statement",
+            "log_connections", "log_disconnections", "lockdown", "backlog", "last_checkpoint", "last_verify",
+            "anchor_dir", "key_file")
+
+
+def judge(facts: Facts, thresholds: Thresholds, anchor_dir: Path | None, key_path: Path | None,
+          accept: Iterable[str] = ()) -> list[Item]:
+    """Every item, in report order. An item named in *accept* that is a warning becomes info (accepted);
+    a critical item is never downgraded."""
+    items = [check(facts) for check in FACT_CHECKS] + [check(facts, thresholds) for check in TIMED_CHECKS]
+    items.append(check_anchor_dir(anchor_dir, facts.origin, facts.newest_checkpoint, facts.backlog.tree_size))
+    items.append(check_key_file(key_path, facts.newest_checkpoint))
+    accepted = set(accept)
+    return [replace(i, severity="info", accepted=True) if i.id in accepted and i.severity == "warning" else i
+            for i in items]
+
+
+def run(dsn: str | None, *, anchor_dir: Path | None = None, key_path: Path | None = None,
+        thresholds: Thresholds | None = None, accept: Sequence[str] = ()) -> Report:
+    """Record the review, read the facts in one snapshot, judge them. Raises KitError for environment problems
+    (cannot connect, kit not installed, no kit role, standby)."""
+    thresholds = thresholds or Thresholds()
+    unknown = sorted(set(accept) - set(ITEM_IDS))
+    if unknown:
+        raise UsageError(f"unknown doctor item {', '.join(unknown)} (items: {', '.join(ITEM_IDS)})")
+    with db.connect(dsn) as conn, db.translated_errors():
+        reviews.record_review(conn, "doctor", {
+            "anchor_dir": str(anchor_dir) if anchor_dir else None, "key": str(key_path) if key_path else None,
+            "accept": sorted(accept), **thresholds.as_dict()})
+        db.begin_consistent_read(conn)
+        conn.execute("SET LOCAL search_path = pg_catalog")  # the queries must mean the built-ins
+        facts = read_facts(conn)
+        conn.rollback()
+    items = judge(facts, thresholds, anchor_dir, key_path, accept)
+    return Report(facts.database, facts.server_version, facts.origin, thresholds, items)

@@ -230,7 +230,7 @@ def tx_command(ctx: click.Context, txid: str, output_format: str) -> None:
 @click.option("--limit", type=int, default=0, show_default=True, help="Stop after N events; 0: follow forever.")
 @click.option("--state", "state_path", type=click.Path(dir_okay=False, path_type=Path),
               help="Keep the position in this file: a restarted watch continues where the last one stopped.")
-@click.option("--heartbeat", type=click.FloatRange(0.05, 3600), default=15.0, show_default=True,
+@click.option("--heartbeat", type=click.FloatRange(0.05, 3600), default=5.0, show_default=True,
               help="Seconds between checks without a notification (a safety net; notifications wake it at once).")
 @click.option("--poll-interval", type=click.FloatRange(0.05, 3600), default=1.0, show_default=True,
               help="Seconds between reads when notifications are unavailable (max_prepared_transactions > 0).")

@@ -21,7 +21,7 @@ from psycopg import sql
 
 from .errors import UsageError
 from .review_events import Event, SealResolver, stream
-from .review_query import SELECT_EVENTS, PkValue, ResolvedTable, equals_any, resolve_tables
+from .review_query import SELECT_EVENTS, PkValue, ResolvedTable, equals_any, pk_equals, resolve_tables
 from .timeparse import TimeBound, format_time
 
 ROW_OPS = ("I", "U", "D", "T")
@@ -92,15 +92,15 @@ def resolve_row(conn: psycopg.Connection[Any], table: str, pk: PkValue) -> tuple
     """The table's relids and the pk documents meaning *pk* there. UsageError for ``schema.*``."""
     if table.strip().endswith(".*"):
         raise UsageError("history takes one table, not schema.*")
-    (resolved,) = resolve_tables(conn, [table])
+    (resolved,) = resolve_tables(conn, [table], with_keys=True)
     return resolved, pk.documents(resolved.key_sets, table)
 
 
 def _row_conditions(resolved: ResolvedTable, documents: Sequence[str]) -> tuple[sql.Composable, list[Any]]:
     relid_sql, relid_param = equals_any("e.relid", "oid", resolved.relids)
-    pk_sql, pk_param = equals_any("e.pk", "jsonb", list(documents))
+    pk_sql, *pk_params = pk_equals(list(documents))
     return (sql.SQL(f"{relid_sql} AND {pk_sql} AND e.op = ANY(%s::\"char\"[])"),  # noqa: S608 -- kit SQL only
-            [relid_param, pk_param, list(ROW_OPS)])
+            [relid_param, *pk_params, list(ROW_OPS)])
 
 
 class RowHistory:

@@ -133,7 +133,11 @@ class Event:
 
 class SealResolver:
     """Finds the seal status of events: the block whose position range covers (xid, id), then the event's
-    place in that block's event_ids. Blocks' id lists are cached (a page usually sits in one or two)."""
+    place in that block's event_ids. Where many events of a chunk share a block (streaming a long listing),
+    the block's id list is read once and cached; a few events in many blocks (a row's history) are looked
+    up by the server, which reads each block's list without sending it."""
+
+    WHOLE_BLOCK = 32  # events of one block in a chunk from which reading its whole id list pays off
 
     def __init__(self, conn: psycopg.Connection[Any], cache_blocks: int = 8) -> None:
         self._conn = conn
@@ -185,13 +189,31 @@ class SealResolver:
             "                      ORDER BY b.last_xid, b.last_event_id LIMIT 1) b",
             ([e.id for e in behind], [str(e.xid) for e in behind])).fetchall()
         found = {int(r[0]): (int(r[1]), int(r[2])) for r in rows}
+        per_block: dict[int, list[int]] = {}
+        for event_id, (block_no, _) in found.items():
+            per_block.setdefault(block_no, []).append(event_id)
+        index: dict[int, int | None] = {}
+        scattered: list[tuple[int, int]] = []
+        for block_no, ids in per_block.items():
+            if block_no in self._cache or len(ids) >= self.WHOLE_BLOCK:
+                positions = self._event_ids(block_no)
+                index.update((i, positions.get(i)) for i in ids)
+            else:
+                scattered += [(i, block_no) for i in ids]
+        if scattered:  # a few events in each of many blocks: let the server find each one in its block
+            for event_id, position in self._conn.execute(
+                    "SELECT v.id, pg_catalog.array_position(b.event_ids, v.id) - 1"
+                    "  FROM unnest(%s::int8[], %s::int8[]) AS v(id, block_no)"
+                    "  JOIN pgaudit_kit.block b ON b.block_no = v.block_no",
+                    ([i for i, _ in scattered], [b for _, b in scattered])).fetchall():
+                index[int(event_id)] = None if position is None else int(position)
         for event in behind:
             block = found.get(event.id)
-            index = self._event_ids(block[0]).get(event.id) if block else None
-            if block is None or index is None:
+            position = index.get(event.id) if block else None
+            if block is None or position is None:
                 event.seal = SealStatus("not_in_log")
             else:
-                event.seal = SealStatus("sealed", block[1] + index, block[0])
+                event.seal = SealStatus("sealed", block[1] + position, block[0])
 
 
 def stream(conn: psycopg.Connection[Any], query: sql.Composed, params: Sequence[Any],
@@ -235,7 +257,7 @@ class EventPage:
         self.count = 0
         self._conn = conn
         self._page = page
-        tables = resolve_tables(conn, flt.tables) if flt.tables else []
+        tables = resolve_tables(conn, flt.tables, with_keys=flt.pk is not None) if flt.tables else []
         self._conditions: Conditions = filter_conditions(flt, tables)
 
     def __iter__(self) -> Iterator[list[Event]]:

@@ -104,12 +104,9 @@ class PkValue:
     columns: tuple[tuple[str, str], ...] = ()
 
     def documents(self, key_sets: Sequence[tuple[str, ...]], table: str) -> list[str]:
-        """The recorded pk jsonb documents this value means for a table with these key column sets."""
+        """The recorded pk jsonb documents this value means for a table with these key column sets. A JSON
+        object is taken as given (key columns renamed since are found under their old names too)."""
         if self.scalar is None:
-            given = tuple(sorted(name for name, _ in self.columns))
-            if key_sets and given not in {tuple(sorted(k)) for k in key_sets}:
-                raise UsageError(f"--pk names {', '.join(given)}, but the primary key of {table} is "
-                                 + " or ".join("(" + ", ".join(k) + ")" for k in key_sets))
             return [json.dumps(dict(self.columns), ensure_ascii=False, sort_keys=True)]
         single = [k for k in key_sets if len(k) == 1]
         if not single:
@@ -227,11 +224,12 @@ class ResolvedTable:
     key_sets: list[tuple[str, ...]] = field(default_factory=list)
 
 
-def resolve_tables(conn: psycopg.Connection[Any], names: Sequence[str]) -> list[ResolvedTable]:
+def resolve_tables(conn: psycopg.Connection[Any], names: Sequence[str], with_keys: bool = False) -> list[ResolvedTable]:
     """Resolve table names (``schema.table``, ``table`` through search_path, ``schema.*``) to relids.
 
-    A table matches by its current OID and by every OID it was enrolled, renamed or re-bound under.
-    Raises UsageError for a malformed name or one that matches nothing ever recorded.
+    A table matches by its current OID and by every OID it was enrolled, renamed or re-bound under. With
+    *with_keys*, also the primary key column sets (to read --pk values with). Raises UsageError for a
+    malformed name or one that matches nothing ever recorded.
     """
     control = conn.execute(
         "SELECT relid::int8, schema_name, table_name, row_data->>'action', row_data->>'old_relid'"
@@ -249,7 +247,7 @@ def resolve_tables(conn: psycopg.Connection[Any], names: Sequence[str]) -> list[
                     grew = True
         if not relids:
             raise UsageError(f"--table {name[:200]!r}: no such table is enrolled or has recorded history")
-        resolved.append(ResolvedTable(name, sorted(relids), _key_sets(conn, sorted(relids))))
+        resolved.append(ResolvedTable(name, sorted(relids), _key_sets(conn, sorted(relids)) if with_keys else []))
     return resolved
 
 
@@ -282,8 +280,18 @@ def _relids_for(conn: psycopg.Connection[Any], name: str, control: Sequence[tupl
     parts = _parse_name(conn, text)
     found: set[int] = set()
     with conn.transaction():  # to_regclass raises on names like "a.b.c.d" in some versions: keep the snapshot usable
-        row = conn.execute("SELECT pg_catalog.to_regclass(%s)::oid::int8", (text,)).fetchone()
-    if row and row[0] is not None:
+        row = conn.execute(
+            "SELECT c.oid::int8, r.oid::int8,"
+            "       CASE WHEN r.oid IS NOT NULL THEN pg_catalog.format('%%I.%%I', rn.nspname, r.relname) END"
+            "  FROM pg_catalog.pg_class c"
+            "  LEFT JOIN pg_catalog.pg_class r ON r.oid = pg_catalog.pg_partition_root(c.oid) AND r.oid <> c.oid"
+            "  LEFT JOIN pg_catalog.pg_namespace rn ON rn.oid = r.relnamespace"
+            " WHERE c.oid = pg_catalog.to_regclass(%s)", (text,)).fetchone()
+    if row and row[1] is not None and conn.execute("SELECT FROM pgaudit_kit.enrolled_table WHERE relid = %s::oid",
+                                                   (row[1],)).fetchone() is not None:
+        raise UsageError(f"--table {text[:200]!r} is a partition of {row[2]}: its rows are recorded under that table "
+                         "(with the partition named in each event): use --table " + str(row[2]))
+    if row:
         found.add(int(row[0]))
     if len(parts) == 2:
         schemas = [parts[0]]
@@ -299,19 +307,17 @@ def _relids_for(conn: psycopg.Connection[Any], name: str, control: Sequence[tupl
 
 
 def _key_sets(conn: psycopg.Connection[Any], relids: list[int]) -> list[tuple[str, ...]]:
-    """Primary key column sets the table has had: the enrolment's, and the newest recorded event's."""
+    """Primary key column sets of the table: the enrolment's; for a table no longer enrolled, the key of a
+    recorded event (found through event_row_idx)."""
     sets: list[tuple[str, ...]] = []
     for (columns,) in conn.execute("SELECT pk_columns FROM pgaudit_kit.enrolled_table WHERE relid = ANY(%s::oid[]) "
                                    "AND pk_columns IS NOT NULL", (relids,)).fetchall():
         sets.append(tuple(columns))
-    newest: tuple[int, dict[str, Any]] | None = None
-    for relid in relids:  # one ordered index scan per relid: an = ANY() scan would not come out in id order
-        row = conn.execute("SELECT id, pk FROM pgaudit_kit.event WHERE relid = %s AND pk IS NOT NULL "
-                           "ORDER BY id DESC LIMIT 1", (relid,)).fetchone()
-        if row and isinstance(row[1], dict) and (newest is None or row[0] > newest[0]):
-            newest = (int(row[0]), row[1])
-    if newest:
-        sets.append(tuple(newest[1]))
+    if not sets:  # no longer enrolled (dropped, disabled): the key of any recorded event of it
+        row = conn.execute("SELECT pk FROM pgaudit_kit.event WHERE relid = ANY(%s::oid[]) AND pk IS NOT NULL "
+                           "LIMIT 1", (relids,)).fetchone()
+        if row and isinstance(row[0], dict):
+            sets.append(tuple(row[0]))
     unique: list[tuple[str, ...]] = []
     for key in sets:
         if tuple(sorted(key)) not in {tuple(sorted(k)) for k in unique}:
@@ -353,6 +359,16 @@ def equals_any(column: str, cast: str, values: Sequence[Any]) -> tuple[str, Any]
     return f"{column} = ANY(%s::text[]::{cast}[])", [str(v) for v in values]
 
 
+def pk_equals(documents: Sequence[str]) -> tuple[Any, ...]:
+    """``e.pk`` is one of *documents*, in the form event_row_idx serves: its key is the pk's hash
+    (jsonb_hash), so the hash is compared first and the pk itself rechecks."""
+    hashes = ", ".join("pg_catalog.jsonb_hash(%s::jsonb)" for _ in documents)
+    if len(documents) == 1:
+        return f"pg_catalog.jsonb_hash(e.pk) = {hashes} AND e.pk = %s::jsonb", documents[0], documents[0]
+    return (f"pg_catalog.jsonb_hash(e.pk) = ANY(ARRAY[{hashes}]) AND e.pk = ANY(%s::jsonb[])",
+            *list(documents), list(documents))
+
+
 def filter_conditions(flt: EventFilter, tables: Sequence[ResolvedTable]) -> Conditions:
     """The WHERE conditions of *flt* (tables already resolved)."""
     cond = Conditions()
@@ -362,8 +378,10 @@ def filter_conditions(flt: EventFilter, tables: Sequence[ResolvedTable]) -> Cond
         cond.add('e.op = ANY(%s::"char"[])', sorted(flt.ops))
     if flt.actors:
         actors = list(flt.actors)
-        cond.add("t.actor = ANY(%s::text[]) OR t.acting_role = ANY(%s::text[]) OR t.session_role = ANY(%s::text[])",
-                 actors, actors, actors)
+        # the login role is compared only where it differs from the acting role (the same rows, and the
+        # form the partial index transaction_set_role_idx serves)
+        cond.add("t.actor = ANY(%s::text[]) OR t.acting_role = ANY(%s::text[])"
+                 " OR (t.session_role = ANY(%s::text[]) AND t.session_role <> t.acting_role)", actors, actors, actors)
     if flt.since:
         expr, param = flt.since.sql()
         cond.add(sql.SQL("e.statement_ts >= ") + expr, param)
@@ -372,7 +390,7 @@ def filter_conditions(flt: EventFilter, tables: Sequence[ResolvedTable]) -> Cond
         cond.add(sql.SQL("e.statement_ts < ") + expr, param)
     if flt.pk is not None:
         documents = sorted({d for t in tables for d in flt.pk.documents(t.key_sets, t.name)})
-        cond.add(*equals_any("e.pk", "jsonb", documents))
+        cond.add(*pk_equals(documents))
     if flt.txids:
         cond.add(*equals_any("e.xid", "xid8", [str(t) for t in flt.txids]))
     if flt.changed:

@@ -10,12 +10,14 @@ at once, so no event can fall between two snapshots, and a snapshot stays meanin
 becomes ``hi``. Nothing is printed twice and nothing is skipped, whenever the connection drops.
 
 Waking up. The watcher LISTENs on ``pgaudit_kit_events`` and renews a lease (a kit sequence holding a
-Unix time); while the lease is valid every audited transaction sends one notification, delivered at its
-commit. Transactions that had already started writing before the lease was taken (or renewed after a
-lapse) may not notify: they are the in-progress list of the first snapshot taken afterwards, and the
-watcher re-reads once a second until they have all ended. A heartbeat (default 15 s) renews the lease and
-reads once more in any case. When notifications are unavailable (max_prepared_transactions > 0: a NOTIFY
-would make PREPARE TRANSACTION fail), the watcher reads every poll interval instead.
+Unix time); while the lease is valid audited transactions notify at commit, at most one every 100 ms in
+all (a NOTIFY makes committers commit one at a time), so after each wake-up the watcher reads once more
+250 ms later, for transactions that relied on another's notification. Transactions that were already
+committing when the lease was taken (or renewed after a lapse) may not notify: they are the in-progress
+list of the first snapshot taken afterwards, and the watcher re-reads once a second until they have all
+ended. A heartbeat (default 5 s) renews the lease and reads once more in any case. When notifications
+are unavailable (max_prepared_transactions > 0: a NOTIFY would make PREPARE TRANSACTION fail), the
+watcher reads every poll interval instead.
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ from .timeparse import TimeBound
 
 CHANNEL = "pgaudit_kit_events"
 LEASE_SECONDS = 60
+TRAILING_READ = 0.25  # seconds after a wake-up to read once more (notifications are sent at most every 100 ms)
 STATE_FORMAT = "pgaudit-kit-watch-state/1"
 
 
@@ -77,7 +80,7 @@ class Position:
 
 @dataclass
 class WatchOptions:
-    heartbeat: float = 15.0
+    heartbeat: float = 5.0
     poll_interval: float = 1.0
     reconnect_timeout: float = 0.0  # 0: keep trying
     limit: int = 0  # stop after this many events (0: never)
@@ -114,6 +117,7 @@ class Watcher:
         self._unnotified: set[int] | None = None
         self._lease_until = 0.0
         self._notifying = False
+        self._trailing = False
         self._saved_at = 0
 
     # -- state file ------------------------------------------------------------------------------------
@@ -208,7 +212,7 @@ class Watcher:
             if position.hi is None:
                 position.hi = current
             flt = self.catch_up_filter if position.lo is None else self.live_filter
-            tables = resolve_tables(conn, flt.tables) if flt.tables else []
+            tables = resolve_tables(conn, flt.tables, with_keys=flt.pk is not None) if flt.tables else []
             cond = filter_conditions(flt, tables)
             window = _conditions(position)
             query, params = event_query(Conditions(cond.parts + window.parts, cond.params + window.params),
@@ -230,16 +234,20 @@ class Watcher:
     def _wait(self, conn: psycopg.Connection[Any]) -> None:
         if not self._notifying:
             timeout = self.options.poll_interval
-        elif self._unnotified:
-            timeout = min(1.0, self.options.heartbeat)
+        elif self._unnotified or self._trailing:
+            # a transaction that relied on another's notification (at most one per 100 ms is sent) has
+            # committed by now; and transactions that began writing before the lease may not notify at all
+            timeout = min(TRAILING_READ if self._trailing else 1.0, self.options.heartbeat)
         else:
             timeout = self.options.heartbeat
+        self._trailing = False
         woke = False
         for _ in conn.notifies(timeout=timeout, stop_after=1):
             woke = True
         if woke:
             for _ in conn.notifies(timeout=0):  # what queued up meanwhile: one read covers all of it
                 pass
+            self._trailing = True
         self._renew(conn)
 
     # -- the loop --------------------------------------------------------------------------------------

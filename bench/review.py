@@ -1,0 +1,524 @@
+"""Review speed on a large log, and what the review indexes and watch notifications cost writers.
+
+    python -m bench.review --events 5000000 --json bench/review.json        # from the repository root
+
+Measured:
+  * a log of EVENTS events across 20 enrolled tables over 30 days (about 4 events per transaction, 500
+    claimed actors with a skewed popularity, three roles, a request id in 70% of transactions), written
+    straight into the kit's tables by a superuser (fast; the guards refuse only UPDATE/DELETE/TRUNCATE),
+    then sealed, vacuumed and analysed as autovacuum would have;
+  * the time of the first page of each review query, through the same library calls as the commands
+    (review event recorded and committed, REPEATABLE READ snapshot, server-side cursor, rendered as
+    JSON), median of RUNS runs with a different row / table / actor / transaction each run:
+    history of one row < 50 ms, log --table T --since 1h < 200 ms, log --actor A --since 1d < 500 ms,
+    tx < 50 ms (and, for information, other filters);
+  * write cost, in the same run: pgbench tpcb-like and a bulk INSERT ... SELECT on a database with the
+    kit as installed against a copy without the revision-0004 indexes and notification trigger (ABBA
+    pairs), and tpcb-like with and without a watch lease (notifications sent at every commit);
+  * the size of each index per recorded event.
+
+Not a test: nothing here asserts; it prints PASS/MISS against the targets.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import os
+import random
+import statistics
+import sys
+import threading
+import time
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import psycopg
+from psycopg import sql
+
+from bench.capture import DURABLE_SETTINGS, PGBENCH_TABLES, connect, log, machine_info, parse_number, run_pgbench
+from bench.capture import source_revision as capture_source_revision
+from pgaudit_kit import db, history, installer, review_events, review_render, reviews, sealing
+from pgaudit_kit.enrolment import CaptureOptions, enable_tables
+from pgaudit_kit.review_query import EventFilter, parse_context, parse_pk
+from pgaudit_kit.tempserver import TempServer
+from pgaudit_kit.timeparse import parse_time
+
+TARGETS_MS = {"history": 50.0, "log_table_since_1h": 200.0, "log_actor_since_1d": 500.0, "tx": 50.0}
+TABLES = 20
+ROWS_PER_TABLE = 50_000
+ACTORS = 500
+DAYS = 30
+V4_INDEXES = ("event_relid_bloom", "event_row_idx", "event_time_brin", "event_ddl_control_idx",
+              "transaction_context_idx", "transaction_actor_idx", "transaction_acting_role_idx",
+              "transaction_set_role_idx")
+
+TRANSACTIONS_SQL = """
+INSERT INTO pgaudit_kit.transaction (xid, xact_start, session_role, acting_role, actor, context, application_name,
+                                     client_addr, client_port, backend_pid)
+SELECT (%(x0)s::int8 + i)::text::xid8,
+       %(start)s::timestamptz + (i * %(step)s::float8) * interval '1 second',
+       CASE WHEN i %% 100 = 0 THEN 'postgres' ELSE 'app' END,
+       CASE WHEN i %% 100 = 0 THEN 'postgres' WHEN i %% 25 = 0 THEN 'batch' ELSE 'app' END,
+       CASE WHEN i %% 100 <> 0 THEN 'user-' || lpad(floor(%(actors)s * power(random(), 3))::int::text, 4, '0')
+                                  || '@example.com' END,
+       CASE WHEN i %% 10 < 7 THEN jsonb_build_object('request_id', 'req-' || (i / 2), 'trace_id', md5(i::text)) END,
+       'shop-web', '10.0.0.7'::inet, 40000 + i %% 20000, 1000 + i %% 5000
+  FROM generate_series(%(lo)s::int8, %(hi)s::int8) i
+"""
+
+EVENTS_SQL = """
+INSERT INTO pgaudit_kit.event (xid, statement_ts, op, relid, schema_name, table_name, pk, row_data, old_values)
+SELECT (%(x0)s::int8 + i)::text::xid8,
+       %(start)s::timestamptz + (i * %(step)s::float8) * interval '1 second' + k * interval '1 millisecond',
+       o.op, (%(relids)s::oid[])[tbl], 'public', (%(names)s::text[])[tbl], jsonb_build_object('id', rowid::text),
+       jsonb_build_object('id', rowid::text, 'status', 's' || (i %% 5), 'amount', ((i * 7 + k) %% 100000 / 100.0)::text,
+                          'note', 'note ' || i || '/' || k, 'updated_at', (%(start)s::timestamptz
+                          + (i * %(step)s::float8) * interval '1 second')::text),
+       CASE WHEN o.op = 'U' THEN jsonb_build_object('status', 's' || ((i + 1) %% 5),
+                                                      'amount', ((i * 7 + k + 1) %% 100000 / 100.0)::text) END
+  FROM generate_series(%(lo)s::int8, %(hi)s::int8) i
+ CROSS JOIN LATERAL generate_series(1, 1 + (i %% 7)::int) k
+ CROSS JOIN LATERAL (SELECT 1 + ((i * 7 + k * 13) %% %(tables)s)::int AS tbl,
+                            1 + ((hashint8(i * 16 + k) & 2147483647) %% %(rows)s) AS rowid,
+                            CASE WHEN (i * 31 + k * 17) %% 10 < 3 THEN 'I' WHEN (i * 31 + k * 17) %% 10 < 9 THEN 'U'
+                                 ELSE 'D' END::"char" AS op) o
+ ORDER BY i, k
+"""
+
+
+# -- the large log -------------------------------------------------------------------------------------
+def generate(server: TempServer, database: str, events: int, batch_tx: int = 100_000) -> dict[str, Any]:
+    """Create, enrol and fill; returns facts about the log (counts, span, seconds per phase)."""
+    phases: dict[str, float] = {}
+    started = time.monotonic()
+    with connect(server, database) as conn:
+        for n in range(1, TABLES + 1):
+            conn.execute(sql.SQL("CREATE TABLE {} (id bigint PRIMARY KEY, status text, amount numeric(12,2), "
+                                 "note text, updated_at timestamptz)").format(sql.Identifier(f"t{n:02d}")))
+        enable_tables(conn, [f"public.t{n:02d}" for n in range(1, TABLES + 1)], CaptureOptions())
+        rows = conn.execute("SELECT relid::int8, table_name FROM pgaudit_kit.enrolled_table "
+                            "ORDER BY table_name").fetchall()
+        relids, names = [int(r[0]) for r in rows], [str(r[1]) for r in rows]
+        transactions = events // 4
+        # The synthetic transactions take xids that real ones have used and finished, so that sealing sees
+        # them below its horizon and no later real transaction can share one.
+        conn.execute("CREATE SCHEMA bench_tools")
+        conn.execute("CREATE PROCEDURE bench_tools.burn(n int) LANGUAGE plpgsql AS $$ BEGIN FOR i IN 1..n LOOP "
+                     "PERFORM pg_current_xact_id(); COMMIT; END LOOP; END $$")
+        row = conn.execute("SELECT pg_current_xact_id()::text::int8").fetchone()
+        assert row is not None
+        x0 = int(row[0]) + 10
+        conn.execute("SET synchronous_commit = off")
+        conn.execute("CALL bench_tools.burn(%s)", (transactions + 20,))
+        phases["burn_xids_s"] = time.monotonic() - started
+        now = conn.execute("SELECT date_trunc('second', now())").fetchone()
+        assert now is not None
+        end: datetime = now[0]
+        start = end.timestamp() - DAYS * 86400
+        step = DAYS * 86400 / transactions
+        params: dict[str, Any] = {"x0": x0, "start": datetime.fromtimestamp(start, UTC), "step": step,
+                                  "actors": ACTORS, "relids": relids, "names": names, "tables": TABLES,
+                                  "rows": ROWS_PER_TABLE}
+        conn.execute("SELECT setseed(0.42)")
+        # REPEATABLE READ: the piggy-backed sealing at commit stays out of the way (it runs only under READ
+        # COMMITTED); the log is sealed in one pass afterwards.
+        conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
+        mark = time.monotonic()
+        for lo in range(1, transactions + 1, batch_tx):
+            hi = min(lo + batch_tx - 1, transactions)
+            with conn.transaction():
+                conn.execute(TRANSACTIONS_SQL, {**params, "lo": lo, "hi": hi})
+                conn.execute(EVENTS_SQL, {**params, "lo": lo, "hi": hi})
+            log(f"  transactions {lo:,}..{hi:,} of {transactions:,}")
+        phases["insert_s"] = time.monotonic() - mark
+        conn.isolation_level = None
+        mark = time.monotonic()
+        conn.execute("VACUUM (ANALYZE) pgaudit_kit.event, pgaudit_kit.transaction")
+        phases["vacuum_analyze_s"] = time.monotonic() - mark
+        mark = time.monotonic()
+        sealed = sealing.seal(conn)
+        phases["seal_s"] = time.monotonic() - mark
+        facts = conn.execute(
+            "SELECT count(*), min(statement_ts), max(statement_ts), count(DISTINCT xid) FROM pgaudit_kit.event"
+        ).fetchone()
+        assert facts is not None
+    log(f"generated {int(facts[0]):,} events in {time.monotonic() - started:.0f} s; sealed {sealed:,}")
+    return {"events": int(facts[0]), "transactions": int(facts[3]), "first": facts[1].isoformat(),
+            "last": facts[2].isoformat(), "tables": TABLES, "rows_per_table": ROWS_PER_TABLE, "actors": ACTORS,
+            "days": DAYS, "sealed": sealed, "phases": {k: round(v, 1) for k, v in phases.items()}}
+
+
+def index_sizes(conn: psycopg.Connection[Any]) -> dict[str, Any]:
+    events_row = conn.execute("SELECT count(*) FROM pgaudit_kit.event").fetchone()
+    tx_row = conn.execute("SELECT count(*) FROM pgaudit_kit.transaction").fetchone()
+    assert events_row is not None and tx_row is not None
+    events, transactions = int(events_row[0]), int(tx_row[0])
+    sizes = {}
+    for name, table, size in conn.execute(
+            "SELECT c.relname::text, t.relname::text, pg_relation_size(c.oid) FROM pg_index i "
+            "JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_class t ON t.oid = i.indrelid "
+            "WHERE t.relnamespace = 'pgaudit_kit'::regnamespace AND t.relname IN ('event', 'transaction') "
+            "ORDER BY 2, 1").fetchall():
+        sizes[str(name)] = {"table": table, "bytes": int(size), "review_index": name in V4_INDEXES,
+                            "bytes_per_event": round(int(size) / events, 1)}
+    heap = conn.execute("SELECT pg_table_size('pgaudit_kit.event'), "
+                        "pg_table_size('pgaudit_kit.transaction')").fetchone()
+    assert heap is not None
+    return {"events": events, "transactions": transactions,
+            "event_heap_bytes_per_event": round(int(heap[0]) / events, 1),
+            "transaction_heap_bytes_per_event": round(int(heap[1]) / events, 1), "indexes": sizes,
+            "review_indexes_bytes_per_event": round(sum(s["bytes"] for n, s in sizes.items() if n in V4_INDEXES)
+                                                    / events, 1)}
+
+
+def index_build_times(conn: psycopg.Connection[Any]) -> dict[str, float]:
+    """Seconds to build each review index on this log (what an upgrade to revision 0004 does, audited
+    writes waiting meanwhile), measured in a transaction that is rolled back."""
+    times: dict[str, float] = {}
+    with conn.transaction(force_rollback=True):
+        conn.execute("SELECT pgaudit_kit.begin_maintenance('bench: time the review index builds (rolled back)')")
+        conn.execute("SET CONSTRAINTS ALL IMMEDIATE")
+        for index in V4_INDEXES:
+            row = conn.execute("SELECT pg_get_indexdef(%s::regclass)", (f"pgaudit_kit.{index}",)).fetchone()
+            assert row is not None
+            conn.execute(sql.SQL("DROP INDEX pgaudit_kit.{}").format(sql.Identifier(index)))
+            started = time.perf_counter()
+            conn.execute(str(row[0]))
+            times[index] = round(time.perf_counter() - started, 2)
+            log(f"  build {index}: {times[index]:.1f} s")
+    return times
+
+
+# -- query timing --------------------------------------------------------------------------------------
+Run = tuple[int, float]  # events shown, seconds spent recording the review (its commit waits for the WAL flush)
+
+
+def _review(conn: psycopg.Connection[Any], command: str, filters: dict[str, Any]) -> float:
+    started = time.perf_counter()
+    reviews.record_review(conn, command, filters)
+    return time.perf_counter() - started
+
+
+def _run_log(conn: psycopg.Connection[Any], flt: EventFilter, out: io.BytesIO) -> Run:
+    page = review_events.Page(limit=50)
+    review = _review(conn, "log", {**flt.as_review(), **page.as_review()})
+    db.begin_consistent_read(conn)
+    events = review_events.EventPage(conn, flt, page)
+    writer = review_render.event_writer("json", out)
+    writer.begin()
+    for chunk in events:
+        writer.write(chunk)
+    writer.end(events.next_cursor)
+    conn.rollback()
+    return events.count, review
+
+
+def _run_history(conn: psycopg.Connection[Any], table: str, pk: str, out: io.BytesIO) -> Run:
+    review = _review(conn, "history", {"table": table, "pk": pk})
+    db.begin_consistent_read(conn)
+    timeline = history.RowHistory(conn, table, parse_pk(pk))
+    writer = review_render.HistoryWriter("json", out, table, table, timeline.documents)
+    writer.begin()
+    for entries in timeline:
+        writer.write(entries)
+    writer.end(timeline.count)
+    conn.rollback()
+    return timeline.count, review
+
+
+def _run_tx(conn: psycopg.Connection[Any], xid: int, out: io.BytesIO) -> Run:
+    review = _review(conn, "tx", {"tx": str(xid)})
+    db.begin_consistent_read(conn)
+    record = review_events.transaction(conn, xid)
+    writer = review_render.event_writer("json", out, {"transaction": record.as_dict() if record else None})
+    writer.begin()
+    count = 0
+    for chunk in review_events.transaction_events(conn, xid):
+        writer.write(chunk)
+        count += len(chunk)
+    writer.end()
+    conn.rollback()
+    return count, review
+
+
+def timed(runs: int, make: Callable[[int], tuple[str, Callable[[io.BytesIO], Run]]]) -> dict[str, Any]:
+    """Median of *runs* first pages; *make(i)* gives a description and the call for run i. The time of the
+    review record (a commit: it waits for the WAL flush) is reported apart as well."""
+    seconds, reviewing, results, descriptions = [], [], [], []
+    for i in range(runs):
+        description, call = make(i)
+        out = io.BytesIO()
+        started = time.perf_counter()
+        shown, review = call(out)
+        seconds.append(time.perf_counter() - started)
+        reviewing.append(review)
+        results.append(shown)
+        descriptions.append(description)
+    reads = [s - r for s, r in zip(seconds, reviewing, strict=True)]
+    return {"median_ms": round(statistics.median(seconds) * 1000, 1), "min_ms": round(min(seconds) * 1000, 1),
+            "max_ms": round(max(seconds) * 1000, 1), "runs_ms": [round(s * 1000, 1) for s in seconds],
+            "read_median_ms": round(statistics.median(reads) * 1000, 1),
+            "review_record_median_ms": round(statistics.median(reviewing) * 1000, 1),
+            "events_shown": results, "arguments": descriptions}
+
+
+def measure_queries(dsn: str, runs: int) -> dict[str, Any]:
+    rng = random.Random(7)
+    conn = psycopg.connect(dsn)
+    results: dict[str, Any] = {}
+    try:
+        samples = conn.execute("SELECT e.table_name, e.pk->>'id', e.xid::text::int8 FROM pgaudit_kit.event e "
+                               "TABLESAMPLE SYSTEM (1) REPEATABLE (7) WHERE e.pk IS NOT NULL LIMIT 500").fetchall()
+        conn.rollback()
+        actors = [str(r[0]) for r in conn.execute(
+            "SELECT t.actor FROM pgaudit_kit.transaction t WHERE t.xact_start >= now() - interval '1 day' "
+            "AND t.actor IS NOT NULL GROUP BY 1 ORDER BY count(*) DESC").fetchall()]
+        conn.rollback()
+        typical = actors[len(actors) // 2: len(actors) // 2 + runs] or actors[:runs]
+        rare = actors[-runs:]
+        request = conn.execute("SELECT DISTINCT context->>'request_id' FROM pgaudit_kit.transaction "
+                               "TABLESAMPLE SYSTEM (1) REPEATABLE (3) WHERE context IS NOT NULL LIMIT 50").fetchall()
+        conn.rollback()
+        tables = [f"public.t{n:02d}" for n in range(1, TABLES + 1)]
+        rng.shuffle(tables)
+
+        def sample(i: int) -> tuple[str, str, int]:
+            table, pk, xid = samples[(i * 37) % len(samples)]
+            return f"public.{table}", str(pk), int(xid)
+
+        def history_run(i: int) -> tuple[str, Callable[[io.BytesIO], Run]]:
+            table, pk, _ = sample(i)
+            return f"history {table} {pk}", lambda out: _run_history(conn, table, pk, out)
+
+        def log_run(flt: EventFilter, text: str) -> tuple[str, Callable[[io.BytesIO], Run]]:
+            return text, lambda out: _run_log(conn, flt, out)
+
+        since_1h, since_1d = parse_time("1h", "--since"), parse_time("1d", "--since")
+        plans: dict[str, Callable[[int], tuple[str, Callable[[io.BytesIO], Run]]]] = {
+            "history": history_run,
+            "log_table_since_1h": lambda i: log_run(EventFilter(tables=(tables[i % TABLES],), since=since_1h),
+                                                    f"log --table {tables[i % TABLES]} --since 1h"),
+            "log_actor_since_1d": lambda i: log_run(EventFilter(actors=(typical[i % len(typical)],), since=since_1d),
+                                                    f"log --actor {typical[i % len(typical)]} --since 1d"),
+            "tx": lambda i: (f"tx {sample(i)[2]}", lambda out: _run_tx(conn, sample(i)[2], out)),
+            # for information: no target
+            "log_rare_actor_since_1d": lambda i: log_run(EventFilter(actors=(rare[i % len(rare)],), since=since_1d),
+                                                         f"log --actor {rare[i % len(rare)]} --since 1d"),
+            "log_table": lambda i: log_run(EventFilter(tables=(tables[i % TABLES],)),
+                                           f"log --table {tables[i % TABLES]}"),
+            "log_everything": lambda i: log_run(EventFilter(), "log"),
+            "log_role_postgres_since_1d": lambda i: log_run(EventFilter(actors=("postgres",), since=since_1d),
+                                                            "log --actor postgres --since 1d"),
+            "log_context_request_id": lambda i: log_run(
+                EventFilter(context=(parse_context(f"request_id={request[i % len(request)][0]}"),)),
+                f"log --context request_id={request[i % len(request)][0]}"),
+            "log_table_pk": lambda i: log_run(EventFilter(tables=(sample(i)[0],), pk=parse_pk(sample(i)[1])),
+                                              f"log --table {sample(i)[0]} --pk {sample(i)[1]}"),
+            "log_changed_since_1h": lambda i: log_run(EventFilter(changed=("status",), since=since_1h),
+                                                      "log --changed status --since 1h"),
+        }
+        for name, make in plans.items():
+            make(0)[1](io.BytesIO())  # warm the plan cache and the buffers once
+            results[name] = timed(runs, make)
+            target = TARGETS_MS.get(name)
+            if target:
+                results[name]["target_ms"] = target
+                results[name]["met"] = results[name]["median_ms"] < target
+            log(f"  {name:28} median {results[name]['median_ms']:8.1f} ms (read {results[name]['read_median_ms']:.1f})"
+                + (f" (target < {target:g})" if target else ""))
+    finally:
+        conn.close()
+    return results
+
+
+# -- write cost ----------------------------------------------------------------------------------------
+def prepare_write_databases(server: TempServer, scale: int) -> None:
+    """`v4`: the kit as installed; `v3`: the same without the revision-0004 indexes and notify trigger."""
+    with connect(server, "postgres") as admin:
+        for name in ("v4", "v3"):
+            admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    for name in ("v4", "v3"):
+        run_pgbench(server, name, ["-i", "-s", str(scale), "-q"])
+        with connect(server, name) as conn:
+            conn.execute("CREATE TABLE bench_bulk (id bigint PRIMARY KEY, aid integer NOT NULL, delta integer NOT NULL,"
+                         " note text NOT NULL, mtime timestamptz NOT NULL)")
+        installer.install(server.dsn(name))
+        with connect(server, name) as conn:
+            enable_tables(conn, [*PGBENCH_TABLES, "bench_bulk"], CaptureOptions())
+    with connect(server, "v3") as conn, conn.transaction():
+        conn.execute("SELECT pgaudit_kit.begin_maintenance('bench: the kit without the revision-0004 review indexes')")
+        for index in V4_INDEXES:
+            conn.execute(sql.SQL("DROP INDEX pgaudit_kit.{}").format(sql.Identifier(index)))
+        conn.execute("DROP TRIGGER pgaudit_kit_notify_watchers ON pgaudit_kit.transaction")
+
+
+def _settle(conn: psycopg.Connection[Any]) -> None:
+    conn.execute("VACUUM pgbench_accounts, pgbench_branches, pgbench_tellers, pgbench_history, bench_bulk")
+    conn.execute("CHECKPOINT")
+
+
+def _tps(server: TempServer, database: str, clients: int, duration: int) -> float:
+    with connect(server, database) as conn:
+        _settle(conn)
+    out = run_pgbench(server, database, ["-n", "-c", str(clients), "-j", str(min(clients, 2)), "-T", str(duration)])
+    return parse_number(r"tps = ([0-9.]+) \(without initial connection time\)", out)
+
+
+def _pairs(repeat: int, first: str, second: str) -> list[tuple[str, str]]:
+    return [(first, second) if rep % 2 == 0 else (second, first) for rep in range(repeat)]
+
+
+def write_cost(server: TempServer, clients_list: Sequence[int], duration: int, repeat: int,
+               bulk_rows: int) -> dict[str, Any]:
+    result: dict[str, Any] = {"tpcb": [], "bulk_insert_select": {}, "notify": []}
+    for clients in clients_list:
+        tps: dict[str, list[float]] = {"v3": [], "v4": []}
+        for pair in _pairs(repeat, "v3", "v4"):
+            for database in pair:
+                tps[database].append(_tps(server, database, clients, duration))
+                log(f"  {database} {clients:2} clients: {tps[database][-1]:8.1f} tps")
+        ratios = [b / a for a, b in zip(tps["v3"], tps["v4"], strict=True)]
+        result["tpcb"].append({"clients": clients, "without_review_indexes_tps": statistics.median(tps["v3"]),
+                               "with_review_indexes_tps": statistics.median(tps["v4"]),
+                               "ratio": round(statistics.median(ratios), 3), "runs": tps})
+    seconds: dict[str, list[float]] = {"v3": [], "v4": []}
+    for rep, pair in enumerate(_pairs(repeat, "v3", "v4")):
+        for database in pair:
+            with connect(server, database) as conn:
+                _settle(conn)
+                first = 1 + rep * bulk_rows
+                started = time.perf_counter()
+                with conn.transaction():
+                    conn.execute("INSERT INTO bench_bulk SELECT g, g %% 1000000 + 1, g %% 5000 - 2500, 'row ' || g, "
+                                 "now() FROM generate_series(%s::int8, %s::int8) g", (first, first + bulk_rows - 1))
+                seconds[database].append(time.perf_counter() - started)
+            log(f"  {database} INSERT ... SELECT {bulk_rows:,} rows: {seconds[database][-1]:.3f} s")
+    result["bulk_insert_select"] = {
+        "rows": bulk_rows, "without_review_indexes_s": statistics.median(seconds["v3"]),
+        "with_review_indexes_s": statistics.median(seconds["v4"]),
+        "ratio": round(statistics.median([b / a for a, b in zip(seconds["v3"], seconds["v4"], strict=True)]), 3),
+        "runs": seconds}
+    # Notifications: the same database with and without a valid watch lease; a listener drains them.
+    clients = max(clients_list)
+    stop = threading.Event()
+    listener = psycopg.connect(server.dsn("v4"), autocommit=True)
+    listener.execute("LISTEN pgaudit_kit_events")
+    received = [0]
+
+    def drain() -> None:
+        while not stop.is_set():
+            received[0] += sum(1 for _ in listener.notifies(timeout=0.2))
+
+    thread = threading.Thread(target=drain, daemon=True)
+    thread.start()
+    watched: dict[str, list[float]] = {"idle": [], "watched": []}
+    try:
+        for pair in _pairs(repeat, "idle", "watched"):
+            for mode in pair:
+                with connect(server, "v4") as conn:
+                    conn.execute("SELECT setval('pgaudit_kit.watch_lease', %s)",
+                                 (int(time.time()) + duration + 120 if mode == "watched" else 0,))
+                before = received[0]
+                watched[mode].append(_tps(server, "v4", clients, duration))
+                log(f"  v4 {clients} clients, {mode:7}: {watched[mode][-1]:8.1f} tps, "
+                    f"{received[0] - before} notifications")
+    finally:
+        stop.set()
+        thread.join()
+        listener.close()
+        with connect(server, "v4") as conn:
+            conn.execute("SELECT setval('pgaudit_kit.watch_lease', 0)")
+    result["notify"] = {"clients": clients, "idle_tps": statistics.median(watched["idle"]),
+                        "watched_tps": statistics.median(watched["watched"]),
+                        "ratio": round(statistics.median([w / i for i, w in zip(watched["idle"], watched["watched"],
+                                                                                 strict=True)]), 3),
+                        "notifications": received[0], "runs": watched}
+    with connect(server, "v4") as conn:
+        result["storage_v4"] = index_sizes(conn)
+    return result
+
+
+# -- report --------------------------------------------------------------------------------------------
+def report(results: dict[str, Any]) -> str:
+    lines = [f"Log: {results['log']['events']:,} events, {results['log']['transactions']:,} transactions, "
+             f"{TABLES} tables, {DAYS} days; generated in {sum(results['log']['phases'].values()):.0f} s",
+             "", "First page (50 events, JSON), median of runs; total = review recorded (a commit) + read:"]
+    for name, data in results["queries"].items():
+        target = data.get("target_ms")
+        verdict = "" if target is None else f"  target < {target:g} ms  {'PASS' if data['met'] else 'MISS'}"
+        lines.append(f"  {name:28} {data['median_ms']:8.1f} ms = {data['review_record_median_ms']:6.1f} + "
+                     f"{data['read_median_ms']:7.1f}  (min {data['min_ms']:.1f}, max {data['max_ms']:.1f})" + verdict)
+    builds = results.get("index_build_s", {})
+    if builds:
+        lines += ["", f"Building the review indexes on this log (an upgrade): {sum(builds.values()):.1f} s in all: "
+                  + ", ".join(f"{k} {v:.1f} s" for k, v in builds.items())]
+    storage = results["storage"]
+    lines += ["", f"Index bytes per event (review indexes: {storage['review_indexes_bytes_per_event']} B/event):"]
+    for name, data in storage["indexes"].items():
+        mark = "  (review)" if data["review_index"] else ""
+        lines.append(f"  {name:28} {data['bytes_per_event']:7.1f} B/event{mark}")
+    if "write_cost" in results:
+        wc = results["write_cost"]
+        lines += ["", "Write cost of the review indexes and notification trigger (with / without, ABBA pairs):"]
+        for t in wc["tpcb"]:
+            lines.append(f"  tpcb {t['clients']:2} clients: {t['with_review_indexes_tps']:8.1f} vs "
+                         f"{t['without_review_indexes_tps']:8.1f} tps = {t['ratio']:.3f}")
+        b = wc["bulk_insert_select"]
+        lines.append(f"  INSERT ... SELECT {b['rows']:,} rows: {b['with_review_indexes_s']:.3f} vs "
+                     f"{b['without_review_indexes_s']:.3f} s = {b['ratio']:.3f}")
+        n = wc["notify"]
+        lines.append(f"  tpcb {n['clients']} clients while watched (notifications at most every 100 ms): "
+                     f"{n['watched_tps']:.1f} vs {n['idle_tps']:.1f} tps = {n['ratio']:.3f}")
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--events", type=int, default=5_000_000, help="events in the log (default 5,000,000)")
+    parser.add_argument("--runs", type=int, default=7, help="runs per query, median taken (default 7)")
+    parser.add_argument("--write-cost", action=argparse.BooleanOptionalAction, default=True,
+                        help="also measure the write cost (default: yes)")
+    parser.add_argument("--clients", default="1,8", help="pgbench client counts for the write cost (default 1,8)")
+    parser.add_argument("--duration", type=int, default=10, help="seconds per pgbench run (default 10)")
+    parser.add_argument("--repeat", type=int, default=3, help="ABBA pairs per write measurement (default 3)")
+    parser.add_argument("--bulk-rows", type=int, default=100_000, help="rows of the bulk INSERT (default 100,000)")
+    parser.add_argument("--json", metavar="FILE", help="also write every number to FILE")
+    args = parser.parse_args(argv)
+    command = " ".join(["python -m bench.review", *(argv if argv is not None else sys.argv[1:])])
+    started = time.monotonic()
+    results: dict[str, Any] = {"date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"), "command": command,
+                               "source": capture_source_revision()}
+    with TempServer(settings=DURABLE_SETTINGS) as server:
+        log(f"server on port {server.port}")
+        with connect(server, "postgres") as admin:
+            admin.execute("CREATE DATABASE review")
+        results["kit_revision"] = installer.install(server.dsn("review")).after
+        results["machine"] = machine_info(server)
+        results["log"] = generate(server, "review", args.events)
+        with connect(server, "review") as conn:
+            results["storage"] = index_sizes(conn)
+        log("review queries")
+        results["queries"] = measure_queries(server.dsn("review"), args.runs)
+        log("index builds")
+        with connect(server, "review") as conn:
+            results["index_build_s"] = index_build_times(conn)
+        if args.write_cost:
+            log("write cost")
+            prepare_write_databases(server, 10)
+            results["write_cost"] = write_cost(server, [int(c) for c in args.clients.split(",")], args.duration,
+                                               args.repeat, args.bulk_rows)
+    results["elapsed_s"] = round(time.monotonic() - started, 1)
+    results["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
+    print(report(results))
+    if args.json:
+        with open(args.json, "w", encoding="utf-8") as out:
+            json.dump(results, out, indent=2, default=str)
+            out.write("\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

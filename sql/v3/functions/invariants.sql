@@ -178,6 +178,9 @@ BEGIN
      WHERE p.pronamespace = 'pgaudit_kit'::regnamespace AND p.proname::text ~ '^capture_[0-9]+$'
        AND pg_catalog.substr(p.proname::text, 9)::oid
            NOT IN (tr.tgrelid, COALESCE(pg_catalog.pg_partition_root(tr.tgrelid), tr.tgrelid))
+       -- after a dump/restore the table has a new OID and its triggers still call the old function: that
+       -- is reported above (the enrolled table "no longer exists") and install re-binds it
+       AND EXISTS (SELECT FROM pg_catalog.pg_class c WHERE c.oid = pg_catalog.substr(p.proname::text, 9)::oid)
   LOOP
     kind := 'coverage_trigger';
     object := t.rel::text;

@@ -233,7 +233,9 @@ BEGIN
   SELECT o.object_identity INTO v_kit_gone
     FROM pg_catalog.pg_event_trigger_dropped_objects() o
    WHERE (o.schema_name IN ('pgaudit_kit', 'pgaudit_kit_guard')
-          OR (o.object_type = 'schema' AND o.object_identity IN ('pgaudit_kit', 'pgaudit_kit_guard')))
+          OR (o.object_type = 'schema' AND o.object_identity IN ('pgaudit_kit', 'pgaudit_kit_guard'))
+          -- a trigger of a kit table (PostgreSQL 14 reports no schema for triggers)
+          OR (o.object_type = 'trigger' AND o.address_names[1] IN ('pgaudit_kit', 'pgaudit_kit_guard')))
      AND NOT (o.object_type = 'function' AND o.object_identity ~ '^pgaudit_kit\.capture_[0-9]+\(\)$')
    ORDER BY o.original DESC
    LIMIT 1;

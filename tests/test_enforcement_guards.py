@@ -24,6 +24,7 @@ from enforcement_support import (
     assert_unchanged,
     connect,
     connect_app,
+    invariant_problems,
     kit_triggers,
     module_roles,
     set_up_application,
@@ -190,8 +191,20 @@ def test_admin_reads_history_but_cannot_write_it(kit_conn: Conn, app_db: str, ro
 ])
 def test_createrole_dba_cannot_become_the_kit_owner(cluster: Cluster, app_db: str, roles: Roles,
                                                     statement: str) -> None:
-    if cluster.major < 16:
-        pytest.skip("before PostgreSQL 16, CREATEROLE may grant membership in any non-superuser role")
+    if cluster.major < 16 and statement != "SET ROLE pgaudit_kit_owner":
+        # Before PostgreSQL 16 CREATEROLE may grant membership in (and alter) any non-superuser role: the
+        # takeover cannot be refused, so it must be detected.
+        with connect(app_db, roles, "dba") as conn:
+            conn.execute(statement)
+        try:
+            with psycopg.connect(app_db) as conn:
+                assert ("coverage_privilege", "pgaudit_kit_owner") in [
+                    (kind, obj) for kind, obj, _ in invariant_problems(conn)]
+        finally:
+            with cluster.admin() as admin:
+                admin.execute(sql.SQL("REVOKE pgaudit_kit_owner FROM {}").format(sql.Identifier(roles.dba)))
+                admin.execute("ALTER ROLE pgaudit_kit_owner NOLOGIN")
+        return
     with connect(app_db, roles, "dba") as conn, pytest.raises(psycopg.errors.InsufficientPrivilege):
         conn.execute(statement)
     with psycopg.connect(app_db) as conn:
@@ -228,7 +241,10 @@ def test_replica_mode_skips_neither_capture_nor_guards(kit_conn: Conn, app_db: s
 def test_replica_mode_granted_to_the_table_owner_does_not_skip_capture(cluster: Cluster, kit_conn: Conn, app_db: str,
                                                                        roles: Roles) -> None:
     if cluster.major < 15:
-        pytest.skip("GRANT SET ON PARAMETER needs PostgreSQL 15")
+        # no GRANT SET ON PARAMETER before 15: a non-superuser cannot switch to replica mode at all
+        with connect(app_db, roles, "owner") as conn, pytest.raises(psycopg.errors.InsufficientPrivilege):
+            conn.execute("SET session_replication_role = replica")
+        return
     kit_conn.execute(sql.SQL("GRANT SET ON PARAMETER session_replication_role TO {}").format(
         sql.Identifier(roles.owner)))
     try:

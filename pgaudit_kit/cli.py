@@ -13,7 +13,9 @@ from typing import Any
 
 import click
 
-from . import __version__, db, enrolment, installer, lockdown, render, roles, signing
+# installer is imported by the commands that use it: it loads Alembic and SQLAlchemy, a third of a second
+# that every other command (verify on a cron schedule, log, watch) would otherwise pay at start-up.
+from . import __version__, db, enrolment, lockdown, render, roles, signing
 from .errors import EXIT_ENVIRONMENT, EXIT_FINDINGS, EXIT_INTERNAL, KitError
 
 
@@ -77,6 +79,8 @@ def install(ctx: click.Context, print_sql: bool) -> None:
       pgaudit-kit --dsn 'host=db1 dbname=shop user=postgres' install
       pgaudit-kit --dsn 'host=db1 dbname=shop user=postgres' install --sql > review.sql
     """
+    from . import installer
+
     if print_sql:
         from_revision = None
         try:
@@ -109,6 +113,8 @@ def status(ctx: click.Context, output_format: str) -> None:
       pgaudit-kit status
       pgaudit-kit status --format json
     """
+    from . import installer
+
     report = installer.status(_dsn(ctx))
     if output_format == "json":
         render.emit_json(report.as_dict())
@@ -159,6 +165,8 @@ def uninstall(ctx: click.Context, discard_history: bool) -> None:
     Example:
       pgaudit-kit --dsn postgresql://postgres@db1/shop uninstall --discard-history
     """
+    from . import installer
+
     result = installer.uninstall(_dsn(ctx), discard_history)
     click.echo(f"pgaudit-kit uninstalled ({result.discarded_events} recorded events discarded)")
     if result.kept_roles:
@@ -338,12 +346,14 @@ def checkpoint(ctx: click.Context, key_path: Path, anchor_dir: Path | None, outp
 @click.option("--state", "state_path", type=click.Path(dir_okay=False, path_type=Path),
               help="Trusted state file: verify from it, refuse to go backwards, update it when clean.")
 @click.option("--full", is_flag=True, help="Re-check everything, not only what is new since the trusted state.")
+@click.option("--jobs", type=click.IntRange(min=1), metavar="N",
+              help="Database connections recomputing leaves side by side (default: CPU cores, at most 2).")
 @click.option("--lockdown-on-failure", is_flag=True,
               help="On any finding, lock down audited writes (needs the admin role; recorded).")
 @render.format_option
 @click.pass_context
 def verify(ctx: click.Context, anchor_dir: Path | None, public_key: Path | None, state_path: Path | None,
-           full: bool, lockdown_on_failure: bool, output_format: str) -> None:
+           full: bool, jobs: int | None, lockdown_on_failure: bool, output_format: str) -> None:
     """Recompute the sealed log from the stored events and check it, its checkpoints and coverage.
 
     Exit 0 when clean, 1 with findings (each names the event, seq or object and expected vs calculated).
@@ -357,7 +367,8 @@ def verify(ctx: click.Context, anchor_dir: Path | None, public_key: Path | None,
     """
     from .verify import verify as run_verify
 
-    report = run_verify(_dsn(ctx), anchor_dir=anchor_dir, public_key=public_key, state_path=state_path, full=full)
+    report = run_verify(_dsn(ctx), anchor_dir=anchor_dir, public_key=public_key, state_path=state_path, full=full,
+                        jobs=jobs)
     if lockdown_on_failure and report.findings:
         kinds = ", ".join(sorted(report.findings.counts))
         reason = f"verify found {sum(report.findings.counts.values())} findings ({kinds})"

@@ -120,6 +120,20 @@ def begin_consistent_read(conn: psycopg.Connection[Any]) -> None:
     require_installed(conn)
 
 
+def begin_shared_read(conn: psycopg.Connection[Any]) -> str | None:
+    """begin_consistent_read, and export its snapshot so that other connections can read in it too
+    (``SET TRANSACTION SNAPSHOT``). Returns the snapshot's id, or None when the server refuses to export
+    one; the transaction is then begun again, unshared."""
+    begin_consistent_read(conn)
+    try:
+        row = conn.execute("SELECT pg_export_snapshot()").fetchone()  # not in a savepoint: refused there
+        return str(row[0]) if row else None
+    except psycopg.Error:
+        conn.rollback()
+        begin_consistent_read(conn)
+        return None
+
+
 def server_version(conn: psycopg.Connection[Any]) -> str:
     row = conn.execute("SELECT current_setting('server_version')").fetchone()
     return str(row[0]) if row else "unknown"
@@ -127,5 +141,6 @@ def server_version(conn: psycopg.Connection[Any]) -> str:
 
 __all__ = [
     "KIT_SCHEMA", "connect", "translate", "translated_errors", "is_installed", "require_installed",
-    "require_writable", "require_superuser", "begin_consistent_read", "server_version", "describe_target", "UsageError",
+    "require_writable", "require_superuser", "begin_consistent_read", "begin_shared_read", "server_version",
+    "describe_target", "UsageError",
 ]

@@ -31,6 +31,19 @@ def node_hash(left: bytes, right: bytes) -> bytes:
     return hashlib.sha256(b"\x01" + left + right).digest()
 
 
+_NODE_PREFIX = hashlib.sha256(b"\x01")
+
+
+def _hash_pairs(level: bytes) -> bytes:
+    """The next level up of a level of 2^k nodes given as their concatenation."""
+    parents = []
+    for i in range(0, len(level), 2 * HASH_SIZE):
+        node = _NODE_PREFIX.copy()  # cheaper than hashing b"\x01" + left + right afresh
+        node.update(level[i:i + 2 * HASH_SIZE])
+        parents.append(node.digest())
+    return b"".join(parents)
+
+
 def _largest_power_of_two_below(n: int) -> int:
     return 1 << ((n - 1).bit_length() - 1)
 
@@ -53,6 +66,28 @@ class Frontier:
             index >>= 1
         self.peaks.append(node)
         self.size += 1
+
+    def extend(self, leaves: bytes) -> None:
+        """Append the leaf hashes concatenated in *leaves*: the same as appending them one by one, but
+        a perfect subtree at a time, hashed level by level (the two children of each node of a level lie
+        side by side), so that each of its about one node hash per leaf costs little Python."""
+        if len(leaves) % HASH_SIZE:
+            raise ValueError(f"{len(leaves)} bytes are not a whole number of {HASH_SIZE}-byte hashes")
+        start, count = 0, len(leaves) // HASH_SIZE
+        while start < count:
+            # the largest subtree that starts at the current size (a multiple of its width) and fits
+            height = min((self.size & -self.size).bit_length() - 1 if self.size else 64,
+                         (count - start).bit_length() - 1)
+            level = leaves[start * HASH_SIZE:(start + (1 << height)) * HASH_SIZE]
+            for _ in range(height):
+                level = _hash_pairs(level)
+            index, node = self.size >> height, level
+            while index & 1:
+                node = node_hash(self.peaks.pop(), node)
+                index >>= 1
+            self.peaks.append(node)
+            self.size += 1 << height
+            start += 1 << height
 
     def root(self) -> bytes:
         if not self.peaks:

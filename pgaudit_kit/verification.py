@@ -1,10 +1,11 @@
 """Verification logic: fed rows, returns findings. No database access here (see verify.py for that).
 
-The sealed log is checked block by block: every event's leaf is recomputed from its stored columns and
-compared with the leaf sealed for its seq; the leaves rebuild the tree, whose size and root must match
-the block; each block's hash must match its fields and chain to the previous block. Signed checkpoints
-(in the database and anchored outside it) must name this database and match the rebuilt roots, and a
-trusted state kept by the verifier must not be ahead of, or disagree with, the database.
+The sealed log is checked block by block: every event's leaf, recomputed from its stored columns (on the
+server, by built-in functions only: see leaf_reader.py), is compared with the leaf sealed for its seq;
+the leaves rebuild the tree, whose size and root must match the block; each block's hash must match its
+fields and chain to the previous block. Signed checkpoints (in the database and anchored outside it)
+must name this database and match the rebuilt roots, and a trusted state kept by the verifier must not
+be ahead of, or disagree with, the database.
 """
 
 from __future__ import annotations
@@ -12,11 +13,12 @@ from __future__ import annotations
 import base64
 import hashlib
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from . import encoding, merkle, signing
+from .event_stream import EventStream, Page
 
 MAX_FINDINGS_PER_KIND = 100
 
@@ -117,15 +119,16 @@ def block_hash(b: Block) -> bytes:
     )).digest()
 
 
-def check_log(blocks: Iterable[Block], events: Iterator[tuple[int, int, bytes]], start: Position,
+def check_log(blocks: Iterable[Block], events: Iterable[Page], start: Position,
               findings: Findings, progress: Callable[[int], None] | None = None) -> LogResult:
-    """Check *blocks* (after *start*) against *events*: (xid, id, leaf input) in (xid, id) order, after *start*."""
+    """Check *blocks* (after *start*) against *events*: the events after *start* in (xid, id) order, in
+    pages of their xids, ids and recomputed leaf hashes (concatenated)."""
     frontier = start.frontier.copy()
     result = LogResult(end=start, roots={frontier.size: frontier.root()})
     prev_hash, expected_no = start.block_hash, start.block_no + 1
     last_xid, last_id = start.last_xid, start.last_event_id
     xid_events, xid_sealed = start.last_xid_events, start.last_xid_sealed
-    pending = next(events, None)
+    stream = EventStream(events)
     for b in blocks:
         if b.block_no != expected_no:
             findings.add(Finding("block_sequence", f"block {expected_no} is missing: next block is {b.block_no}",
@@ -141,47 +144,12 @@ def check_log(blocks: Iterable[Block], events: Iterator[tuple[int, int, bytes]],
         if calculated_hash != b.block_hash:
             findings.add(Finding("block_hash", f"block {b.block_no}'s fields do not match its hash",
                                  block_no=b.block_no, expected=b64(b.block_hash), calculated=b64(calculated_hash)))
-        # The events this block sealed are the stream's events up to its last (xid, id). While the stream
-        # follows the block's order they are taken one by one; at the first surprise the rest of the
-        # block's range is collected by id, so that missing, extra and reordered events are all named.
         end = (b.last_xid, b.last_event_id)
-        batch: dict[int, bytes] | None = None
-        leaves = [b.leaves[i:i + merkle.HASH_SIZE] for i in range(0, len(b.leaves), merkle.HASH_SIZE)]
-        if len(leaves) != len(b.event_ids):
-            findings.add(Finding("block_malformed", f"block {b.block_no} lists {len(b.event_ids)} events but "
-                                 f"{len(leaves)} leaves", block_no=b.block_no))
-        for i, (event_id, stored) in enumerate(zip(b.event_ids, leaves, strict=False)):
-            seq = b.first_seq + i
-            data: bytes | None
-            if batch is None and pending is not None and pending[1] == event_id and (pending[0], pending[1]) <= end:
-                data = pending[2]
-                pending = next(events, None)
-            else:
-                if batch is None:
-                    batch = {}
-                    while pending is not None and (pending[0], pending[1]) <= end:
-                        batch[pending[1]] = pending[2]
-                        pending = next(events, None)
-                data = batch.pop(event_id, None)
-            if data is None:
-                findings.add(Finding("event_missing", f"event {event_id} (seq {seq}) was sealed but is gone",
-                                     seq=seq, event_id=event_id, block_no=b.block_no, expected=b64(stored)))
-            else:
-                leaf = merkle.leaf_hash(data)
-                if leaf != stored:
-                    findings.add(Finding("event_modified", f"event {event_id} (seq {seq}) or its transaction "
-                                         "record differs from what was sealed", seq=seq, event_id=event_id,
-                                         block_no=b.block_no, expected=b64(stored), calculated=b64(leaf)))
-            frontier.append(stored)
-            result.events_checked += 1
-        if batch is None:
-            batch = {}
-            while pending is not None and (pending[0], pending[1]) <= end:
-                batch[pending[1]] = pending[2]
-                pending = next(events, None)
-        for event_id in sorted(batch):
-            findings.add(Finding("event_inserted", f"event {event_id} lies inside sealed block {b.block_no} but was "
-                                 "never sealed: it was added afterwards", event_id=event_id, block_no=b.block_no))
+        if stream.take_block(b.event_ids, b.leaves, end):
+            frontier.extend(b.leaves)
+            result.events_checked += len(b.event_ids)
+        else:
+            _check_block_events(b, stream, frontier, findings, result)
         if frontier.size != b.tree_size:
             findings.add(Finding("block_size", f"block {b.block_no} claims tree size {b.tree_size}, its leaves "
                                  f"give {frontier.size}", block_no=b.block_no, expected=str(b.tree_size),
@@ -200,7 +168,7 @@ def check_log(blocks: Iterable[Block], events: Iterator[tuple[int, int, bytes]],
     # After the log: events waiting to be sealed, except that a sealed transaction had a fixed number of
     # events when it was first sealed; any beyond that number were added to it afterwards.
     still_to_seal = xid_events - xid_sealed
-    while pending is not None:
+    while (pending := stream.pop()) is not None:
         if pending[0] == last_xid and still_to_seal > 0:
             still_to_seal -= 1
             result.unsealed_events += 1
@@ -210,9 +178,55 @@ def check_log(blocks: Iterable[Block], events: Iterator[tuple[int, int, bytes]],
                                  event_id=pending[1], block_no=expected_no - 1))
         else:
             result.unsealed_events += 1
-        pending = next(events, None)
     result.end = Position(expected_no - 1, prev_hash, last_xid, last_id, frontier, xid_events, xid_sealed)
     return result
+
+
+def _check_block_events(b: Block, stream: EventStream, frontier: merkle.Frontier, findings: Findings,
+                        result: LogResult) -> None:
+    """The events a block sealed, one by one: they are the stream's events up to its last (xid, id).
+    While the stream follows the block's order they are taken one by one; at the first surprise the rest
+    of the block's range is collected by id, so that missing, extra and reordered events are all named."""
+    end = (b.last_xid, b.last_event_id)
+    batch: dict[int, bytes] | None = None
+    leaves = [b.leaves[i:i + merkle.HASH_SIZE] for i in range(0, len(b.leaves), merkle.HASH_SIZE)]
+    if len(leaves) != len(b.event_ids):
+        findings.add(Finding("block_malformed", f"block {b.block_no} lists {len(b.event_ids)} events but "
+                             f"{len(leaves)} leaves", block_no=b.block_no))
+    for i, (event_id, stored) in enumerate(zip(b.event_ids, leaves, strict=False)):
+        seq = b.first_seq + i
+        leaf: bytes | None
+        pending = stream.peek()
+        if batch is None and pending is not None and pending[1] == event_id and (pending[0], pending[1]) <= end:
+            leaf = pending[2]
+            stream.pop()
+        else:
+            if batch is None:
+                batch = _rest_of_range(stream, end)
+            leaf = batch.pop(event_id, None)
+        if leaf is None:
+            findings.add(Finding("event_missing", f"event {event_id} (seq {seq}) was sealed but is gone",
+                                 seq=seq, event_id=event_id, block_no=b.block_no, expected=b64(stored)))
+        elif leaf != stored:
+            findings.add(Finding("event_modified", f"event {event_id} (seq {seq}) or its transaction "
+                                 "record differs from what was sealed", seq=seq, event_id=event_id,
+                                 block_no=b.block_no, expected=b64(stored), calculated=b64(leaf)))
+        frontier.append(stored)
+        result.events_checked += 1
+    if batch is None:
+        batch = _rest_of_range(stream, end)
+    for event_id in sorted(batch):
+        findings.add(Finding("event_inserted", f"event {event_id} lies inside sealed block {b.block_no} but was "
+                             "never sealed: it was added afterwards", event_id=event_id, block_no=b.block_no))
+
+
+def _rest_of_range(stream: EventStream, end: tuple[int, int]) -> dict[int, bytes]:
+    """The stream's leaves by event id up to (xid, id) *end*."""
+    rest = {}
+    while (pending := stream.peek()) is not None and (pending[0], pending[1]) <= end:
+        rest[pending[1]] = pending[2]
+        stream.pop()
+    return rest
 
 
 def check_checkpoint(note: str, source: str, origin: str, key: signing.VerifierKey | None, roots: dict[int, bytes],

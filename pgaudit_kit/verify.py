@@ -5,19 +5,17 @@ from __future__ import annotations
 
 import json
 import os
-import queue
 import sys
-import threading
 import time
 from collections.abc import Iterator
+from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import psycopg
 
-from . import anchors, coverage, db, reviews, sealing, signing
-from .encoding import LEAF_INPUT_SQL
+from . import anchors, coverage, db, leaf_reader, reviews, sealing, signing
 from .errors import UsageError
 from .verification import (
     Block,
@@ -30,8 +28,6 @@ from .verification import (
     check_log,
     check_trusted_state,
 )
-
-EVENT_BATCH = 20000
 
 
 @dataclass
@@ -93,41 +89,7 @@ def _blocks(conn: psycopg.Connection[Any], after: int) -> Iterator[Block]:
         for row in cur:
             prev_hash = None if row[10] is None else bytes(row[10])
             yield Block(int(row[0]), int(row[1]), int(row[2]), bytes(row[3]), int(row[4]), int(row[5]), int(row[6]),
-                        int(row[7]), [int(x) for x in row[8]], bytes(row[9]), prev_hash, bytes(row[11]), int(row[12]))
-
-
-def _events(conn: psycopg.Connection[Any], after_xid: int, after_id: int) -> Iterator[tuple[int, int, bytes]]:
-    """Events in (xid, id) order with their leaf input, read ahead by a thread.
-
-    The server encodes while this process hashes: a fetching thread keeps a few batches queued, so the
-    two run side by side (psycopg releases the GIL while it waits for the server). Memory stays bounded
-    by the queue, whatever the size of the log.
-    """
-    batches: queue.Queue[list[tuple[Any, ...]] | BaseException | None] = queue.Queue(maxsize=3)
-
-    def fetch() -> None:
-        try:
-            with conn.cursor(name="pgaudit_kit_verify_events", binary=True) as cur:
-                cur.execute(
-                    f"""SELECT e.xid::text::int8, e.id, {LEAF_INPUT_SQL}
-                          FROM pgaudit_kit.event e LEFT JOIN pgaudit_kit.transaction t ON t.xid = e.xid
-                         WHERE (e.xid, e.id) > (%s::text::xid8, %s)
-                         ORDER BY e.xid, e.id""",  # noqa: S608 -- LEAF_INPUT_SQL is a constant of this package
-                    (after_xid, after_id),
-                )
-                while rows := cur.fetchmany(EVENT_BATCH):
-                    batches.put(rows)
-            batches.put(None)
-        except BaseException as exc:  # handed to the consumer, which re-raises it
-            batches.put(exc)
-
-    reader = threading.Thread(target=fetch, name="pgaudit-kit-verify-reader", daemon=True)
-    reader.start()
-    while (batch := batches.get()) is not None:
-        if isinstance(batch, BaseException):
-            raise batch
-        yield from batch  # rows are (xid, id, leaf input)
-    reader.join()
+                        int(row[7]), list(row[8]), bytes(row[9]), prev_hash, bytes(row[11]), int(row[12]))
 
 
 def _progress_printer() -> Any:
@@ -143,8 +105,10 @@ def _progress_printer() -> Any:
 
 
 def verify(dsn: str | None, *, anchor_dir: Path | None = None, public_key: Path | None = None,
-           state_path: Path | None = None, full: bool = False) -> Report:
-    """Run every check; returns the report (findings empty when clean). Raises KitError for usage/environment."""
+           state_path: Path | None = None, full: bool = False, jobs: int | None = None) -> Report:
+    """Run every check; returns the report (findings empty when clean). Raises KitError for usage/environment.
+
+    *jobs*: connections that recompute leaves side by side (default: one per CPU core, at most 2)."""
     key = signing.read_public_key(public_key) if public_key else None
     state = _load_state(state_path)
     started = time.monotonic()
@@ -157,7 +121,7 @@ def verify(dsn: str | None, *, anchor_dir: Path | None = None, public_key: Path 
                 "public_key": str(public_key) if public_key else None})
         except reviews.ReviewNotStored as exc:  # tampering with the event table: verify must still report
             review_refused = str(exc)
-        db.begin_consistent_read(conn)  # one snapshot for everything read below
+        snapshot = db.begin_shared_read(conn)  # one snapshot for everything read below, by every connection
         conn.execute("SET LOCAL search_path = pg_catalog")  # the checks' SQL must mean the built-ins
         origin = sealing.origin(conn)
         report = Report(origin=origin, mode="full" if full or state is None else "incremental",
@@ -184,8 +148,10 @@ def verify(dsn: str | None, *, anchor_dir: Path | None = None, public_key: Path 
                 # events were deleted or added inside verified history: re-check all of it to name them
                 report.mode = "full"
                 start = Position()
-        result: LogResult = check_log(_blocks(conn, start.block_no), _events(conn, start.last_xid, start.last_event_id),
-                                      start, findings, _progress_printer())
+        leaves = leaf_reader.read_leaves(conn, dsn, snapshot, (start.last_xid, start.last_event_id), start.block_no,
+                                         jobs or leaf_reader.default_jobs())
+        with closing(leaves):  # on an error, stop the readers before the connection is used again
+            result: LogResult = check_log(_blocks(conn, start.block_no), leaves, start, findings, _progress_printer())
         if sys.stderr.isatty() and result.events_checked:
             print(file=sys.stderr)
         report.tree_size = result.end.frontier.size

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 from pathlib import Path
 from typing import Any
@@ -76,3 +77,21 @@ def test_tampered_proofs_are_rejected_with_values() -> None:
         merkle.verify_inclusion(4, 10, leaves[3], proof, root)
     with pytest.raises(merkle.ProofError):
         merkle.verify_consistency(4, 10, merkle.root_of(leaves[:5]), root, merkle.consistency_proof(4, leaves))
+
+
+def test_extending_the_frontier_equals_appending_leaf_by_leaf() -> None:
+    """verify appends a clean block's leaves all at once, a perfect subtree at a time: from any size."""
+    leaves = [hashlib.sha256(i.to_bytes(4, "big")).digest() for i in range(300)]
+    for first in (0, 1, 2, 3, 5, 8, 13, 64, 100):
+        for count in (0, 1, 2, 7, 16, 31, 64, 100, 200):
+            one_by_one, at_once = merkle.Frontier(), merkle.Frontier()
+            for leaf in leaves[:first]:
+                one_by_one.append(leaf)
+            at_once.extend(b"".join(leaves[:first]))
+            for leaf in leaves[first:first + count]:
+                one_by_one.append(leaf)
+            at_once.extend(b"".join(leaves[first:first + count]))
+            assert at_once == one_by_one, (first, count)
+            assert at_once.root() == merkle.root_of(leaves[:first + count])
+    with pytest.raises(ValueError):
+        merkle.Frontier().extend(b"\x00" * 33)

@@ -10,7 +10,7 @@ from typing import Any
 import psycopg
 from psycopg.rows import dict_row
 
-from .. import db, installer, lockdown, roles, sealing
+from .. import db, lockdown, roles, sealing
 
 # The kit's event triggers, as pgaudit_kit.invariant_problems() lists them; any other pgaudit_kit_* event
 # trigger found in the database is judged too.
@@ -333,6 +333,8 @@ def _read_lockdown_unrecorded(conn: psycopg.Connection[Any]) -> list[dict[str, A
 def _read_installed_revision(conn: psycopg.Connection[Any]) -> str | None:
     """The installed revision, or None when this role may not read it (the version table belongs to the
     installing superuser; readers and admins have no privilege on it)."""
+    from .. import installer  # here: it loads Alembic, which every other command can do without
+
     try:
         with conn.transaction():
             return installer.current_revision(conn)
@@ -348,6 +350,8 @@ def _read_lockdown_age(conn: psycopg.Connection[Any]) -> float | None:
 
 def read_facts(conn: psycopg.Connection[Any]) -> Facts:
     """Read everything the checks need. Call inside one read-only snapshot on a database with the kit."""
+    from .. import installer  # here: it loads Alembic, which every other command can do without
+
     version = _one(conn, "SELECT current_setting('server_version') AS v, "
                          "current_setting('server_version_num')::int / 10000 AS major")
     assert version is not None

@@ -6,6 +6,7 @@ Online, each file goes straight to psycopg (no SQLAlchemy parameter parsing, whi
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 
 from alembic import context, op
@@ -28,10 +29,14 @@ $maintenance$;
 
 def run_sql_files(paths: Iterable[str]) -> None:
     paths = list(paths)
-    reason = "pgaudit-kit schema change: " + ", ".join(sorted({p.split("/")[0] for p in paths}))
-    _run("maintenance window", sql.SQL(OPEN_MAINTENANCE).format(sql.Literal(reason)).as_string(None))
+    _open_maintenance(paths)
     for path in paths:
         _run(path, read_sql(path))
+
+
+def _open_maintenance(paths: list[str]) -> None:
+    reason = "pgaudit-kit schema change: " + ", ".join(sorted({p.split("/")[0] for p in paths}))
+    _run("maintenance window", sql.SQL(OPEN_MAINTENANCE).format(sql.Literal(reason)).as_string(None))
 
 
 def _run(label: str, text: str) -> None:
@@ -40,3 +45,19 @@ def _run(label: str, text: str) -> None:
     else:
         op.get_bind().connection.driver_connection.execute(text)  # type: ignore[union-attr]
 
+
+
+def restore_released_functions(functions: Iterable[tuple[str, str]]) -> None:
+    """Put back, by CREATE OR REPLACE, the definitions of functions a later revision replaced: each given
+    as (released SQL file, qualified name). The definition is read from the released file itself, so a
+    downgrade restores exactly what that revision shipped. Owner, privileges and comment are kept."""
+    functions = list(functions)
+    _open_maintenance([path for path, _ in functions])
+    for path, name in functions:
+        pattern = re.compile(
+            rf"CREATE (?:OR REPLACE )?FUNCTION {re.escape(name)}\(.*?\bAS (\$\w*\$).*?\1;", re.S)
+        match = pattern.search(read_sql(path))
+        if match is None:
+            raise LookupError(f"{path} does not define {name}")
+        text = match.group(0)
+        _run(f"{path}: {name}", text.replace("CREATE FUNCTION", "CREATE OR REPLACE FUNCTION", 1))

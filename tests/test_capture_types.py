@@ -354,6 +354,66 @@ def test_values_are_recorded_exactly(cluster: Cluster, conn: Conn, case_id: str,
     assert exactness_mismatches(conn, table) == []
 
 
+# Output settings unlike the ones capture pins, every one of them (lc_monetary has no other locale here).
+HOSTILE_SETTINGS = ("SET TimeZone = 'Pacific/Chatham'; SET DateStyle = 'SQL, DMY'; SET IntervalStyle = 'sql_standard'; "
+                    "SET extra_float_digits = -3; SET bytea_output = 'escape'")
+
+
+@pytest.mark.parametrize("case_id", list(CASES))
+def test_images_do_not_follow_the_writers_output_settings(cluster: Cluster, conn: Conn, case_id: str) -> None:
+    """A capture function pins only the output settings its column types need (revision 0005). The same
+    values written to twin tables, one under the pinned settings and one under settings unlike them all,
+    are recorded with the very same images: whatever a type's output depends on is pinned."""
+    case = CASES[case_id]
+    if cluster.major < case.min_major:  # the type does not exist there (test_values_are_recorded_exactly checks)
+        return
+    conn.execute(CAPTURE_SETTINGS)
+    conn.execute(f"CREATE TABLE src_{case_id} (id int, v {case.type_sql})")
+    conn.execute(f"INSERT INTO src_{case_id} VALUES "
+                 + ", ".join(f"({i}, {v})" for i, (v, _) in enumerate(case.values, 1)))
+    images = {}
+    for side, settings in (("calm", CAPTURE_SETTINGS), ("hostile", HOSTILE_SETTINGS)):
+        table = f"tw_{case_id}_{side}"
+        conn.execute(f"CREATE TABLE {table} (id int PRIMARY KEY, v {case.type_sql})")
+        enable(conn, table)
+        conn.execute(settings)
+        conn.execute(f"INSERT INTO {table} SELECT * FROM src_{case_id}")
+        conn.execute(f"UPDATE {table} SET v = s.v FROM src_{case_id} s WHERE s.id = {table}.id % {len(case.values)} + 1")
+        conn.execute(f"DELETE FROM {table}")
+        conn.execute("RESET ALL")
+        images[side] = conn.execute(
+            "SELECT op, pk, row_data, old_values FROM pgaudit_kit.event WHERE relid = %s::regclass AND op IN ('I', 'U', 'D') ORDER BY id",
+            (table,)).fetchall()
+    assert len(images["calm"]) == 3 * len(case.values)
+    assert images["hostile"] == images["calm"]
+
+
+ALL_OUTPUT_SETTINGS = ["TimeZone=UTC", "DateStyle=ISO, YMD", "IntervalStyle=postgres", "extra_float_digits=1",
+                       "bytea_output=hex", "lc_monetary=C"]
+
+
+@pytest.mark.parametrize(("columns", "pinned"), [
+    ("a text, b numeric, c jsonb, d int[], e uuid, f bpchar(3), g boolean", []),
+    ("t timestamp", ["DateStyle=ISO, YMD"]),
+    ("r tstzrange", ["TimeZone=UTC", "DateStyle=ISO, YMD"]),
+    ("i interval, f float4[], b bytea, m money",
+     ["IntervalStyle=postgres", "extra_float_digits=1", "bytea_output=hex", "lc_monetary=C"]),
+    ("p point", ["extra_float_digits=1"]),
+    ("c pin_pair", ALL_OUTPUT_SETTINGS),  # a composite type can gain attributes later: everything is pinned
+], ids=["none", "timestamp", "tstzrange", "mixed", "geometric", "composite"])
+def test_capture_functions_pin_the_settings_their_column_types_need(conn: Conn, columns: str, pinned: list[str]) -> None:
+    conn.execute("CREATE TYPE pin_pair AS (a int, b int)")
+    conn.execute(f"CREATE TABLE pins (id int PRIMARY KEY, {columns})")
+    enable(conn, "pins")
+    proconfig = "SELECT proconfig FROM pg_proc WHERE oid = format('pgaudit_kit.capture_%s()', 'pins'::regclass::oid)::regprocedure"
+    assert _one(conn, proconfig) == ['search_path=""', *pinned, "enable_nestloop=off"]
+    # a column added later brings what it needs: the capture function is regenerated with the table
+    conn.execute("ALTER TABLE pins ADD COLUMN added_later timestamptz")
+    expected = [s for s in ALL_OUTPUT_SETTINGS if s in pinned or s.startswith(("TimeZone", "DateStyle"))]
+    assert _one(conn, proconfig) == ['search_path=""', *expected, "enable_nestloop=off"]
+    assert conn.execute("SELECT * FROM pgaudit_kit.invariant_problems()").fetchall() == []
+
+
 def _one(conn: Conn, query: str) -> Any:
     row = conn.execute(query).fetchone()
     assert row is not None

@@ -571,6 +571,17 @@ def test_replaced_capture_function_is_coverage_capture_modified(audited: Audited
     assert_findings(audited, [F("coverage_capture_modified", object=function)])
 
 
+def test_unpinned_output_setting_of_a_capture_function_is_coverage_capture_modified(audited: Audited) -> None:
+    """The body is intact but a pinned setting is gone, so images would follow each writer's session."""
+    function = f"pgaudit_kit.capture_{audited.relid()}"
+    config = audited.conn.execute(f"SELECT proconfig FROM pg_proc WHERE oid = '{function}()'::regprocedure").fetchone()
+    assert config is not None and 'search_path=""' in config[0]
+    assert_clean(audited)
+    with guards_off(audited.conn) as conn:
+        conn.execute(f"ALTER FUNCTION {function}() RESET search_path")
+    assert_findings(audited, [F("coverage_capture_modified", object=function)])
+
+
 def test_disabled_capture_trigger_is_coverage_trigger(audited: Audited) -> None:
     assert_clean(audited)
     with guards_off(audited.conn) as conn:

@@ -55,6 +55,38 @@ def test_log_is_gapless_in_xid_order_and_blocks_chain(audited: Conn) -> None:
         assert frontier.size == tree_size and frontier.root() == bytes(root)
 
 
+def test_blocks_of_every_size_append_to_the_tree_as_rfc9162_does(audited: Conn) -> None:
+    """seal() appends a level of the tree at a time (revision 0005); batches of 1 to 17 leaves and a few
+    larger ones, on trees of every size up to 300, give the frontier, root and leaves the Python Merkle
+    code computes, and the stored leaves are the hashes of the events' canonical encodings."""
+    audited.execute("INSERT INTO t SELECT g, 'v' || g FROM generate_series(1, 300) g")
+    while _seal(audited):
+        pass
+    sizes = [*range(1, 18), 31, 32, 33, 64, 1]
+    frontier = merkle.Frontier()
+    for (leaves,) in audited.execute("SELECT leaves FROM pgaudit_kit.block ORDER BY block_no"):
+        for i in range(0, len(leaves), 32):
+            frontier.append(bytes(leaves[i:i + 32]))
+    audited.execute("INSERT INTO t SELECT g, 'w' || g FROM generate_series(1001, 1000 + %s) g", (sum(sizes),))
+    for size in sizes:
+        assert audited.execute("SELECT pgaudit_kit.seal(%s)", (size,)).fetchone() == (size,)
+        block = audited.execute(
+            "SELECT tree_size, root, frontier, leaves, event_ids FROM pgaudit_kit.block ORDER BY block_no DESC LIMIT 1"
+        ).fetchone()
+        assert block is not None
+        tree_size, root, stored_frontier, leaves, ids = block
+        recomputed = [bytes(r[0]) for r in audited.execute(
+            """SELECT sha256('\\x00'::bytea || pgaudit_kit.event_leaf_input(e, t)) FROM pgaudit_kit.event e
+               LEFT JOIN pgaudit_kit.transaction t ON t.xid = e.xid WHERE e.id = ANY (%s) ORDER BY e.xid, e.id""",
+            (ids,))]
+        assert b"".join(recomputed) == bytes(leaves) and len(recomputed) == size
+        for leaf in recomputed:
+            frontier.append(leaf)
+        assert tree_size == frontier.size
+        assert bytes(root) == frontier.root(), f"root differs after a block of {size} at tree size {tree_size}"
+        assert [bytes(f) for f in stored_frontier] == frontier.peaks, f"frontier differs at tree size {tree_size}"
+
+
 def test_a_long_transaction_delays_sealing_but_never_reorders(audited: Conn, kit_db: str) -> None:
     _seal(audited)
     with psycopg.connect(kit_db) as long_tx:

@@ -16,11 +16,9 @@ from typing import Any
 import psycopg
 
 from .catalog import capture_problems
-from .resources import sql_dir
+from .resources import FUNCTION_DEFINITION, sql_dir
 from .verification import Finding, Findings
 
-_FUNCTION = re.compile(
-    r"CREATE (?:OR REPLACE )?FUNCTION (pgaudit_kit(?:_guard)?\.\w+)\(.*?\bAS (\$\w*\$)(.*?)\2", re.S)
 _CAPTURE = re.compile(r"pgaudit_kit\.capture_\d+")
 
 
@@ -30,7 +28,7 @@ def shipped_function_bodies() -> dict[str, str]:
     bodies: dict[str, str] = {}
     for line in (sql_dir() / "MANIFEST").read_text().splitlines():
         if line.strip() and not line.startswith("#"):
-            for match in _FUNCTION.finditer((sql_dir() / line.strip()).read_text()):
+            for match in FUNCTION_DEFINITION.finditer((sql_dir() / line.strip()).read_text()):
                 bodies[match.group(1)] = match.group(3)
     return bodies
 

@@ -6,13 +6,12 @@ Online, each file goes straight to psycopg (no SQLAlchemy parameter parsing, whi
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 
 from alembic import context, op
 from psycopg import sql
 
-from .resources import read_sql
+from .resources import FUNCTION_DEFINITION, read_sql
 
 # From revision 0003 on, the DDL guards refuse changes to the kit's objects outside a maintenance window.
 # Each revision's SQL runs in one: opened when the guards exist and it is not open yet, and recorded
@@ -46,7 +45,6 @@ def _run(label: str, text: str) -> None:
         op.get_bind().connection.driver_connection.execute(text)  # type: ignore[union-attr]
 
 
-
 def restore_released_functions(functions: Iterable[tuple[str, str]]) -> None:
     """Put back, by CREATE OR REPLACE, the definitions of functions a later revision replaced: each given
     as (released SQL file, qualified name). The definition is read from the released file itself, so a
@@ -54,10 +52,8 @@ def restore_released_functions(functions: Iterable[tuple[str, str]]) -> None:
     functions = list(functions)
     _open_maintenance([path for path, _ in functions])
     for path, name in functions:
-        pattern = re.compile(
-            rf"CREATE (?:OR REPLACE )?FUNCTION {re.escape(name)}\(.*?\bAS (\$\w*\$).*?\1;", re.S)
-        match = pattern.search(read_sql(path))
-        if match is None:
+        definitions = {m.group(1): m.group(0) for m in FUNCTION_DEFINITION.finditer(read_sql(path))}
+        if name not in definitions:
             raise LookupError(f"{path} does not define {name}")
-        text = match.group(0)
+        text = definitions[name] + ";"
         _run(f"{path}: {name}", text.replace("CREATE FUNCTION", "CREATE OR REPLACE FUNCTION", 1))

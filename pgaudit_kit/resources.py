@@ -7,6 +7,7 @@ test suite exercises the very files that get shipped.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 _PACKAGE_DIR = Path(__file__).resolve().parent
@@ -30,3 +31,9 @@ def migrations_dir() -> Path:
 def read_sql(relative: str) -> str:
     """Text of one shipped SQL file, e.g. ``read_sql("v1/tables/event.sql")``."""
     return (sql_dir() / relative).read_text(encoding="utf-8")
+
+
+# A function of the kit as the shipped SQL sources define it: qualified name (group 1), dollar-quote tag (2)
+# and body (3). Coverage compares the bodies with the database's; a downgrade re-runs whole definitions.
+FUNCTION_DEFINITION = re.compile(
+    r"CREATE (?:OR REPLACE )?FUNCTION (pgaudit_kit(?:_guard)?\.\w+)\(.*?\bAS (\$\w*\$)(.*?)\2", re.S)

@@ -199,12 +199,12 @@ def paired_ratio(audited: Sequence[T], baseline: Sequence[T], value: Callable[[T
 
 
 # -- setup ---------------------------------------------------------------------------------------------
-def prepare_databases(server: TempServer, scale: int) -> str:
-    """Create, fill and (for audited) instrument both databases; returns the kit's schema revision."""
+def create_pgbench_databases(server: TempServer, names: Sequence[str], scale: int) -> None:
+    """Each a pgbench database of the given scale, plus the bulk table (which settle() vacuums too)."""
     with connect(server, "postgres") as admin:
-        for name in DATABASES:
+        for name in names:
             admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    for name in DATABASES:
+    for name in names:
         log(f"pgbench -i -s {scale} in {name}")
         run_pgbench(server, name, ["-i", "-s", str(scale), "-q"])
         with connect(server, name) as conn:
@@ -212,6 +212,11 @@ def prepare_databases(server: TempServer, scale: int) -> str:
                 "CREATE TABLE {} (id bigint PRIMARY KEY, aid integer NOT NULL, delta integer NOT NULL,"
                 " note text NOT NULL, mtime timestamptz NOT NULL)"
             ).format(sql.Identifier(BULK_TABLE)))
+
+
+def prepare_databases(server: TempServer, scale: int) -> str:
+    """Create, fill and (for audited) instrument both databases; returns the kit's schema revision."""
+    create_pgbench_databases(server, DATABASES, scale)
     log("installing pgaudit-kit in audited and enrolling its tables")
     installed = installer.install(server.dsn("audited"))
     with connect(server, "audited") as conn:

@@ -37,3 +37,5 @@ def read_sql(relative: str) -> str:
 # and body (3). Coverage compares the bodies with the database's; a downgrade re-runs whole definitions.
 FUNCTION_DEFINITION = re.compile(
     r"CREATE (?:OR REPLACE )?FUNCTION (pgaudit_kit(?:_guard)?\.\w+)\(.*?\bAS (\$\w*\$)(.*?)\2", re.S)
+# A later revision's removal of one: its qualified name (group 1). A statement, not a comment line.
+FUNCTION_DROP = re.compile(r"^DROP FUNCTION (?:IF EXISTS )?(pgaudit_kit(?:_guard)?\.\w+)\(", re.M)

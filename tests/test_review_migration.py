@@ -40,7 +40,8 @@ def history_at_0003(dsn: str) -> None:
 
 
 def check_history_is_served(dsn: str) -> None:
-    assert v4_objects(dsn) == {*V4_OBJECTS, "trigger:A"}
+    # no notify trigger at the newest revision: since 0006 the sealing trigger notifies (test_commit_trigger)
+    assert v4_objects(dsn) == set(V4_OBJECTS)
     result = cli("log", "--actor", "alice", "--context", "request_id=r-9", "--format", "jsonl", dsn=dsn)
     assert result.exit_code == 0, result.stderr
     assert [json.loads(line)["pk"] for line in result.stdout.splitlines()] == [{"id": "2"}, {"id": "1"}]

@@ -367,6 +367,22 @@ def test_names_needing_quoting(rec: Recorder) -> None:
 
 
 @pytest.mark.parametrize("mode", MODES)
+def test_column_names_with_array_literal_syntax(rec: Recorder, mode: str) -> None:
+    """Images list the column names as a text[] literal (revision 0006): names holding what that syntax
+    quotes or escapes (commas, braces, quotes, backslashes, NULL, outer blanks) are keys as they are."""
+    t = f"arraysyntax_{mode}"
+    names = ["a,b", "{x}", "NULL", "null", "back\\slash", 'q"q', " lead", "trail ", "k"]
+    columns = ", ".join('"' + n.replace('"', '""') + '" text' for n in names)
+    part = _create(rec.conn, t, f"id int PRIMARY KEY, {columns}", mode)
+    values = [f"v{i}" for i in range(len(names))]
+    row = {"id": "1", **dict(zip(names, values, strict=True))}
+    placeholders = ", ".join(f"'{v}'" for v in values)
+    rec.check(f"INSERT INTO {t} VALUES (1, {placeholders})", [("INSERT", t, t, part, {"id": "1"}, None, row)])
+    rec.check(f'UPDATE {t} SET "NULL" = NULL, "a,b" = \'z\'', [
+        ("UPDATE", t, t, part, {"id": "1"}, row, {**row, "NULL": None, "a,b": "z"})])
+
+
+@pytest.mark.parametrize("mode", MODES)
 def test_truncate_in_a_schema_without_public_usage(rec: Recorder, mode: str) -> None:
     """A new schema grants PUBLIC no USAGE; TRUNCATE capture reads the table as the kit owner."""
     c = rec.conn

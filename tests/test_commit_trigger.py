@@ -53,10 +53,17 @@ def test_downgrade_to_0005_restores_the_notify_trigger_and_upgrade_drops_it(kit_
         sealing: Any = conn.execute("SELECT prosrc FROM pg_proc WHERE oid = 'pgaudit_kit.seal_at_commit()'::regprocedure"
                                     ).fetchone()
         assert "pg_notify" not in sealing[0]  # v2's again: notifying twice would double every notification
+        # capture regenerated with v1's image SQL: 0005's invariants find the function they generate
+        capture: Any = conn.execute("SELECT prosrc FROM pg_proc WHERE proname = 'capture_' || 't'::regclass::oid"
+                                    ).fetchone()
+        assert "jsonb_build_object" in capture[0] and "jsonb_object(" not in capture[0]
+        assert conn.execute("SELECT * FROM pgaudit_kit.invariant_problems()").fetchall() == []
     assert notifications_of_one_watched_commit(kit_db, 2) == [("pgaudit_kit_events", "")]
     result = installer.install(kit_db)
     assert (result.before, result.after) == ("0005", installer.head_revision())
     with psycopg.connect(kit_db, autocommit=True) as conn:
         assert conn.execute(NOTIFY_TRIGGER).fetchall() == []
+        capture = conn.execute("SELECT prosrc FROM pg_proc WHERE proname = 'capture_' || 't'::regclass::oid").fetchone()
+        assert "jsonb_object(" in capture[0] and "jsonb_build_object" not in capture[0]
     assert notifications_of_one_watched_commit(kit_db, 3) == [("pgaudit_kit_events", "")]
     assert verify_findings(kit_db) == []

@@ -16,7 +16,7 @@ from typing import Any
 import psycopg
 
 from .catalog import capture_problems
-from .resources import FUNCTION_DEFINITION, FUNCTION_DROP, sql_dir
+from .resources import FUNCTION_DEFINITION, FUNCTION_DROP, read_sql
 from .verification import Finding, Findings
 
 _CAPTURE = re.compile(r"pgaudit_kit\.capture_\d+")
@@ -27,9 +27,9 @@ def shipped_function_bodies() -> dict[str, str]:
     """Qualified function name -> body, from the SQL sources of the current schema: later definitions
     win, and a function a later file drops is no longer shipped."""
     bodies: dict[str, str] = {}
-    for line in (sql_dir() / "MANIFEST").read_text().splitlines():
+    for line in read_sql("MANIFEST").splitlines():
         if line.strip() and not line.startswith("#"):
-            text = (sql_dir() / line.strip()).read_text()
+            text = read_sql(line.strip())
             changes = [(m.start(), m.group(1), m.group(3)) for m in FUNCTION_DEFINITION.finditer(text)]
             changes += [(m.start(), m.group(1), None) for m in FUNCTION_DROP.finditer(text)]
             for _, name, body in sorted(changes):

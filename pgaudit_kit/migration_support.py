@@ -48,7 +48,9 @@ def _run(label: str, text: str) -> None:
 def restore_released_functions(functions: Iterable[tuple[str, str]]) -> None:
     """Put back, by CREATE OR REPLACE, the definitions of functions a later revision replaced: each given
     as (released SQL file, qualified name). The definition is read from the released file itself, so a
-    downgrade restores exactly what that revision shipped. Owner, privileges and comment are kept."""
+    downgrade restores exactly what that revision shipped. A function that still exists keeps its owner,
+    privileges and comment; one the later revision dropped is created anew, owned by whoever runs the
+    migration, so the downgrade's own SQL must give it back to the kit's owner (as sql/v6/downgrade.sql does)."""
     functions = list(functions)
     _open_maintenance([path for path, _ in functions])
     for path, name in functions:

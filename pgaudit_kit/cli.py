@@ -68,16 +68,22 @@ def main(ctx: click.Context, dsn: str | None, debug: bool) -> None:
 
 @main.command()
 @click.option("--sql", "print_sql", is_flag=True, help="Print the SQL instead of running it (for review).")
+@click.option("--overwrite-drift", is_flag=True,
+              help="Upgrade even though kit functions were changed behind the kit's back; what is overwritten "
+                   "is recorded in the audit log first.")
 @click.pass_context
-def install(ctx: click.Context, print_sql: bool) -> None:
+def install(ctx: click.Context, print_sql: bool, overwrite_drift: bool) -> None:
     """Create or upgrade the kit's schema to the newest revision.
 
     Needs a superuser (it creates roles and event triggers). Idempotent: a second run changes nothing.
+    An upgrade is refused (exit 1) while kit or capture functions differ from what the installed
+    revision put there, since it would overwrite them and the evidence with them.
 
     \b
     Example:
       pgaudit-kit --dsn 'host=db1 dbname=shop user=postgres' install
       pgaudit-kit --dsn 'host=db1 dbname=shop user=postgres' install --sql > review.sql
+      pgaudit-kit --dsn 'host=db1 dbname=shop user=postgres' install --overwrite-drift
     """
     from . import installer
 
@@ -90,7 +96,9 @@ def install(ctx: click.Context, print_sql: bool) -> None:
             pass  # no database at hand: print the full install
         click.echo(installer.install_sql(from_revision), nl=False)
         return
-    result = installer.install(_dsn(ctx))
+    result = installer.install(_dsn(ctx), overwrite_drift=overwrite_drift)
+    for drift in result.overwritten:
+        click.echo(f"overwritten, and recorded in the audit log (control event overwrite_drift): {drift.message}")
     if result.rebound:
         click.echo(f"re-bound capture of {result.rebound} enrolled tables to their new OIDs (restored database)")
     if result.before != result.after:

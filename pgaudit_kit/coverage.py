@@ -10,10 +10,12 @@ function may hide there.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
 import psycopg
+from psycopg import sql
 
 from .catalog import capture_problems
 from .resources import FUNCTION_DEFINITION, FUNCTION_DROP, read_sql
@@ -23,42 +25,98 @@ _CAPTURE = re.compile(r"pgaudit_kit\.capture_\d+")
 
 
 @cache
-def shipped_function_bodies() -> dict[str, str]:
-    """Qualified function name -> body, from the SQL sources of the current schema: later definitions
-    win, and a function a later file drops is no longer shipped."""
+def shipped_function_bodies(revision: str | None = None) -> dict[str, str]:
+    """Qualified function name -> body, from the SQL sources of the current schema (or of the schema as
+    *revision* left it: revision 000N applies the sources of v1..vN): later definitions win, and a
+    function a later file drops is no longer shipped."""
+    last_version = int(revision) if revision else None
     bodies: dict[str, str] = {}
     for line in read_sql("MANIFEST").splitlines():
-        if line.strip() and not line.startswith("#"):
-            text = read_sql(line.strip())
-            changes = [(m.start(), m.group(1), m.group(3)) for m in FUNCTION_DEFINITION.finditer(text)]
-            changes += [(m.start(), m.group(1), None) for m in FUNCTION_DROP.finditer(text)]
-            for _, name, body in sorted(changes):
-                if body is None:
-                    bodies.pop(name, None)
-                else:
-                    bodies[name] = body
+        source = line.strip()
+        if not source or source.startswith("#"):
+            continue
+        if last_version is not None and int(source.split("/", 1)[0].removeprefix("v")) > last_version:
+            break  # the MANIFEST lists the sources version by version
+        text = read_sql(source)
+        changes = [(m.start(), m.group(1), m.group(3)) for m in FUNCTION_DEFINITION.finditer(text)]
+        changes += [(m.start(), m.group(1), None) for m in FUNCTION_DROP.finditer(text)]
+        for _, name, body in sorted(changes):
+            if body is None:
+                bodies.pop(name, None)
+            else:
+                bodies[name] = body
     return bodies
+
+
+def _kit_function_sources(conn: psycopg.Connection[Any]) -> dict[str, str]:
+    """Qualified name -> source of every function in the kit's schemas but the generated capture ones."""
+    rows = conn.execute(
+        "SELECT p.pronamespace::regnamespace::text || '.' || p.proname::text, p.prosrc FROM pg_proc p "
+        "WHERE p.pronamespace IN ('pgaudit_kit'::regnamespace, to_regnamespace('pgaudit_kit_guard'))"
+    ).fetchall()
+    return {name: source for name, source in rows if not _CAPTURE.fullmatch(name)}
 
 
 def check(conn: psycopg.Connection[Any], findings: Findings) -> None:
     for problem in capture_problems(conn):
         findings.add(Finding(problem.kind, problem.message, object=problem.object))
     shipped = shipped_function_bodies()
-    rows = conn.execute(
-        "SELECT p.pronamespace::regnamespace::text || '.' || p.proname::text, p.prosrc FROM pg_proc p "
-        "WHERE p.pronamespace IN ('pgaudit_kit'::regnamespace, to_regnamespace('pgaudit_kit_guard'))"
-    ).fetchall()
-    for name, source in rows:
-        if _CAPTURE.fullmatch(name):
-            continue  # compared with a fresh generation by capture_problems
+    found = _kit_function_sources(conn)
+    for name, source in found.items():
         if name not in shipped:
             findings.add(Finding("coverage_unknown_function", f"{name} is not a function the kit ships", object=name))
         elif shipped[name] != source:
             findings.add(Finding("coverage_function_modified", f"{name} differs from the shipped SQL", object=name))
-    for name in sorted(set(shipped) - {r[0] for r in rows}):
+    for name in sorted(set(shipped) - set(found)):
         findings.add(Finding("coverage_function_missing", f"{name} is missing", object=name))
     _check_enrolment_against_log(conn, findings)
     _check_maintenance_windows(conn, findings)
+
+
+@dataclass(frozen=True)
+class Drift:
+    """A kit function that is not what the kit put there; *found* is its source now (None: missing)."""
+
+    kind: str
+    object: str
+    message: str
+    found: str | None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind, "object": self.object, "problem": self.message, "found_source": self.found}
+
+
+def upgrade_drift(conn: psycopg.Connection[Any], revision: str) -> list[Drift]:
+    """What an upgrade from *revision* would overwrite without a trace: kit functions that differ from
+    what *revision* shipped or are missing, and capture functions that are not what the database's own
+    generator makes of their tables. (Unknown functions and disabled triggers survive an upgrade, and
+    `verify` reports them after it.)"""
+    shipped = shipped_function_bodies(revision)
+    found = _kit_function_sources(conn)
+    drift = [Drift("coverage_function_modified", name, f"{name} differs from the SQL revision {revision} shipped",
+                   found[name]) for name in sorted(shipped) if name in found and found[name] != shipped[name]]
+    drift += [Drift("coverage_function_missing", name, f"{name} is missing", None)
+              for name in sorted(set(shipped) - set(found))]
+    # Revisions 0005 on pin only the settings a table's columns need (capture_settings); earlier ones
+    # pinned the same six everywhere, which the body's generation already implies.
+    pinned = conn.execute("SELECT to_regprocedure('pgaudit_kit.capture_settings(oid)') IS NOT NULL").fetchone()
+    settings_differ = sql.SQL(
+        " OR p.proconfig IS DISTINCT FROM pgaudit_kit.capture_settings(e.relid)" if pinned and pinned[0] else "")
+    for table, function, source in conn.execute(sql.SQL(
+            r"""SELECT format('%I.%I', e.schema_name, e.table_name), 'pgaudit_kit.capture_' || e.relid, p.prosrc
+                  FROM pgaudit_kit.enrolled_table e
+                  JOIN pg_class c ON c.oid = e.relid
+                  LEFT JOIN pg_proc p ON p.oid = to_regprocedure(format('pgaudit_kit.%I()', 'capture_' || e.relid))
+                 WHERE p.oid IS NULL OR NOT p.prosecdef
+                    OR p.prosrc IS DISTINCT FROM substring(pgaudit_kit.capture_function_source(e.relid),
+                                                           '\$capture\$(.*)\$capture\$'){}
+                 ORDER BY 1""").format(settings_differ)):
+        if source is None:
+            drift.append(Drift("coverage_trigger", function, f"{function}, capture of {table}, is missing", None))
+        else:
+            drift.append(Drift("coverage_capture_modified", function,
+                               f"{function}, capture of {table}, is not the one the kit generates", source))
+    return drift
 
 
 def _options(options: Any) -> tuple[Any, ...]:

@@ -47,5 +47,11 @@ class ServerStartError(EnvironmentProblem):
     """A throwaway PostgreSQL server could not be started."""
 
 
+class DriftFound(KitError):
+    """An upgrade refused because it would overwrite kit functions that were changed behind its back."""
+
+    exit_code = EXIT_FINDINGS
+
+
 class HistoryExists(UsageError):
     """Uninstall refused because recorded audit history would be destroyed."""

@@ -8,6 +8,7 @@ advisory lock, so two installers started at once end with one install and one no
 from __future__ import annotations
 
 import io
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,7 +21,8 @@ from alembic.script import ScriptDirectory
 
 from . import db, lockdown
 from .catalog import auto_enrol_schemas, capture_problems, enrolled_tables
-from .errors import HistoryExists
+from .coverage import Drift, upgrade_drift
+from .errors import DriftFound, HistoryExists
 from .resources import migrations_dir
 from .sealing import backlog
 
@@ -59,14 +61,21 @@ class InstallResult:
     before: str | None
     after: str
     rebound: int = 0
+    overwritten: list[Drift] = field(default_factory=list)
 
     @property
     def changed(self) -> bool:
         return self.before != self.after or self.rebound > 0
 
 
-def install(dsn: str | None) -> InstallResult:
-    """Create or upgrade the kit schema to the newest revision. Idempotent; all-or-nothing."""
+def install(dsn: str | None, overwrite_drift: bool = False) -> InstallResult:
+    """Create or upgrade the kit schema to the newest revision. Idempotent; all-or-nothing.
+
+    An upgrade replaces kit functions and regenerates capture functions, which would erase the evidence
+    of any that were tampered with. So it is refused while the kit's functions are not what the current
+    revision installed (DriftFound), unless *overwrite_drift*: then what was found is recorded in the
+    audit log (control event ``overwrite_drift``, with each function's source) in the same transaction.
+    """
     with db.connect(dsn) as probe:
         db.require_writable(probe)
         db.require_superuser(probe, "install")
@@ -76,19 +85,41 @@ def install(dsn: str | None) -> InstallResult:
             conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({INSTALL_LOCK_KEY})")
             context = MigrationContext.configure(conn, opts={"version_table_schema": db.KIT_SCHEMA})
             before = context.get_current_revision()
+            raw = conn.connection.driver_connection
+            assert isinstance(raw, psycopg.Connection)
+            drift: list[Drift] = []
             if before != head_revision():
+                if before is not None:
+                    drift = upgrade_drift(raw, before)
+                    if drift and not overwrite_drift:
+                        raise DriftFound(_drift_refusal(before, drift))
                 cfg = alembic_config()
                 cfg.attributes["connection"] = conn
                 command.upgrade(cfg, "head")
+            if drift:
+                # After the upgrade: its maintenance window has written this transaction's who/where row,
+                # so the record goes in even while audited writes are locked down.
+                raw.execute(
+                    "SELECT pgaudit_kit.record_control_event('overwrite_drift', NULL, NULL, NULL, %s::jsonb)",
+                    (json.dumps({"from_revision": before, "to_revision": head_revision(),
+                                 "drift": [d.as_dict() for d in drift]}),))
             # After a dump/restore, enrolled tables have new OIDs: bind capture to them again.
             rebound = conn.exec_driver_sql("SELECT pgaudit_kit.rebind_enrolments()").scalar()
-            return InstallResult(before=before, after=head_revision(), rebound=int(rebound or 0))
+            return InstallResult(before=before, after=head_revision(), rebound=int(rebound or 0), overwritten=drift)
     except sa.exc.DBAPIError as exc:
         if isinstance(exc.orig, psycopg.Error):
             raise db.translate(exc.orig) from exc
         raise
     finally:
         engine.dispose()
+
+
+def _drift_refusal(revision: str, drift: list[Drift]) -> str:
+    shown = "; ".join(d.message for d in drift[:3]) + (f"; and {len(drift) - 3} more" if len(drift) > 3 else "")
+    return (f"refusing to upgrade from revision {revision}: the upgrade would overwrite {len(drift)} kit "
+            f"function(s) that are not what revision {revision} installed, and the evidence with them ({shown}). "
+            "Investigate (pgaudit-kit verify), then run pgaudit-kit install --overwrite-drift to record them "
+            "in the audit log and upgrade")
 
 
 def install_sql(from_revision: str | None) -> str:

@@ -25,11 +25,27 @@ END
 $maintenance$;
 """
 
+# A DDL statement the kit records (its event trigger runs during an upgrade too) writes this transaction's
+# who/where row, and that queues the deferred sealing trigger; PostgreSQL refuses ALTER TABLE on a table
+# with pending trigger events (revision 0003 alters pgaudit_kit.transaction). So, before each file, the
+# pending sealing event fires now rather than at commit.
+FIRE_PENDING_SEALING = """DO $fire$
+BEGIN
+  IF EXISTS (SELECT FROM pg_catalog.pg_trigger t WHERE t.tgname = 'pgaudit_kit_seal_at_commit'
+                AND t.tgrelid = pg_catalog.to_regclass('pgaudit_kit.transaction')) THEN
+    SET CONSTRAINTS pgaudit_kit.pgaudit_kit_seal_at_commit IMMEDIATE;
+    SET CONSTRAINTS pgaudit_kit.pgaudit_kit_seal_at_commit DEFERRED;
+  END IF;
+END
+$fire$;
+"""
+
 
 def run_sql_files(paths: Iterable[str]) -> None:
     paths = list(paths)
     _open_maintenance(paths)
     for path in paths:
+        _run("pending sealing", FIRE_PENDING_SEALING)
         _run(path, read_sql(path))
 
 

@@ -48,6 +48,40 @@ def shipped_function_bodies(revision: str | None = None) -> dict[str, str]:
     return bodies
 
 
+# Privilege statements on the kit's functions, as the shipped SQL writes them (one statement may span lines).
+_FUNCTION_GRANT = re.compile(r"^(GRANT EXECUTE|REVOKE ALL) ON FUNCTION (.*?) (?:TO|FROM) (.*?);", re.M | re.S)
+_FUNCTION_NAME = re.compile(r"(pgaudit_kit(?:_guard)?\.\w+)\(")
+
+
+@cache
+def shipped_function_grantees() -> dict[str, frozenset[str]]:
+    """Qualified function name -> the roles (PUBLIC included) that the current schema's SQL lets execute
+    it, besides its owner: a new function starts executable by PUBLIC, as PostgreSQL creates it; GRANT and
+    REVOKE change that in file order, CREATE OR REPLACE keeps it, DROP ends it."""
+    grantees: dict[str, set[str]] = {}
+    for line in read_sql("MANIFEST").splitlines():
+        source = line.strip()
+        if not source or source.startswith("#"):
+            continue
+        text = read_sql(source)
+        changes: list[tuple[int, str, str, list[str]]] = []
+        changes += [(m.start(), "create", m.group(1), []) for m in FUNCTION_DEFINITION.finditer(text)]
+        changes += [(m.start(), "drop", m.group(1), []) for m in FUNCTION_DROP.finditer(text)]
+        for m in _FUNCTION_GRANT.finditer(text):
+            roles = [role.strip() for role in m.group(3).split(",")]
+            changes += [(m.start(), m.group(1), name, roles) for name in _FUNCTION_NAME.findall(m.group(2))]
+        for _, change, name, roles in sorted(changes):
+            if change == "create":
+                grantees.setdefault(name, {"PUBLIC"})
+            elif change == "drop":
+                grantees.pop(name, None)
+            elif change == "GRANT EXECUTE":
+                grantees[name] |= set(roles)
+            else:
+                grantees[name] -= set(roles)
+    return {name: frozenset(roles) for name, roles in grantees.items()}
+
+
 def _kit_function_sources(conn: psycopg.Connection[Any]) -> dict[str, str]:
     """Qualified name -> source of every function in the kit's schemas but the generated capture ones."""
     rows = conn.execute(
@@ -69,6 +103,7 @@ def check(conn: psycopg.Connection[Any], findings: Findings) -> None:
             findings.add(Finding("coverage_function_modified", f"{name} differs from the shipped SQL", object=name))
     for name in sorted(set(shipped) - set(found)):
         findings.add(Finding("coverage_function_missing", f"{name} is missing", object=name))
+    _check_function_privileges(conn, findings)
     _check_enrolment_against_log(conn, findings)
     _check_maintenance_windows(conn, findings)
 
@@ -117,6 +152,42 @@ def upgrade_drift(conn: psycopg.Connection[Any], revision: str) -> list[Drift]:
             drift.append(Drift("coverage_capture_modified", function,
                                f"{function}, capture of {table}, is not the one the kit generates", source))
     return drift
+
+
+def _check_function_privileges(conn: psycopg.Connection[Any], findings: Findings) -> None:
+    """Who may execute each kit function must be exactly what the shipped SQL grants. The commit-time
+    invariants already refuse EXECUTE for roles outside the kit (those findings come with capture_problems);
+    this also catches a grant to one of the kit's own roles beyond what the kit gives it (an admin who may
+    open maintenance windows or lock down directly), and a grant taken away."""
+    reported = {f.object for f in findings.items if f.kind == "coverage_privilege"}
+    shipped = shipped_function_grantees()
+    found: dict[str, tuple[str, str, dict[str, bool]]] = {}
+    for name, signature, owner, grantee, grantable in conn.execute(
+            "SELECT p.pronamespace::regnamespace::text || '.' || p.proname::text, p.oid::regprocedure::text, "
+            "pg_get_userbyid(p.proowner)::text, "
+            "CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE pg_get_userbyid(a.grantee)::text END, a.is_grantable "
+            "FROM pg_proc p LEFT JOIN LATERAL aclexplode(COALESCE(p.proacl, acldefault('f', p.proowner))) a "
+            "ON a.grantee <> p.proowner "
+            "WHERE p.pronamespace IN ('pgaudit_kit'::regnamespace, to_regnamespace('pgaudit_kit_guard')) "
+            "ORDER BY 2, 4"):
+        if _CAPTURE.fullmatch(name) or name not in shipped:
+            continue  # capture functions: their table's owner may hold EXECUTE; unknown ones are reported as such
+        entry = found.setdefault(name, (signature, owner, {}))
+        if grantee is not None:
+            entry[2][grantee] = grantable
+    for name, (signature, owner, grantees) in sorted(found.items()):
+        if signature in reported:
+            continue
+        expected = shipped[name] - {owner}
+        for grantee in sorted(set(grantees) - expected):
+            findings.add(Finding("coverage_privilege", f"{grantee} may execute {signature}, which the kit does not "
+                                 "grant", object=signature))
+        for grantee in sorted(expected - set(grantees)):
+            findings.add(Finding("coverage_privilege", f"{grantee} may no longer execute {signature}, which the kit "
+                                 "grants", object=signature))
+        for grantee in sorted(g for g in set(grantees) & expected if grantees[g]):
+            findings.add(Finding("coverage_privilege", f"{grantee} may grant EXECUTE on {signature} to others, which "
+                                 "the kit never allows", object=signature))
 
 
 def _options(options: Any) -> tuple[Any, ...]:

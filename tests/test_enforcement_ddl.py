@@ -242,6 +242,26 @@ def test_generated_capture_function_cannot_be_replaced_or_dropped(kit_conn: Conn
     assert_capture_works(kit_conn, roles)
 
 
+@pytest.mark.parametrize(("grant", "problem"), [
+    ("GRANT EXECUTE ON FUNCTION pgaudit_kit.begin_maintenance(text) TO {}",
+     "{} may execute pgaudit_kit.begin_maintenance(text)"),
+    ("GRANT CREATE ON SCHEMA pgaudit_kit TO {}", "{} holds CREATE on schema pgaudit_kit"),
+])
+def test_grant_on_the_kits_functions_or_schema_to_an_application_role_is_refused_at_commit(
+        kit_conn: Conn, app_db: str, roles: Roles, grant: str, problem: str) -> None:
+    before = snapshot(kit_conn)
+    with connect(app_db, roles, "superuser") as conn:
+        conn.autocommit = False
+        conn.execute(sql.SQL(grant).format(sql.Identifier(roles.app)))
+        with pytest.raises(psycopg.errors.InsufficientPrivilege) as caught:
+            conn.commit()
+        assert problem.format(roles.app) in str(caught.value.diag.message_primary), caught.value.diag.message_primary
+    assert_unchanged(kit_conn, before)
+    assert kit_conn.execute("SELECT has_function_privilege(%s, 'pgaudit_kit.begin_maintenance(text)', 'EXECUTE'), "
+                            "has_schema_privilege(%s, 'pgaudit_kit', 'CREATE')", (roles.app, roles.app)).fetchone() \
+        == (False, False)
+
+
 def test_grant_on_history_to_an_application_role_is_refused_at_commit(kit_conn: Conn, app_db: str,
                                                                       roles: Roles) -> None:
     before = snapshot(kit_conn)

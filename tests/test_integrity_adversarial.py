@@ -582,6 +582,23 @@ def test_unpinned_output_setting_of_a_capture_function_is_coverage_capture_modif
     assert_findings(audited, [F("coverage_capture_modified", object=function)])
 
 
+def test_execute_granted_to_a_kit_role_beyond_the_shipped_grants_is_coverage_privilege(audited: Audited) -> None:
+    """The commit-time invariants refuse EXECUTE on a kit function for roles outside the kit, not for its
+    own roles: a grant that lets every admin open maintenance windows passes them. verify compares each
+    function's grantees with the shipped SQL; so also a grant taken away, and a grant option given."""
+    assert_clean(audited)
+    audited.conn.execute("GRANT EXECUTE ON FUNCTION pgaudit_kit.begin_maintenance(text) TO pgaudit_kit_admin")
+    audited.conn.execute("REVOKE EXECUTE ON FUNCTION pgaudit_kit.seal(integer, boolean) FROM pgaudit_kit_admin")
+    audited.conn.execute("GRANT EXECUTE ON FUNCTION pgaudit_kit.lockdown(text) TO pgaudit_kit_admin WITH GRANT OPTION")
+    report = assert_findings(audited, [F("coverage_privilege", object="pgaudit_kit.begin_maintenance(text)"),
+                                       F("coverage_privilege", object="pgaudit_kit.lockdown(text)"),
+                                       F("coverage_privilege", object="pgaudit_kit.seal(integer,boolean)")])
+    assert [f["message"] for f in report["findings"]] == [
+        "pgaudit_kit_admin may execute pgaudit_kit.begin_maintenance(text), which the kit does not grant",
+        "pgaudit_kit_admin may grant EXECUTE on pgaudit_kit.lockdown(text) to others, which the kit never allows",
+        "pgaudit_kit_admin may no longer execute pgaudit_kit.seal(integer,boolean), which the kit grants"]
+
+
 def test_disabled_capture_trigger_is_coverage_trigger(audited: Audited) -> None:
     assert_clean(audited)
     with guards_off(audited.conn) as conn:

@@ -10,6 +10,7 @@ from conftest import Cluster
 
 from pgaudit_kit import installer
 from pgaudit_kit.catalog import schema_snapshot
+from pgaudit_kit.coverage import shipped_function_bodies, shipped_function_grantees
 from pgaudit_kit.resources import read_sql, sql_dir
 
 
@@ -55,3 +56,16 @@ def test_upgrade_downgrade_upgrade(kit_db: str) -> None:
     # the enrolment did not survive the downgrade (its capture function is gone); everything else is equal
     assert {k: v for k, v in after.items() if k != "functions"} == {k: v for k, v in before.items() if k != "functions"}
     assert [f for f in before["functions"] if not re.fullmatch(r"pgaudit_kit\.capture_\d+\(\)", f[0])] == after["functions"]
+
+
+def test_shipped_grants_are_read_from_the_sql_sources() -> None:
+    """verify's privilege check compares with these: a function starts executable by PUBLIC, REVOKE and
+    GRANT change that, a later revision's DROP removes it."""
+    grantees = shipped_function_grantees()
+    assert grantees["pgaudit_kit.seal"] == {"pgaudit_kit_admin"}
+    assert grantees["pgaudit_kit.record_review"] == {"pgaudit_kit_admin", "pgaudit_kit_reader"}
+    assert grantees["pgaudit_kit.enable_table"] == {"pgaudit_kit_admin", "pgaudit_kit_owner"}
+    assert grantees["pgaudit_kit.begin_maintenance"] == set()
+    assert grantees["pgaudit_kit.in_maintenance"] == {"PUBLIC"}
+    assert "pgaudit_kit.notify_watchers" not in grantees  # revision 0006 drops it
+    assert set(grantees) == set(shipped_function_bodies())

@@ -3,13 +3,15 @@
 The invariants (every enrolled table has its capture function, as generated, and its capture triggers
 enabled ALWAYS; the guard, sealing and event triggers are in place; nobody else may write the kit's
 tables) come from pgaudit_kit.invariant_problems(), the same check the DDL guard runs at commit. On top
-of that, every function in the kit's schemas must be identical to the shipped SQL, and no unknown
-function may hide there.
+of that, every function in the kit's schemas must be identical to the shipped SQL and executable by
+exactly the roles that SQL grants, and no unknown function may hide there. ``upgrade_drift`` answers the
+same question against an older revision's SQL, before `install` upgrades over it.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
@@ -24,20 +26,25 @@ from .verification import Finding, Findings
 _CAPTURE = re.compile(r"pgaudit_kit\.capture_\d+")
 
 
-@cache
-def shipped_function_bodies(revision: str | None = None) -> dict[str, str]:
-    """Qualified function name -> body, from the SQL sources of the current schema (or of the schema as
-    *revision* left it: revision 000N applies the sources of v1..vN): later definitions win, and a
-    function a later file drops is no longer shipped."""
+def _manifest_sources(revision: str | None = None) -> Iterator[str]:
+    """Text of each SQL source of the current schema in MANIFEST order, or of the schema as *revision*
+    left it (revision 000N applies the sources of v1..vN)."""
     last_version = int(revision) if revision else None
-    bodies: dict[str, str] = {}
     for line in read_sql("MANIFEST").splitlines():
         source = line.strip()
         if not source or source.startswith("#"):
             continue
         if last_version is not None and int(source.split("/", 1)[0].removeprefix("v")) > last_version:
-            break  # the MANIFEST lists the sources version by version
-        text = read_sql(source)
+            return  # the MANIFEST lists the sources version by version
+        yield read_sql(source)
+
+
+@cache
+def shipped_function_bodies(revision: str | None = None) -> dict[str, str]:
+    """Qualified function name -> body, from the SQL sources of the current schema (or of *revision*'s):
+    later definitions win, and a function a later file drops is no longer shipped."""
+    bodies: dict[str, str] = {}
+    for text in _manifest_sources(revision):
         changes = [(m.start(), m.group(1), m.group(3)) for m in FUNCTION_DEFINITION.finditer(text)]
         changes += [(m.start(), m.group(1), None) for m in FUNCTION_DROP.finditer(text)]
         for _, name, body in sorted(changes):
@@ -59,11 +66,7 @@ def shipped_function_grantees() -> dict[str, frozenset[str]]:
     it, besides its owner: a new function starts executable by PUBLIC, as PostgreSQL creates it; GRANT and
     REVOKE change that in file order, CREATE OR REPLACE keeps it, DROP ends it."""
     grantees: dict[str, set[str]] = {}
-    for line in read_sql("MANIFEST").splitlines():
-        source = line.strip()
-        if not source or source.startswith("#"):
-            continue
-        text = read_sql(source)
+    for text in _manifest_sources():
         changes: list[tuple[int, str, str, list[str]]] = []
         changes += [(m.start(), "create", m.group(1), []) for m in FUNCTION_DEFINITION.finditer(text)]
         changes += [(m.start(), "drop", m.group(1), []) for m in FUNCTION_DROP.finditer(text)]

@@ -39,25 +39,37 @@ def _manifest_sources(revision: str | None = None) -> Iterator[str]:
         yield read_sql(source)
 
 
+# Privilege statements on the kit's functions, as the shipped SQL writes them (one statement may span lines).
+_FUNCTION_GRANT = re.compile(r"^(GRANT EXECUTE|REVOKE ALL) ON FUNCTION (.*?) (?:TO|FROM) (.*?);", re.M | re.S)
+_FUNCTION_NAME = re.compile(r"(pgaudit_kit(?:_guard)?\.\w+)\(")
+
+
+def _function_statements(revision: str | None = None) -> Iterator[tuple[str, str, Any]]:
+    """(statement, qualified function name, detail) for each statement of the shipped SQL that defines,
+    drops, grants or revokes a kit function, in the order it runs: ("create", name, body), ("drop", name,
+    None), ("GRANT EXECUTE" or "REVOKE ALL", name, roles)."""
+    for text in _manifest_sources(revision):
+        changes: list[tuple[int, str, str, Any]] = []
+        changes += [(m.start(), "create", m.group(1), m.group(3)) for m in FUNCTION_DEFINITION.finditer(text)]
+        changes += [(m.start(), "drop", m.group(1), None) for m in FUNCTION_DROP.finditer(text)]
+        for m in _FUNCTION_GRANT.finditer(text):
+            roles = {role.strip() for role in m.group(3).split(",")}
+            changes += [(m.start(), m.group(1), name, roles) for name in _FUNCTION_NAME.findall(m.group(2))]
+        for _, statement, name, detail in sorted(changes, key=lambda change: change[0]):
+            yield statement, name, detail
+
+
 @cache
 def shipped_function_bodies(revision: str | None = None) -> dict[str, str]:
     """Qualified function name -> body, from the SQL sources of the current schema (or of *revision*'s):
     later definitions win, and a function a later file drops is no longer shipped."""
     bodies: dict[str, str] = {}
-    for text in _manifest_sources(revision):
-        changes = [(m.start(), m.group(1), m.group(3)) for m in FUNCTION_DEFINITION.finditer(text)]
-        changes += [(m.start(), m.group(1), None) for m in FUNCTION_DROP.finditer(text)]
-        for _, name, body in sorted(changes):
-            if body is None:
-                bodies.pop(name, None)
-            else:
-                bodies[name] = body
+    for statement, name, detail in _function_statements(revision):
+        if statement == "create":
+            bodies[name] = detail
+        elif statement == "drop":
+            bodies.pop(name, None)
     return bodies
-
-
-# Privilege statements on the kit's functions, as the shipped SQL writes them (one statement may span lines).
-_FUNCTION_GRANT = re.compile(r"^(GRANT EXECUTE|REVOKE ALL) ON FUNCTION (.*?) (?:TO|FROM) (.*?);", re.M | re.S)
-_FUNCTION_NAME = re.compile(r"(pgaudit_kit(?:_guard)?\.\w+)\(")
 
 
 @cache
@@ -66,22 +78,15 @@ def shipped_function_grantees() -> dict[str, frozenset[str]]:
     it, besides its owner: a new function starts executable by PUBLIC, as PostgreSQL creates it; GRANT and
     REVOKE change that in file order, CREATE OR REPLACE keeps it, DROP ends it."""
     grantees: dict[str, set[str]] = {}
-    for text in _manifest_sources():
-        changes: list[tuple[int, str, str, list[str]]] = []
-        changes += [(m.start(), "create", m.group(1), []) for m in FUNCTION_DEFINITION.finditer(text)]
-        changes += [(m.start(), "drop", m.group(1), []) for m in FUNCTION_DROP.finditer(text)]
-        for m in _FUNCTION_GRANT.finditer(text):
-            roles = [role.strip() for role in m.group(3).split(",")]
-            changes += [(m.start(), m.group(1), name, roles) for name in _FUNCTION_NAME.findall(m.group(2))]
-        for _, change, name, roles in sorted(changes):
-            if change == "create":
-                grantees.setdefault(name, {"PUBLIC"})
-            elif change == "drop":
-                grantees.pop(name, None)
-            elif change == "GRANT EXECUTE":
-                grantees[name] |= set(roles)
-            else:
-                grantees[name] -= set(roles)
+    for statement, name, detail in _function_statements():
+        if statement == "create":
+            grantees.setdefault(name, {"PUBLIC"})
+        elif statement == "drop":
+            grantees.pop(name, None)
+        elif statement == "GRANT EXECUTE":
+            grantees[name] |= detail
+        else:
+            grantees[name] -= detail
     return {name: frozenset(roles) for name, roles in grantees.items()}
 
 

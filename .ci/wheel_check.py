@@ -45,6 +45,8 @@ try:
     assert status.returncode == 0, status.stdout + status.stderr
     report = json.loads(status.stdout)
     assert [t["table_name"] for t in report["enrolled_tables"]] == ["t"]
+    verified = run("verify", "--full")  # reads the shipped-function records packaged with the wheel
+    assert verified.returncode == 0, verified.stdout + verified.stderr
     print(f"wheel OK: revision {report['installed_revision']} on PostgreSQL {report['server_version']}")
 finally:
     if server.stdin:

@@ -3,14 +3,19 @@
 The version table lives in ``pgaudit_kit`` (never the user's ``public.alembic_version``), so the
 schema is created first. Online runs reuse the connection the installer hands over in
 ``config.attributes["connection"]``: it already holds the install lock and its transaction.
+
+The installer says what it does in ``config.attributes["pgaudit_kit_mode"]``: a fresh install stamps the
+newest revision and applies every source of ``sql/``; an upgrade runs the pending revisions' deltas and then
+applies the idempotent sources again (pgaudit_kit.migration_support).
 """
 
 from __future__ import annotations
 
 from alembic import context
 
-VERSION_SCHEMA = "pgaudit_kit"
-VERSION_TABLE = "alembic_version"
+from pgaudit_kit.migration_support import apply_sources
+from pgaudit_kit.names import KIT_SCHEMA as VERSION_SCHEMA
+from pgaudit_kit.names import VERSION_TABLE
 
 config = context.config
 
@@ -26,6 +31,7 @@ def run_migrations_offline() -> None:
     context.get_context().impl.static_output(f"CREATE SCHEMA IF NOT EXISTS {VERSION_SCHEMA};\n")
     with context.begin_transaction():
         context.run_migrations()
+        apply_sources(_mode(), config.attributes.get("pgaudit_kit_from_revision"))
 
 
 def run_migrations_online() -> None:
@@ -41,6 +47,14 @@ def run_migrations_online() -> None:
     )
     with context.begin_transaction():
         context.run_migrations()
+        apply_sources(_mode(), config.attributes.get("pgaudit_kit_from_revision"))
+
+
+def _mode() -> str:
+    mode = config.attributes.get("pgaudit_kit_mode")
+    if mode is None:
+        raise RuntimeError("pgaudit-kit migrations run through `pgaudit-kit install`, which says what to do")
+    return str(mode)
 
 
 if context.is_offline_mode():

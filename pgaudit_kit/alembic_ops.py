@@ -18,7 +18,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-KIT_SCHEMA = "pgaudit_kit"
+from .names import KIT_SCHEMA
 
 
 def enable_table(op: Any, table: str, *, excluded_columns: Sequence[str] = (), redacted_columns: Sequence[str] = (),

@@ -4,110 +4,46 @@ The invariants (every enrolled table has its capture function, as generated, and
 enabled ALWAYS; the guard, sealing and event triggers are in place; nobody else may write the kit's
 tables) come from pgaudit_kit.invariant_problems(), the same check the DDL guard runs at commit. On top
 of that, every function in the kit's schemas must be identical to the shipped SQL and executable by
-exactly the roles that SQL grants, and no unknown function may hide there. ``upgrade_drift`` answers the
+exactly the roles it grants (pgaudit_kit.shipped: what each revision shipped, as data), and no unknown
+function may hide there. ``upgrade_drift`` answers the
 same question against an older revision's SQL, before `install` upgrades over it.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass
-from functools import cache
 from typing import Any
 
 import psycopg
 from psycopg import sql
 
 from .catalog import capture_problems
-from .resources import FUNCTION_DEFINITION, FUNCTION_DROP, read_sql
+from .shipped import ShippedFunction, functions_in, load, newest_revision, source_digest
 from .verification import Finding, Findings
 
 _CAPTURE = re.compile(r"pgaudit_kit\.capture_\d+")
 
 
-def _manifest_sources(revision: str | None = None) -> Iterator[str]:
-    """Text of each SQL source of the current schema in MANIFEST order, or of the schema as *revision*
-    left it (revision 000N applies the sources of v1..vN)."""
-    last_version = int(revision) if revision else None
-    for line in read_sql("MANIFEST").splitlines():
-        source = line.strip()
-        if not source or source.startswith("#"):
-            continue
-        if last_version is not None and int(source.split("/", 1)[0].removeprefix("v")) > last_version:
-            return  # the MANIFEST lists the sources version by version
-        yield read_sql(source)
-
-
-# Privilege statements on the kit's functions, as the shipped SQL writes them (one statement may span lines).
-_FUNCTION_GRANT = re.compile(r"^(GRANT EXECUTE|REVOKE ALL) ON FUNCTION (.*?) (?:TO|FROM) (.*?);", re.M | re.S)
-_FUNCTION_NAME = re.compile(r"(pgaudit_kit(?:_guard)?\.\w+)\(")
-
-
-def _function_statements(revision: str | None = None) -> Iterator[tuple[str, str, Any]]:
-    """(statement, qualified function name, detail) for each statement of the shipped SQL that defines,
-    drops, grants or revokes a kit function, in the order it runs: ("create", name, body), ("drop", name,
-    None), ("GRANT EXECUTE" or "REVOKE ALL", name, roles)."""
-    for text in _manifest_sources(revision):
-        changes: list[tuple[int, str, str, Any]] = []
-        changes += [(m.start(), "create", m.group(1), m.group(3)) for m in FUNCTION_DEFINITION.finditer(text)]
-        changes += [(m.start(), "drop", m.group(1), None) for m in FUNCTION_DROP.finditer(text)]
-        for m in _FUNCTION_GRANT.finditer(text):
-            roles = {role.strip() for role in m.group(3).split(",")}
-            changes += [(m.start(), m.group(1), name, roles) for name in _FUNCTION_NAME.findall(m.group(2))]
-        for _, statement, name, detail in sorted(changes, key=lambda change: change[0]):
-            yield statement, name, detail
-
-
-@cache
-def shipped_function_bodies(revision: str | None = None) -> dict[str, str]:
-    """Qualified function name -> body, from the SQL sources of the current schema (or of *revision*'s):
-    later definitions win, and a function a later file drops is no longer shipped."""
-    bodies: dict[str, str] = {}
-    for statement, name, detail in _function_statements(revision):
-        if statement == "create":
-            bodies[name] = detail
-        elif statement == "drop":
-            bodies.pop(name, None)
-    return bodies
-
-
-@cache
-def shipped_function_grantees() -> dict[str, frozenset[str]]:
-    """Qualified function name -> the roles (PUBLIC included) that the current schema's SQL lets execute
-    it, besides its owner: a new function starts executable by PUBLIC, as PostgreSQL creates it; GRANT and
-    REVOKE change that in file order, CREATE OR REPLACE keeps it, DROP ends it."""
-    grantees: dict[str, set[str]] = {}
-    for statement, name, detail in _function_statements():
-        if statement == "create":
-            grantees.setdefault(name, {"PUBLIC"})
-        elif statement == "drop":
-            grantees.pop(name, None)
-        elif statement == "GRANT EXECUTE":
-            grantees[name] |= detail
-        else:
-            grantees[name] -= detail
-    return {name: frozenset(roles) for name, roles in grantees.items()}
+def _shipped(revision: str | None = None) -> dict[str, ShippedFunction]:
+    """What *revision* (default: the newest) shipped, by qualified function name."""
+    return load(revision or newest_revision())
 
 
 def _kit_function_sources(conn: psycopg.Connection[Any]) -> dict[str, str]:
     """Qualified name -> source of every function in the kit's schemas but the generated capture ones."""
-    rows = conn.execute(
-        "SELECT p.pronamespace::regnamespace::text || '.' || p.proname::text, p.prosrc FROM pg_proc p "
-        "WHERE p.pronamespace IN ('pgaudit_kit'::regnamespace, to_regnamespace('pgaudit_kit_guard'))"
-    ).fetchall()
-    return {name: source for name, source in rows if not _CAPTURE.fullmatch(name)}
+    return {name: source for name, (_, source) in functions_in(conn).items()}
 
 
 def check(conn: psycopg.Connection[Any], findings: Findings) -> None:
     for problem in capture_problems(conn):
         findings.add(Finding(problem.kind, problem.message, object=problem.object))
-    shipped = shipped_function_bodies()
+    shipped = _shipped()
     found = _kit_function_sources(conn)
     for name, source in found.items():
         if name not in shipped:
             findings.add(Finding("coverage_unknown_function", f"{name} is not a function the kit ships", object=name))
-        elif shipped[name] != source:
+        elif shipped[name].source_sha256 != source_digest(source):
             findings.add(Finding("coverage_function_modified", f"{name} differs from the shipped SQL", object=name))
     for name in sorted(set(shipped) - set(found)):
         findings.add(Finding("coverage_function_missing", f"{name} is missing", object=name))
@@ -134,10 +70,11 @@ def upgrade_drift(conn: psycopg.Connection[Any], revision: str) -> list[Drift]:
     what *revision* shipped or are missing, and capture functions that are not what the database's own
     generator makes of their tables. (Unknown functions and disabled triggers survive an upgrade, and
     `verify` reports them after it.)"""
-    shipped = shipped_function_bodies(revision)
+    shipped = _shipped(revision)
     found = _kit_function_sources(conn)
     drift = [Drift("coverage_function_modified", name, f"{name} differs from the SQL revision {revision} shipped",
-                   found[name]) for name in sorted(shipped) if name in found and found[name] != shipped[name]]
+                   found[name]) for name in sorted(shipped)
+             if name in found and source_digest(found[name]) != shipped[name].source_sha256]
     drift += [Drift("coverage_function_missing", name, f"{name} is missing", None)
               for name in sorted(set(shipped) - set(found))]
     # Revisions 0005 on pin only the settings a table's columns need (capture_settings); earlier ones
@@ -168,7 +105,7 @@ def _check_function_privileges(conn: psycopg.Connection[Any], findings: Findings
     this also catches a grant to one of the kit's own roles beyond what the kit gives it (an admin who may
     open maintenance windows or lock down directly), and a grant taken away."""
     reported = {f.object for f in findings.items if f.kind == "coverage_privilege"}
-    shipped = shipped_function_grantees()
+    shipped = _shipped()
     found: dict[str, tuple[str, str, dict[str, bool]]] = {}
     for name, signature, owner, grantee, grantable in conn.execute(
             "SELECT p.pronamespace::regnamespace::text || '.' || p.proname::text, p.oid::regprocedure::text, "
@@ -186,7 +123,7 @@ def _check_function_privileges(conn: psycopg.Connection[Any], findings: Findings
     for name, (signature, owner, grantees) in sorted(found.items()):
         if signature in reported:
             continue
-        expected = shipped[name] - {owner}
+        expected = set(shipped[name].grantees) - {owner}
         for grantee in sorted(set(grantees) - expected):
             findings.add(Finding("coverage_privilege", f"{grantee} may execute {signature}, which the kit does not "
                                  "grant", object=signature))

@@ -14,8 +14,7 @@ import psycopg
 from psycopg import errors as pgerrors
 
 from .errors import EnvironmentProblem, InsufficientPrivilege, KitError, NotInstalled, ReadOnlyServer, UsageError
-
-KIT_SCHEMA = "pgaudit_kit"
+from .names import KIT_SCHEMA
 
 # SQLSTATE classes that mean "the request names something wrong" rather than "the server cannot serve".
 _USAGE_SQLSTATES = {

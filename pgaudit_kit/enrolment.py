@@ -1,8 +1,8 @@
 """Enrol tables and schemas into capture, and take them out again.
 
-Every name is resolved the way PostgreSQL resolves it (``to_regclass``: quoting, case folding,
-search_path) before anything changes; then all changes happen in one transaction through the kit's
-SQL functions, so a bad name in a list leaves the database untouched.
+Every name is resolved the way PostgreSQL resolves it (:mod:`pgaudit_kit.relations`: quoting, case
+folding, search_path) before anything changes; then all changes happen in one transaction through the
+kit's SQL functions, so a bad name in a list leaves the database untouched.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import psycopg
 
 from . import db
 from .errors import UsageError
+from .relations import require_table
 
 TRUNCATE_POLICIES = ("capture", "refuse")
 
@@ -31,43 +32,22 @@ class CaptureOptions:
             raise UsageError(f"--truncate must be one of {', '.join(TRUNCATE_POLICIES)}, not {self.truncate!r}")
 
 
-def resolve_table(conn: psycopg.Connection[Any], name: str) -> tuple[int, str]:
-    """OID and canonical (schema-qualified, quoted) name of *name*, or UsageError naming it."""
-    if not name.strip():
-        raise UsageError("empty table name")
-    try:
-        with conn.transaction():
-            row = conn.execute(
-                "SELECT c.oid::int8, format('%%I.%%I', n.nspname, c.relname), c.relkind::text"
-                " FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = to_regclass(%s)",
-                (name,),
-            ).fetchone()
-    except psycopg.Error as exc:  # e.g. improper qualified name
-        raise UsageError(f"invalid table name {name!r}: {exc.diag.message_primary or exc}") from exc
-    if row is None:
-        raise UsageError(f"table {name!r} does not exist (names resolve like SQL: quote mixed case, e.g. '\"Orders\"')")
-    oid, canonical, relkind = row
-    if relkind not in ("r", "p"):
-        raise UsageError(f"{canonical} is not a table (relkind {relkind}); only tables can be enrolled")
-    return int(oid), str(canonical)
-
-
 def enable_tables(
     conn: psycopg.Connection[Any], names: Sequence[str], options: CaptureOptions
 ) -> list[tuple[str, bool]]:
     """Enrol every table in *names* (or update its options). Returns (table, changed) pairs."""
     db.require_writable(conn)
     db.require_installed(conn)
-    resolved = [resolve_table(conn, name) for name in names]
+    tables = [require_table(conn, name) for name in names]
     results: list[tuple[str, bool]] = []
     with db.translated_errors(), conn.transaction():
-        for oid, canonical in resolved:
+        for table in tables:
             row = conn.execute(
                 "SELECT pgaudit_kit.enable_table(%s::oid::regclass, %s::text[], %s::text[], %s, %s)",
-                (oid, list(options.excluded_columns), list(options.redacted_columns), options.truncate,
+                (table.oid, list(options.excluded_columns), list(options.redacted_columns), options.truncate,
                  options.capture_statement),
             ).fetchone()
-            results.append((canonical, bool(row and row[0])))
+            results.append((table.name, bool(row and row[0])))
     return results
 
 
@@ -94,10 +74,10 @@ def disable_table(conn: psycopg.Connection[Any], name: str, reason: str | None) 
     db.require_writable(conn)
     db.require_installed(conn)
     reason = _require_reason(reason)
-    oid, canonical = resolve_table(conn, name)
+    table = require_table(conn, name)
     with db.translated_errors(), conn.transaction():
-        conn.execute("SELECT pgaudit_kit.disable_table(%s::oid::regclass, %s)", (oid, reason))
-    return canonical
+        conn.execute("SELECT pgaudit_kit.disable_table(%s::oid::regclass, %s)", (table.oid, reason))
+    return table.name
 
 
 def disable_schema(conn: psycopg.Connection[Any], schema: str, reason: str | None) -> None:

@@ -1,7 +1,9 @@
 """Install, upgrade, inspect and remove the kit's schema in a database.
 
-The schema is versioned by the Alembic scripts in ``migrations/``; this module drives Alembic
-programmatically. Installs are transactional (all of it or nothing) and serialised per database by an
+A database without the kit gets the current ``sql/`` sources and is stamped with the newest Alembic
+revision; one with an older revision runs the pending revisions' deltas and then the idempotent sources
+(pgaudit_kit.migration_support). Upgrades are forward-only: there is no downgrade, and `uninstall` removes
+the kit. Installs are transactional (all of it or nothing) and serialised per database by an
 advisory lock, so two installers started at once end with one install and one no-op.
 """
 
@@ -15,33 +17,20 @@ from typing import Any
 import psycopg
 import sqlalchemy as sa
 from alembic import command
-from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 
 from . import db, lockdown
 from .catalog import auto_enrol_schemas, capture_problems, enrolled_tables
 from .coverage import Drift, upgrade_drift
 from .errors import DriftFound, HistoryExists
-from .resources import migrations_dir
+from .migration_support import FRESH_INSTALL, UPGRADE
+from .names import KIT_ROLES
+from .revisions import alembic_config, head_revision
 from .sealing import backlog
 
 # pg_advisory_xact_lock key: hashtext('pgaudit_kit.install') is stable across versions, but spelling the
 # constant out keeps it independent of hash function changes.
 INSTALL_LOCK_KEY = 0x70676B69  # "pgki"
-ROLES = ("pgaudit_kit_owner", "pgaudit_kit_admin", "pgaudit_kit_reader")
-
-
-def alembic_config() -> Config:
-    cfg = Config()
-    cfg.set_main_option("script_location", str(migrations_dir()))
-    return cfg
-
-
-def head_revision() -> str:
-    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
-    assert head is not None, "no migrations shipped"
-    return head
 
 
 def current_revision(conn: psycopg.Connection[Any]) -> str | None:
@@ -95,7 +84,13 @@ def install(dsn: str | None, overwrite_drift: bool = False) -> InstallResult:
                         raise DriftFound(_drift_refusal(before, drift))
                 cfg = alembic_config()
                 cfg.attributes["connection"] = conn
-                command.upgrade(cfg, "head")
+                if before is None:
+                    cfg.attributes["pgaudit_kit_mode"] = FRESH_INSTALL
+                    command.stamp(cfg, "head")
+                else:
+                    cfg.attributes["pgaudit_kit_mode"] = UPGRADE
+                    cfg.attributes["pgaudit_kit_from_revision"] = before
+                    command.upgrade(cfg, "head")
             if drift:
                 # After the upgrade: its maintenance window has written this transaction's who/where row,
                 # so the record goes in even while audited writes are locked down.
@@ -124,31 +119,19 @@ def _drift_refusal(revision: str, drift: list[Drift]) -> str:
 
 def install_sql(from_revision: str | None) -> str:
     """The SQL `install` would run, from *from_revision* (None: a database without the kit) to head."""
+    if from_revision == head_revision():
+        return "-- pgaudit-kit is already at the newest revision; nothing to run.\n"
     cfg = alembic_config()
     buffer = io.StringIO()
     cfg.output_buffer = buffer
-    target = f"{from_revision}:head" if from_revision else "head"
-    if from_revision == head_revision():
-        return "-- pgaudit-kit is already at the newest revision; nothing to run.\n"
-    command.upgrade(cfg, target, sql=True)
+    if from_revision is None:
+        cfg.attributes["pgaudit_kit_mode"] = FRESH_INSTALL
+        command.stamp(cfg, "head", sql=True)
+    else:
+        cfg.attributes["pgaudit_kit_mode"] = UPGRADE
+        cfg.attributes["pgaudit_kit_from_revision"] = from_revision
+        command.upgrade(cfg, f"{from_revision}:head", sql=True)
     return buffer.getvalue()
-
-
-def downgrade(dsn: str | None, revision: str) -> None:
-    """Run Alembic downgrade (used by migration tests and by operators rolling back an upgrade)."""
-    engine = _engine(dsn)
-    try:
-        with engine.begin() as conn:
-            conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({INSTALL_LOCK_KEY})")
-            # The window's own transaction row left a deferred trigger event (sealing at commit) pending on
-            # pgaudit_kit.transaction, and PostgreSQL refuses to drop a table with pending trigger events: a
-            # downgrade to base drops it. Fire it now.
-            conn.exec_driver_sql("SET CONSTRAINTS ALL IMMEDIATE")
-            cfg = alembic_config()
-            cfg.attributes["connection"] = conn
-            command.downgrade(cfg, revision)
-    finally:
-        engine.dispose()
 
 
 @dataclass
@@ -187,7 +170,7 @@ def uninstall(dsn: str | None, discard_history: bool) -> UninstallResult:
             # CASCADE takes the generated capture functions and, through them, their triggers on user tables.
             conn.execute("DROP SCHEMA pgaudit_kit CASCADE")
             conn.execute("DROP SCHEMA IF EXISTS pgaudit_kit_guard CASCADE")
-            for role in ROLES:
+            for role in KIT_ROLES:
                 try:
                     with conn.transaction():
                         conn.execute(psycopg.sql.SQL("DROP ROLE IF EXISTS {}").format(psycopg.sql.Identifier(role)))

@@ -1,21 +1,30 @@
-"""Helpers the Alembic scripts in ``migrations/`` call: they apply shipped SQL files verbatim.
+"""How the kit's schema is built and changed, for the Alembic environment in ``migrations/``.
 
-Online, each file goes straight to psycopg (no SQLAlchemy parameter parsing, which would mangle
-``format('%I')`` or ``'a:b'``); offline (``install --sql``) it is written to the output as-is.
+A fresh install applies every source of ``sql/`` in the declared order (sql/ORDER) and is stamped with
+the newest revision. An upgrade runs each pending revision's frozen delta (``run_delta``: tables, indexes,
+what the sources no longer define), then applies the idempotent sources again (functions, views, triggers,
+policies, event triggers, capture regeneration), so the current definition of every function lives in one
+file. Upgrades are forward-only.
+
+Online, SQL goes straight to psycopg (no SQLAlchemy parameter parsing, which would mangle ``format('%I')``
+or ``'a:b'``); offline (``install --sql``) it is written to the output as-is.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-
-from alembic import context, op
+from alembic import context
 from psycopg import sql
 
-from .resources import FUNCTION_DEFINITION, read_sql
+from . import shipped
+from .resources import APPLY, read_sql, sources
+from .revisions import head_revision
 
-# From revision 0003 on, the DDL guards refuse changes to the kit's objects outside a maintenance window.
-# Each revision's SQL runs in one: opened when the guards exist and it is not open yet, and recorded
-# unless this transaction is the kit's own install; online and in `install --sql` output alike.
+# Regenerates every capture function: needed after an upgrade only when a function changed.
+REGENERATE_CAPTURE = "capture/regenerate.sql"
+
+# The DDL guards refuse changes to the kit's objects outside a maintenance window. Each step of an upgrade
+# runs in one: opened when the guards exist (recorded unless this transaction is the kit's own install);
+# online and in `install --sql` output alike.
 OPEN_MAINTENANCE = """DO $maintenance$
 BEGIN
   IF pg_catalog.to_regprocedure('pgaudit_kit.begin_maintenance(text)') IS NOT NULL THEN
@@ -26,9 +35,9 @@ $maintenance$;
 """
 
 # A DDL statement the kit records (its event trigger runs during an upgrade too) writes this transaction's
-# who/where row, and that queues the deferred sealing trigger; PostgreSQL refuses ALTER TABLE on a table
-# with pending trigger events (revision 0003 alters pgaudit_kit.transaction). So, before each file, the
-# pending sealing event fires now rather than at commit.
+# who/where row, and that queues the deferred sealing trigger; PostgreSQL refuses ALTER TABLE and CREATE INDEX
+# on a table with pending trigger events. So, before each step, the pending sealing event fires now rather
+# than at commit.
 FIRE_PENDING_SEALING = """DO $fire$
 BEGIN
   IF EXISTS (SELECT FROM pg_catalog.pg_trigger t WHERE t.tgname = 'pgaudit_kit_seal_at_commit'
@@ -40,17 +49,55 @@ END
 $fire$;
 """
 
+# Install modes the installer hands to the Alembic environment (config.attributes["pgaudit_kit_mode"]).
+FRESH_INSTALL = "install"
+UPGRADE = "upgrade"
 
-def run_sql_files(paths: Iterable[str]) -> None:
-    paths = list(paths)
-    _open_maintenance(paths)
-    for path in paths:
+
+def run_delta(revision: str, text: str) -> None:
+    """Run one revision's frozen delta, in a maintenance window."""
+    _open_maintenance(f"pgaudit-kit schema change: revision {revision}")
+    _run("pending sealing", FIRE_PENDING_SEALING)
+    _run(f"revision {revision}", text)
+
+
+def apply_sources(mode: str, from_revision: str | None = None) -> None:
+    """After Alembic has stamped (fresh install) or run the pending deltas (upgrade): every source of sql/ on
+    a fresh install; after an upgrade, the idempotent ones, except functions already as the newest revision
+    ships them (online: as the database has them now; offline: as *from_revision* shipped them). Capture is
+    regenerated when any function changed: the generator may be among them."""
+    if mode not in (FRESH_INSTALL, UPGRADE):
+        raise ValueError(f"unknown install mode {mode!r}")
+    target = shipped.load(head_revision())
+    if mode == UPGRADE:
+        present = _present_functions(from_revision)
+    _open_maintenance("pgaudit-kit schema change: current sources")
+    functions_changed = False
+    for source in sources():
+        if mode == UPGRADE:
+            if source.kind != APPLY:
+                continue
+            function = shipped.function_of_source(source.path)
+            if function is not None:
+                if present.get(function) == target.get(function):
+                    continue
+                functions_changed = True
+            elif source.path == REGENERATE_CAPTURE and not functions_changed:
+                continue
         _run("pending sealing", FIRE_PENDING_SEALING)
-        _run(path, read_sql(path))
+        _run(source.path, read_sql(source.path))
 
 
-def _open_maintenance(paths: list[str]) -> None:
-    reason = "pgaudit-kit schema change: " + ", ".join(sorted({p.split("/")[0] for p in paths}))
+def _present_functions(from_revision: str | None) -> dict[str, shipped.ShippedFunction]:
+    if context.is_offline_mode():
+        if from_revision is None:
+            raise ValueError("an offline upgrade needs the revision it starts from")
+        return dict(shipped.load(from_revision))
+    conn = context.get_bind().connection.driver_connection
+    return {name: record for name, (record, _) in shipped.functions_in(conn).items()}  # type: ignore[arg-type]
+
+
+def _open_maintenance(reason: str) -> None:
     _run("maintenance window", sql.SQL(OPEN_MAINTENANCE).format(sql.Literal(reason)).as_string(None))
 
 
@@ -58,20 +105,4 @@ def _run(label: str, text: str) -> None:
     if context.is_offline_mode():
         context.get_context().impl.static_output(f"-- {label}\n{text.rstrip()}\n")
     else:
-        op.get_bind().connection.driver_connection.execute(text)  # type: ignore[union-attr]
-
-
-def restore_released_functions(functions: Iterable[tuple[str, str]]) -> None:
-    """Put back, by CREATE OR REPLACE, the definitions of functions a later revision replaced: each given
-    as (released SQL file, qualified name). The definition is read from the released file itself, so a
-    downgrade restores exactly what that revision shipped. A function that still exists keeps its owner,
-    privileges and comment; one the later revision dropped is created anew, owned by whoever runs the
-    migration, so the downgrade's own SQL must give it back to the kit's owner (as sql/v6/downgrade.sql does)."""
-    functions = list(functions)
-    _open_maintenance([path for path, _ in functions])
-    for path, name in functions:
-        definitions = {m.group(1): m.group(0) for m in FUNCTION_DEFINITION.finditer(read_sql(path))}
-        if name not in definitions:
-            raise LookupError(f"{path} does not define {name}")
-        text = definitions[name] + ";"
-        _run(f"{path}: {name}", text.replace("CREATE FUNCTION", "CREATE OR REPLACE FUNCTION", 1))
+        context.get_bind().connection.driver_connection.execute(text)  # type: ignore[union-attr]

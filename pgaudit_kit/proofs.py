@@ -63,9 +63,8 @@ def _checkpoint_covering(conn: psycopg.Connection[Any], seq: int) -> tuple[int, 
 
 def prove_inclusion(dsn: str | None, event_id: int) -> dict[str, Any]:
     fields_sql = ", ".join(encoding.EVENT_FIELD_SQL)
-    with db.connect(dsn) as conn, db.translated_errors():
-        reviews.record_review(conn, "prove", {"event_id": event_id})
-        db.begin_consistent_read(conn)
+    with (db.connect(dsn) as conn, db.translated_errors(),
+          reviews.reviewed_read(conn, "prove", {"event_id": event_id})):
         event = conn.execute(
             f"SELECT e.xid::text::int8, {fields_sql} FROM pgaudit_kit.event e "  # noqa: S608 -- constant SQL
             "LEFT JOIN pgaudit_kit.transaction t ON t.xid = e.xid WHERE e.id = %s", (event_id,)).fetchone()
@@ -91,9 +90,8 @@ def prove_inclusion(dsn: str | None, event_id: int) -> dict[str, Any]:
 
 
 def prove_consistency(dsn: str | None, old_size: int, new_size: int | None) -> dict[str, Any]:
-    with db.connect(dsn) as conn, db.translated_errors():
-        reviews.record_review(conn, "prove", {"consistency_from": old_size, "to": new_size})
-        db.begin_consistent_read(conn)
+    with (db.connect(dsn) as conn, db.translated_errors(),
+          reviews.reviewed_read(conn, "prove", {"consistency_from": old_size, "to": new_size})):
         old = conn.execute("SELECT note FROM pgaudit_kit.checkpoint WHERE tree_size = %s ORDER BY id LIMIT 1",
                            (old_size,)).fetchone()
         new = conn.execute(

@@ -11,14 +11,16 @@ size of the tables.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from typing import Any
 
 import psycopg
 from psycopg import errors as pgerrors
 
-from . import db, enrolment, reviews
+from . import db, reviews
 from .errors import InsufficientPrivilege, UsageError
+from .relations import require_table
 
 PROBLEM_KINDS = ("changed", "unrecorded", "missing")
 FETCH_ROWS = 2000
@@ -114,19 +116,16 @@ def _resolve_targets(conn: psycopg.Connection[Any], names: Sequence[str]) -> lis
             return [Target(int(relid), str(name)) for relid, name in rows]
     targets: list[Target] = []
     for name in names:
-        relid, canonical = enrolment.resolve_table(conn, name)
+        table = require_table(conn, name)
         with conn.transaction():
-            row = conn.execute(
-                "SELECT EXISTS (SELECT FROM pgaudit_kit.enrolled_table WHERE relid = %s::oid),"
-                " (SELECT pg_partition_root(%s::oid)::text WHERE (SELECT relispartition FROM pg_class"
-                "  WHERE oid = %s::oid))", (relid, relid, relid)).fetchone()
-        assert row is not None
-        enrolled, root = bool(row[0]), row[1]
+            enrolled = conn.execute("SELECT FROM pgaudit_kit.enrolled_table WHERE relid = %s::oid",
+                                    (table.oid,)).fetchone() is not None
         if not enrolled:
-            hint = f"; it is a partition: reconcile {root}" if root else " (pgaudit-kit enable it first)"
-            raise UsageError(f"{canonical} is not enrolled{hint}")
-        if all(t.relid != relid for t in targets):
-            targets.append(Target(relid, canonical))
+            hint = (f"; it is a partition: reconcile {table.partition_root}" if table.partition_root
+                    else " (pgaudit-kit enable it first)")
+            raise UsageError(f"{table.name} is not enrolled{hint}")
+        if all(t.relid != table.oid for t in targets):
+            targets.append(Target(table.oid, table.name))
     return targets
 
 
@@ -134,17 +133,20 @@ def reconcile(conn: psycopg.Connection[Any], targets: Sequence[Target]) -> Itera
     """Record the review and open the read-only snapshot now, then return an iterator over each table's
     problems followed by its TableChecked, table by table (problems in key or image order).
 
-    *conn* must be outside any transaction; it is left inside the snapshot (end it by closing or rolling
-    back the connection). Raises InsufficientPrivilege (and the like) before anything is read.
+    *conn* must be outside any transaction; it stays inside the snapshot until the iterator is exhausted or
+    closed. Raises InsufficientPrivilege (and the like) before anything is read.
     """
-    reviews.record_review(conn, "reconcile", {"tables": [t.name for t in targets]})
-    with db.translated_errors():
-        db.begin_consistent_read(conn)  # one snapshot for every table: one moment of the database
-    return _stream(conn, targets)
+    # entered now, so that a refused review raises here, before the caller writes anything; the stream
+    # ends the snapshot when it is exhausted or closed
+    snapshot = ExitStack()
+    # one snapshot for every table: one moment of the database
+    snapshot.enter_context(reviews.reviewed_read(conn, "reconcile", {"tables": [t.name for t in targets]}))
+    return _stream(conn, targets, snapshot)
 
 
-def _stream(conn: psycopg.Connection[Any], targets: Sequence[Target]) -> Iterator[Problem | TableChecked]:
-    with db.translated_errors():
+def _stream(conn: psycopg.Connection[Any], targets: Sequence[Target],
+            snapshot: ExitStack) -> Iterator[Problem | TableChecked]:
+    with snapshot, db.translated_errors():
         for target in targets:
             count = 0
             with conn.cursor(name="pgaudit_kit_reconcile") as cur:

@@ -1,4 +1,4 @@
-"""Rendering of command results: human text or JSON (and CSV for listings, as they land)."""
+"""Rendering of command results: aligned text tables and JSON (the --format option is the CLI's)."""
 
 from __future__ import annotations
 
@@ -8,10 +8,9 @@ from typing import Any
 
 import click
 
-FORMATS = ("text", "json")
-
 
 def emit_json(value: Any) -> None:
+    """*value* as indented JSON on stdout (dates and other non-JSON values as their text)."""
     click.echo(json.dumps(value, indent=2, sort_keys=False, default=str))
 
 
@@ -26,11 +25,3 @@ def table(headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
     lines.append("  ".join("-" * w for w in widths))
     lines += ["  ".join(v.ljust(widths[i]) for i, v in enumerate(row)).rstrip() for row in cells]
     return "\n".join(lines)
-
-
-def format_option(func: Any) -> Any:
-    """The --format option every reporting command shares."""
-    return click.option(
-        "--format", "output_format", type=click.Choice(FORMATS), default="text", show_default=True,
-        help="Output format.",
-    )(func)

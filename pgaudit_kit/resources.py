@@ -1,4 +1,5 @@
-"""Where the shipped SQL sources and Alembic scripts live.
+"""Where the shipped SQL sources, Alembic scripts and shipped-function records live, and the declared order
+in which the SQL sources build the kit's schema.
 
 In a wheel they are the sub-packages ``pgaudit_kit/sql`` and ``pgaudit_kit/migrations``; in a source
 checkout they are the top-level ``sql/`` and ``migrations/`` folders. Both layouts are supported so the
@@ -7,10 +8,15 @@ test suite exercises the very files that get shipped.
 
 from __future__ import annotations
 
-import re
+from dataclasses import dataclass
 from pathlib import Path
 
 _PACKAGE_DIR = Path(__file__).resolve().parent
+
+# Kinds of SQL source (sql/ORDER): "create" sources run on a fresh install only; "apply" sources are
+# idempotent and run again after every upgrade.
+CREATE = "create"
+APPLY = "apply"
 
 
 def _locate(name: str) -> Path:
@@ -28,14 +34,31 @@ def migrations_dir() -> Path:
     return _locate("migrations")
 
 
+def shipped_dir() -> Path:
+    """One generated JSON record per Alembic revision of the kit functions it shipped (see shipped.py)."""
+    return _PACKAGE_DIR / "shipped_functions"
+
+
 def read_sql(relative: str) -> str:
-    """Text of one shipped SQL file, e.g. ``read_sql("v1/tables/event.sql")``."""
+    """Text of one shipped SQL source, e.g. ``read_sql("functions/seal.sql")``."""
     return (sql_dir() / relative).read_text(encoding="utf-8")
 
 
-# A function of the kit as the shipped SQL sources define it: qualified name (group 1), dollar-quote tag (2)
-# and body (3). Coverage compares the bodies with the database's; a downgrade re-runs whole definitions.
-FUNCTION_DEFINITION = re.compile(
-    r"CREATE (?:OR REPLACE )?FUNCTION (pgaudit_kit(?:_guard)?\.\w+)\(.*?\bAS (\$\w*\$)(.*?)\2", re.S)
-# A later revision's removal of one: its qualified name (group 1). A statement, not a comment line.
-FUNCTION_DROP = re.compile(r"^DROP FUNCTION (?:IF EXISTS )?(pgaudit_kit(?:_guard)?\.\w+)\(", re.M)
+@dataclass(frozen=True)
+class Source:
+    kind: str  # CREATE or APPLY
+    path: str  # relative to sql/
+
+
+def sources() -> list[Source]:
+    """The SQL sources of the current schema in the order sql/ORDER declares."""
+    found: list[Source] = []
+    for number, line in enumerate(read_sql("ORDER").splitlines(), 1):
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        kind, _, path = line.partition(" ")
+        if kind not in (CREATE, APPLY) or not path.strip():
+            raise ValueError(f"sql/ORDER line {number}: expected 'create PATH' or 'apply PATH', got {line!r}")
+        found.append(Source(kind, path.strip()))
+    return found

@@ -1,10 +1,10 @@
 """Review filters: what the command line asks for, checked, and turned into one composed SQL query.
 
 Every value the user gives reaches the database as a bound parameter; the only identifiers in the SQL
-are the kit's own, written here. Table names are resolved by the server (``parse_ident``,
-``to_regclass``) into the OIDs recorded in ``pgaudit_kit.event.relid``, including the OIDs a table had
-under earlier names (enrolment control events) and before a restore (re-bind events), so the history of
-a renamed, dropped or restored table is found whole.
+are the kit's own, written here. Table names are resolved by the server (``parse_ident``, then
+:func:`pgaudit_kit.relations.find_relation`) into the OIDs recorded in ``pgaudit_kit.event.relid``,
+including the OIDs a table had under earlier names (enrolment control events) and before a restore
+(re-bind events), so the history of a renamed, dropped or restored table is found whole.
 
 Invalid input raises :class:`~pgaudit_kit.errors.UsageError` (exit 2) before anything is read.
 """
@@ -21,6 +21,7 @@ import psycopg
 from psycopg import sql
 
 from .errors import UsageError
+from .relations import find_relation
 from .timeparse import TimeBound
 
 OPERATIONS = {"I": "INSERT", "U": "UPDATE", "D": "DELETE", "T": "TRUNCATE", "S": "DDL", "K": "CONTROL", "R": "REVIEW"}
@@ -279,20 +280,15 @@ def _relids_for(conn: psycopg.Connection[Any], name: str, control: Sequence[tupl
         return {int(r[0]) for r in rows} | {int(c[0]) for c in control if c[1] == schema}
     parts = _parse_name(conn, text)
     found: set[int] = set()
-    with conn.transaction():  # to_regclass raises on names like "a.b.c.d" in some versions: keep the snapshot usable
-        row = conn.execute(
-            "SELECT c.oid::int8, r.oid::int8,"
-            "       CASE WHEN r.oid IS NOT NULL THEN pg_catalog.format('%%I.%%I', rn.nspname, r.relname) END"
-            "  FROM pg_catalog.pg_class c"
-            "  LEFT JOIN pg_catalog.pg_class r ON r.oid = pg_catalog.pg_partition_root(c.oid) AND r.oid <> c.oid"
-            "  LEFT JOIN pg_catalog.pg_namespace rn ON rn.oid = r.relnamespace"
-            " WHERE c.oid = pg_catalog.to_regclass(%s)", (text,)).fetchone()
-    if row and row[1] is not None and conn.execute("SELECT FROM pgaudit_kit.enrolled_table WHERE relid = %s::oid",
-                                                   (row[1],)).fetchone() is not None:
-        raise UsageError(f"--table {text[:200]!r} is a partition of {row[2]}: its rows are recorded under that table "
-                         "(with the partition named in each event): use --table " + str(row[2]))
-    if row:
-        found.add(int(row[0]))
+    relation = find_relation(conn, text)  # None: dropped, or renamed since; its recorded names still match below
+    if (relation is not None and relation.partition_root_oid is not None
+            and conn.execute("SELECT FROM pgaudit_kit.enrolled_table WHERE relid = %s::oid",
+                             (relation.partition_root_oid,)).fetchone() is not None):
+        raise UsageError(f"--table {text[:200]!r} is a partition of {relation.partition_root}: its rows are recorded "
+                         "under that table (with the partition named in each event): use --table "
+                         + str(relation.partition_root))
+    if relation is not None:
+        found.add(relation.oid)
     if len(parts) == 2:
         schemas = [parts[0]]
     else:

@@ -11,15 +11,14 @@ from psycopg import sql
 
 from . import db
 from .errors import UsageError
-
-KIT_ROLES = {"admin": "pgaudit_kit_admin", "reader": "pgaudit_kit_reader"}
+from .names import GRANTABLE_ROLES, KIT_ROLES
 
 
 def _kit_role(kind: str) -> str:
     try:
-        return KIT_ROLES[kind]
+        return GRANTABLE_ROLES[kind]
     except KeyError:
-        raise UsageError(f"kit role must be one of {', '.join(KIT_ROLES)}, not {kind!r}") from None
+        raise UsageError(f"kit role must be one of {', '.join(GRANTABLE_ROLES)}, not {kind!r}") from None
 
 
 def change_membership(dsn: str | None, kind: str, role: str, grant: bool) -> bool:
@@ -31,7 +30,7 @@ def change_membership(dsn: str | None, kind: str, role: str, grant: bool) -> boo
             db.require_installed(conn)
             if conn.execute("SELECT to_regrole(%s)", (role,)).fetchone() == (None,):
                 raise UsageError(f"role {role!r} does not exist")
-            if role in KIT_ROLES.values() or role == "pgaudit_kit_owner":
+            if role in KIT_ROLES:
                 raise UsageError(f"{role} is one of the kit's own roles")
             member = conn.execute(
                 "SELECT EXISTS (SELECT FROM pg_auth_members WHERE roleid = %s::regrole AND member = %s::regrole)",

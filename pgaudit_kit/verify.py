@@ -15,7 +15,7 @@ from typing import Any
 
 import psycopg
 
-from . import anchors, coverage, db, leaf_reader, reviews, sealing, signing
+from . import anchors, coverage, db, leaf_reader, lockdown, reviews, sealing, signing
 from .errors import UsageError
 from .verification import (
     Block,
@@ -105,77 +105,79 @@ def _progress_printer() -> Any:
 
 
 def verify(dsn: str | None, *, anchor_dir: Path | None = None, public_key: Path | None = None,
-           state_path: Path | None = None, full: bool = False, jobs: int | None = None) -> Report:
+           state_path: Path | None = None, full: bool = False, jobs: int | None = None,
+           lockdown_on_failure: bool = False) -> Report:
     """Run every check; returns the report (findings empty when clean). Raises KitError for usage/environment.
 
-    *jobs*: connections that recompute leaves side by side (default: one per CPU core, at most 2)."""
+    *jobs*: connections that recompute leaves side by side (default: one per CPU core, at most 2).
+    *lockdown_on_failure*: on any finding, also lock down audited writes (needs the admin role; recorded
+    with the findings' counts as the reason); Report.locked_down says whether this run locked them."""
     key = signing.read_public_key(public_key) if public_key else None
     state = _load_state(state_path)
     started = time.monotonic()
     with db.connect(dsn) as conn, db.translated_errors():
-        review_refused = None
-        try:
-            reviews.record_review(conn, "verify", {
+        with reviews.reviewed_read(conn, "verify", {
                 "full": full, "state": str(state_path) if state_path else None,
                 "anchor_dir": str(anchor_dir) if anchor_dir else None,
-                "public_key": str(public_key) if public_key else None})
-        except reviews.ReviewNotStored as exc:  # tampering with the event table: verify must still report
-            review_refused = str(exc)
-        snapshot = db.begin_shared_read(conn)  # one snapshot for everything read below, by every connection
-        conn.execute("SET LOCAL search_path = pg_catalog")  # the checks' SQL must mean the built-ins
-        origin = sealing.origin(conn)
-        report = Report(origin=origin, mode="full" if full or state is None else "incremental",
-                        signatures_checked=key is not None)
-        findings = report.findings
-        if review_refused:
-            findings.add(Finding("coverage_guard", review_refused, object="pgaudit_kit.event"))
-        start = Position()
-        if state is not None and not full and state.get("origin") == origin:
-            start = Position.from_json(state)
-            stored = conn.execute("SELECT block_hash FROM pgaudit_kit.block WHERE block_no = %s",
-                                  (start.block_no,)).fetchone()
-            sealed_before = conn.execute(
-                "SELECT count(*) FROM pgaudit_kit.event WHERE (xid, id) <= (%s::text::xid8, %s)",
-                (start.last_xid, start.last_event_id)).fetchone()
-            if start.block_no >= 0 and (stored is None or b64(bytes(stored[0])) != state["block_hash"]):
-                findings.add(Finding("state_root", f"block {start.block_no}, where the trusted state ends, was removed "
-                                     "or rewritten since it was verified", block_no=start.block_no,
-                                     expected=state["block_hash"],
-                                     calculated=None if stored is None else b64(bytes(stored[0]))))
-                report.mode = "full"
-                start = Position()
-            elif sealed_before is None or int(sealed_before[0]) != start.frontier.size:
-                # events were deleted or added inside verified history: re-check all of it to name them
-                report.mode = "full"
-                start = Position()
-        leaves = leaf_reader.read_leaves(conn, dsn, snapshot, (start.last_xid, start.last_event_id), start.block_no,
-                                         jobs or leaf_reader.default_jobs())
-        with closing(leaves):  # on an error, stop the readers before the connection is used again
-            result: LogResult = check_log(_blocks(conn, start.block_no), leaves, start, findings, _progress_printer())
-        if sys.stderr.isatty() and result.events_checked:
-            print(file=sys.stderr)
-        report.tree_size = result.end.frontier.size
-        report.blocks_checked, report.events_checked = result.blocks_checked, result.events_checked
-        report.unsealed_events = result.unsealed_events
-        if state is not None:
-            check_trusted_state(state, origin, result.roots, report.tree_size, findings)
-        stored_notes = {note for (note,) in conn.execute("SELECT note FROM pgaudit_kit.checkpoint ORDER BY id")}
-        for cid, note in conn.execute("SELECT id, note FROM pgaudit_kit.checkpoint ORDER BY id").fetchall():
-            check_checkpoint(note, f"#{cid} in the database", origin, key, result.roots, report.tree_size, findings)
-            report.checkpoints_checked += 1
-        if anchor_dir is not None:
-            for anchored in _anchored(anchor_dir, origin, findings):
-                genuine = check_checkpoint(anchored.note, str(anchored.path), origin, key, result.roots,
-                                           report.tree_size, findings)
-                if genuine and anchored.note not in stored_notes:
-                    findings.add(Finding("checkpoint_missing", f"anchored checkpoint {anchored.path} is not in the "
-                                         "database: its row was deleted", object=str(anchored.path)))
-                report.anchored_checked += 1
-        coverage.check(conn, findings)
-        conn.rollback()
+                "public_key": str(public_key) if public_key else None},
+                share_snapshot=True,  # one snapshot for everything read below, by every connection
+                tolerate_not_stored=True,  # tampering with the event table: verify must still report it
+        ) as review:
+            conn.execute("SET LOCAL search_path = pg_catalog")  # the checks' SQL must mean the built-ins
+            origin = sealing.origin(conn)
+            report = Report(origin=origin, mode="full" if full or state is None else "incremental",
+                            signatures_checked=key is not None)
+            findings = report.findings
+            if review.not_stored:
+                findings.add(Finding("coverage_guard", review.not_stored, object="pgaudit_kit.event"))
+            start = Position()
+            if state is not None and not full and state.get("origin") == origin:
+                start = Position.from_json(state)
+                stored = conn.execute("SELECT block_hash FROM pgaudit_kit.block WHERE block_no = %s",
+                                      (start.block_no,)).fetchone()
+                sealed_before = conn.execute(
+                    "SELECT count(*) FROM pgaudit_kit.event WHERE (xid, id) <= (%s::text::xid8, %s)",
+                    (start.last_xid, start.last_event_id)).fetchone()
+                if start.block_no >= 0 and (stored is None or b64(bytes(stored[0])) != state["block_hash"]):
+                    findings.add(Finding("state_root", f"block {start.block_no}, where the trusted state ends, was "
+                                         "removed or rewritten since it was verified", block_no=start.block_no,
+                                         expected=state["block_hash"],
+                                         calculated=None if stored is None else b64(bytes(stored[0]))))
+                    report.mode = "full"
+                    start = Position()
+                elif sealed_before is None or int(sealed_before[0]) != start.frontier.size:
+                    # events were deleted or added inside verified history: re-check all of it to name them
+                    report.mode = "full"
+                    start = Position()
+            leaves = leaf_reader.read_leaves(conn, dsn, review.snapshot, (start.last_xid, start.last_event_id),
+                                             start.block_no, jobs or leaf_reader.default_jobs())
+            with closing(leaves):  # on an error, stop the readers before the connection is used again
+                result: LogResult = check_log(_blocks(conn, start.block_no), leaves, start, findings,
+                                              _progress_printer())
+            if sys.stderr.isatty() and result.events_checked:
+                print(file=sys.stderr)
+            report.tree_size = result.end.frontier.size
+            report.blocks_checked, report.events_checked = result.blocks_checked, result.events_checked
+            report.unsealed_events = result.unsealed_events
+            if state is not None:
+                check_trusted_state(state, origin, result.roots, report.tree_size, findings)
+            stored_notes = {note for (note,) in conn.execute("SELECT note FROM pgaudit_kit.checkpoint ORDER BY id")}
+            for cid, note in conn.execute("SELECT id, note FROM pgaudit_kit.checkpoint ORDER BY id").fetchall():
+                check_checkpoint(note, f"#{cid} in the database", origin, key, result.roots, report.tree_size,
+                                 findings)
+                report.checkpoints_checked += 1
+            if anchor_dir is not None:
+                for anchored in _anchored(anchor_dir, origin, findings):
+                    genuine = check_checkpoint(anchored.note, str(anchored.path), origin, key, result.roots,
+                                               report.tree_size, findings)
+                    if genuine and anchored.note not in stored_notes:
+                        findings.add(Finding("checkpoint_missing", f"anchored checkpoint {anchored.path} is not in "
+                                             "the database: its row was deleted", object=str(anchored.path)))
+                    report.anchored_checked += 1
+            coverage.check(conn, findings)
         # The outcome too goes into the log (doctor reports the time since the last clean run). It is what
         # this run saw, recorded by its role; the log itself is what proves anything.
-        if not review_refused:
+        if not review.not_stored:
             reviews.record_review(conn, "verify-result", {
                 "clean": not findings, "mode": report.mode, "tree_size": result.end.frontier.size,
                 "finding_counts": dict(findings.counts)})
@@ -183,6 +185,10 @@ def verify(dsn: str | None, *, anchor_dir: Path | None = None, public_key: Path 
     if state_path is not None and not findings:
         _write_state(state_path, origin, result.end)
         report.state_written = True
+    if lockdown_on_failure and findings:
+        kinds = ", ".join(sorted(findings.counts))
+        reason = f"verify found {sum(findings.counts.values())} findings ({kinds})"
+        report.locked_down = lockdown.set_locked(dsn, True, reason)
     return report
 
 

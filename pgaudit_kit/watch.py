@@ -154,8 +154,10 @@ class Watcher:
             filters: dict[str, Any] = dict(self.catch_up_filter.as_review())
             if resumed:
                 filters["resumed_after"] = self.position.as_dict() if self.position else None
-            reviews.record_review(conn, "watch", filters)
-            install = conn.execute("SELECT install_id::text FROM pgaudit_kit.install").fetchone()
+            # recorded again on each reconnect; the batches read in snapshots of their own, taken after LISTEN
+            # and the lease below (see the module docstring)
+            with reviews.reviewed_read(conn, "watch", filters):
+                install = conn.execute("SELECT install_id::text FROM pgaudit_kit.install").fetchone()
             install_id = str(install[0]) if install else ""
             if self._install_id is None:
                 self._install_id = install_id

@@ -1,5 +1,6 @@
 """Test harness: one throwaway PostgreSQL per session (unless PGAUDIT_KIT_TEST_DSN names a server),
-and a fresh database per test, copied from prepared templates so tests never depend on each other.
+started only when a selected test needs a database, and a fresh database per test, copied from prepared
+templates so tests never depend on each other.
 
 PGAUDIT_KIT_TEST_DSN must name a superuser connection to a server the suite may create databases on.
 """
@@ -8,51 +9,17 @@ from __future__ import annotations
 
 import os
 import signal
-import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any
 
 import psycopg
 import pytest
 from psycopg import sql
-from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from pgaudit_kit import installer
 from pgaudit_kit.errors import KitError
 from pgaudit_kit.tempserver import TempServer
-
-TEMPLATE_EMPTY = "pgaudit_kit_test_tpl_empty"
-TEMPLATE_INSTALLED = "pgaudit_kit_test_tpl_installed"
-
-
-@dataclass
-class Cluster:
-    """The server under test: an admin DSN plus, when we started it, the TempServer itself."""
-
-    admin_dsn: str
-    server: TempServer | None
-    major: int
-
-    def dsn(self, dbname: str, **overrides: Any) -> str:
-        params = conninfo_to_dict(self.admin_dsn)
-        params["dbname"] = dbname
-        params.update(overrides)
-        return make_conninfo("", **params)
-
-    def admin(self) -> psycopg.Connection[Any]:
-        return psycopg.connect(self.admin_dsn, autocommit=True)
-
-    def create_database(self, template: str) -> str:
-        name = f"t_{uuid.uuid4().hex[:12]}"
-        with self.admin() as conn:
-            conn.execute(sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(sql.Identifier(name), sql.Identifier(template)))
-        return name
-
-    def drop_database(self, name: str) -> None:
-        with self.admin() as conn:
-            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
-
+from tests.support.cluster import TEMPLATE_EMPTY, TEMPLATE_INSTALLED, Cluster
 
 _cluster: Cluster | None = None
 
@@ -65,11 +32,10 @@ def _prepare_templates(cluster: Cluster) -> None:
     installer.install(cluster.dsn(TEMPLATE_INSTALLED))
 
 
-def pytest_sessionstart(session: pytest.Session) -> None:
+def _start_cluster() -> Cluster:
     global _cluster
-    # An interrupted run (Ctrl-C, CI timeout's SIGTERM) must still stop the server: turn SIGTERM into
-    # KeyboardInterrupt so pytest unwinds and pytest_sessionfinish runs.
-    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    if _cluster is not None:
+        return _cluster
     dsn = os.environ.get("PGAUDIT_KIT_TEST_DSN")
     server: TempServer | None = None
     try:
@@ -84,6 +50,22 @@ def pytest_sessionstart(session: pytest.Session) -> None:
         if server:
             server.stop()
         pytest.exit(f"test PostgreSQL server unavailable: {exc}", returncode=3)
+    return _cluster
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    # An interrupted run (Ctrl-C, CI timeout's SIGTERM) must still stop the server: turn SIGTERM into
+    # KeyboardInterrupt so pytest unwinds and pytest_sessionfinish runs.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Start the server once the tests are known, and only if one of them needs it (tests/unit need none)."""
+    if session.config.option.collectonly:
+        return
+    if any("cluster" in getattr(item, "fixturenames", ()) for item in session.items):
+        _start_cluster()
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
@@ -91,17 +73,16 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         _cluster.server.stop()
 
 
-def pytest_report_header(config: pytest.Config) -> str:
+def pytest_report_collectionfinish(config: pytest.Config) -> str:
     if _cluster is None:
-        return "postgres: not started"
+        return "postgres: not started (no selected test needs it)"
     where = f"throwaway server ({_cluster.server.bindir})" if _cluster.server else "PGAUDIT_KIT_TEST_DSN"
     return f"postgres: {_cluster.major} via {where}"
 
 
 @pytest.fixture(scope="session")
 def cluster() -> Cluster:
-    assert _cluster is not None, "server was not started"
-    return _cluster
+    return _start_cluster()
 
 
 @pytest.fixture

@@ -8,34 +8,33 @@ Create Date: 2026-11-27
 
 from __future__ import annotations
 
-from pgaudit_kit.migration_support import restore_released_functions, run_sql_files
+from pgaudit_kit.migration_support import run_delta
 
 revision = "0006"
 down_revision = "0005"
 branch_labels = None
 depends_on = None
 
-# SQL sources this revision applies, in order. Never edit a released file: add a new version.
-UPGRADE_FILES = [
-    "v6/functions/at_commit.sql",
-    "v6/functions/image_sql.sql",
-    "v5/regenerate_capture.sql",
-]
-# The functions this revision replaced or dropped, and where their previous definitions were released.
-REPLACED = [
-    ("v2/functions/seal.sql", "pgaudit_kit.seal_at_commit"),
-    ("v4/functions/watch.sql", "pgaudit_kit.notify_watchers"),
-    ("v1/functions/capture_sql_helpers.sql", "pgaudit_kit.image_sql"),
-]
-# After the replaced functions are back: capture functions regenerated with v1's image SQL, v4's notify
-# trigger.
-DOWNGRADE_FILES = ["v5/regenerate_capture.sql", "v6/downgrade.sql"]
+# Frozen: what this revision changed in objects that the sql/ "create" sources define (tables, sequences,
+# indexes) and what it removed. Functions, views, triggers, policies and event triggers come from the
+# current sql/ sources after the deltas (pgaudit_kit.migration_support).
+DELTA = """
+-- pgaudit_kit.seal_at_commit() now also notifies watchers (sql/functions/seal_at_commit.sql): v4's trigger and
+-- function go, where an upgrade from revision 0004 or 0005 finds them. Both pending commit triggers fire first:
+-- PostgreSQL refuses to drop a trigger with pending events.
+DO $drop_notify$
+BEGIN
+  IF EXISTS (SELECT FROM pg_catalog.pg_trigger t WHERE t.tgrelid = 'pgaudit_kit.transaction'::regclass
+                AND t.tgname = 'pgaudit_kit_notify_watchers') THEN
+    SET CONSTRAINTS pgaudit_kit.pgaudit_kit_seal_at_commit, pgaudit_kit.pgaudit_kit_notify_watchers IMMEDIATE;
+    SET CONSTRAINTS pgaudit_kit.pgaudit_kit_seal_at_commit DEFERRED;
+    DROP TRIGGER pgaudit_kit_notify_watchers ON pgaudit_kit.transaction;
+  END IF;
+END
+$drop_notify$;
+DROP FUNCTION IF EXISTS pgaudit_kit.notify_watchers();
+"""
 
 
 def upgrade() -> None:
-    run_sql_files(UPGRADE_FILES)
-
-
-def downgrade() -> None:
-    restore_released_functions(REPLACED)
-    run_sql_files(DOWNGRADE_FILES)
+    run_delta(revision, DELTA)

@@ -1,4 +1,4 @@
-"""Checks of the kit itself: its schema revision, its invariants and its event triggers."""
+"""Checks of the kit itself: its schema revision, its invariants, its functions and its event triggers."""
 
 from __future__ import annotations
 
@@ -35,6 +35,21 @@ def check_invariants(f: Facts) -> Item:
                 "a forged maintenance window). Find who (server log, pgaudit-kit log), repair with "
                 "pgaudit-kit enable TABLE / pgaudit-kit install, then run verify --full and reconcile.",
                 {"problems": problems})
+
+
+def check_kit_functions(f: Facts) -> Item:
+    drift = f.function_drift
+    if not drift:
+        return Item("kit_functions", "ok", "the kit's functions are exactly what its revision shipped (source, "
+                    "security, settings, owner, grantees)")
+    return Item("kit_functions", "critical",
+                f"{count_noun(len(drift), 'function')} not as shipped: " + "; ".join(drift[:5])
+                + ("; ..." if len(drift) > 5 else ""),
+                "A kit function was replaced, altered or added behind the kit's back: only a superuser (or, past "
+                "the DDL guards, a forged maintenance window) can do this, and capture or its checks may be lying. "
+                "Keep the evidence: run pgaudit-kit verify --full; pgaudit-kit install --overwrite-drift records "
+                "each function's source before it puts the shipped ones back.",
+                {"drift": drift})
 
 
 def check_event_triggers(f: Facts) -> Item:

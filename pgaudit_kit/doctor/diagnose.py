@@ -9,7 +9,7 @@ from pathlib import Path
 from .. import db, reviews
 from ..errors import UsageError
 from .checks_files import check_anchor_dir, check_key_file
-from .checks_kit import check_event_triggers, check_invariants, check_kit_installed
+from .checks_kit import check_event_triggers, check_invariants, check_kit_functions, check_kit_installed
 from .checks_log import check_backlog, check_last_checkpoint, check_last_verify, check_lockdown
 from .checks_roles import (
     check_bypassrls,
@@ -31,17 +31,18 @@ from .items import Item, Report
 from .thresholds import Thresholds
 
 FACT_CHECKS: tuple[Callable[[Facts], Item], ...] = (
-    check_kit_installed, check_invariants, check_event_triggers, check_event_trigger_control, check_superusers,
-    check_createrole, check_kit_roles, check_kit_table_writers, check_redaction_key_readers, check_table_owners,
-    check_bypassrls, check_log_statement, check_log_connections, check_log_disconnections, check_lockdown,
+    check_kit_installed, check_invariants, check_kit_functions, check_event_triggers, check_event_trigger_control,
+    check_superusers, check_createrole, check_kit_roles, check_kit_table_writers, check_redaction_key_readers,
+    check_table_owners, check_bypassrls, check_log_statement, check_log_connections, check_log_disconnections,
+    check_lockdown,
 )
 TIMED_CHECKS: tuple[Callable[[Facts, Thresholds], Item], ...] = (
     check_backlog, check_last_checkpoint, check_last_verify,
 )
-ITEM_IDS = ("kit_installed", "invariants", "event_triggers", "event_trigger_control", "superusers", "createrole",
-            "kit_roles", "kit_table_writers", "redaction_key_readers", "table_owners", "bypassrls", "log_statement",
-            "log_connections", "log_disconnections", "lockdown", "backlog", "last_checkpoint", "last_verify",
-            "anchor_dir", "key_file")
+ITEM_IDS = ("kit_installed", "invariants", "kit_functions", "event_triggers", "event_trigger_control", "superusers",
+            "createrole", "kit_roles", "kit_table_writers", "redaction_key_readers", "table_owners", "bypassrls",
+            "log_statement", "log_connections", "log_disconnections", "lockdown", "backlog", "last_checkpoint",
+            "last_verify", "anchor_dir", "key_file")
 
 
 def judge(facts: Facts, thresholds: Thresholds, anchor_dir: Path | None, key_path: Path | None,
@@ -64,13 +65,10 @@ def run(dsn: str | None, *, anchor_dir: Path | None = None, key_path: Path | Non
     unknown = sorted(set(accept) - set(ITEM_IDS))
     if unknown:
         raise UsageError(f"unknown doctor item {', '.join(unknown)} (items: {', '.join(ITEM_IDS)})")
-    with db.connect(dsn) as conn, db.translated_errors():
-        reviews.record_review(conn, "doctor", {
-            "anchor_dir": str(anchor_dir) if anchor_dir else None, "key": str(key_path) if key_path else None,
-            "accept": sorted(accept), **thresholds.as_dict()})
-        db.begin_consistent_read(conn)
+    filters = {"anchor_dir": str(anchor_dir) if anchor_dir else None, "key": str(key_path) if key_path else None,
+               "accept": sorted(accept), **thresholds.as_dict()}
+    with db.connect(dsn) as conn, db.translated_errors(), reviews.reviewed_read(conn, "doctor", filters):
         conn.execute("SET LOCAL search_path = pg_catalog")  # the queries must mean the built-ins
         facts = read_facts(conn)
-        conn.rollback()
     items = judge(facts, thresholds, anchor_dir, key_path, accept)
     return Report(facts.database, facts.server_version, facts.origin, thresholds, items)

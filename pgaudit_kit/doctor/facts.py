@@ -10,16 +10,15 @@ from typing import Any
 import psycopg
 from psycopg.rows import dict_row
 
-from .. import db, lockdown, roles, sealing
+from .. import db, lockdown, sealing, shipped
+from ..names import ADMIN_ROLE, OWNER_ROLE, READER_ROLE
 
 # The kit's event triggers, as pgaudit_kit.invariant_problems() lists them; any other pgaudit_kit_* event
 # trigger found in the database is judged too.
 KIT_EVENT_TRIGGERS = ("pgaudit_kit_check_ddl", "pgaudit_kit_ddl_command_end", "pgaudit_kit_guard_drop",
                       "pgaudit_kit_note_objects", "pgaudit_kit_refuse_guard_drop", "pgaudit_kit_sql_drop")
 # The admin and reader roles are spelled where `pgaudit-kit grant` spells them, so both name the same roles.
-KIT_OWNER = "pgaudit_kit_owner"
-KIT_ADMIN = roles.KIT_ROLES["admin"]
-KIT_READER = roles.KIT_ROLES["reader"]
+KIT_OWNER, KIT_ADMIN, KIT_READER = OWNER_ROLE, ADMIN_ROLE, READER_ROLE
 WRITE_PRIVILEGES = ("INSERT", "UPDATE", "DELETE", "TRUNCATE")
 
 
@@ -47,6 +46,8 @@ class Facts:
     superuser_members: list[dict[str, Any]]  # non-superusers that may SET ROLE to a superuser
     kit_members: dict[str, list[dict[str, Any]]]  # kit role -> [{"role", "login", "direct", "admin_option"}]
     invariant_problems: list[dict[str, str]]
+    # kit functions that are not what the installed revision shipped (pgaudit_kit.shipped): one line each
+    function_drift: list[str]
     event_triggers: dict[str, str | None]  # kit event trigger -> evtenabled (None: missing)
     event_triggers_setting: str | None  # PostgreSQL >= 17
     event_triggers_overrides: list[dict[str, Any]]
@@ -342,6 +343,24 @@ def _read_installed_revision(conn: psycopg.Connection[Any]) -> str | None:
         return None
 
 
+def _read_function_drift(conn: psycopg.Connection[Any], installed_revision: str | None) -> list[str]:
+    """Each kit function that differs from what the installed revision (else the newest) shipped: its source,
+    security, pinned settings, owner or grantees; and functions missing or unknown."""
+    revision = installed_revision if installed_revision and installed_revision <= shipped.newest_revision() \
+        else shipped.newest_revision()
+    expected = shipped.load(revision)
+    found = {name: record for name, (record, _) in shipped.functions_in(conn).items()}
+    drift = [f"{name} is not a function revision {revision} ships" for name in sorted(set(found) - set(expected))]
+    drift += [f"{name} is missing" for name in sorted(set(expected) - set(found))]
+    for name in sorted(set(found) & set(expected)):
+        differing = [field for field in ("source_sha256", "security_definer", "config", "owner", "grantees")
+                     if getattr(found[name], field) != getattr(expected[name], field)]
+        if differing:
+            described = ", ".join("source" if f == "source_sha256" else f.replace("_", " ") for f in differing)
+            drift.append(f"{name} differs from what revision {revision} shipped ({described})")
+    return drift
+
+
 def _read_lockdown_age(conn: psycopg.Connection[Any]) -> float | None:
     row = _one(conn, """SELECT EXTRACT(epoch FROM now() - acted_at)::float8 AS age
                           FROM pgaudit_kit.lockdown_event ORDER BY id DESC LIMIT 1""")
@@ -350,7 +369,6 @@ def _read_lockdown_age(conn: psycopg.Connection[Any]) -> float | None:
 
 def read_facts(conn: psycopg.Connection[Any]) -> Facts:
     """Read everything the checks need. Call inside one read-only snapshot on a database with the kit."""
-    from .. import installer  # here: it loads Alembic, which every other command can do without
 
     version = _one(conn, "SELECT current_setting('server_version') AS v, "
                          "current_setting('server_version_num')::int / 10000 AS major")
@@ -362,18 +380,20 @@ def read_facts(conn: psycopg.Connection[Any]) -> Facts:
                           + (", current_setting('event_triggers') AS event_triggers" if major >= 17 else ""))
     assert settings is not None
     writers, refused_writers = _read_privilege_holders(conn, ".", WRITE_PRIVILEGES)
+    installed_revision = _read_installed_revision(conn)
     key_readers, refused_key_readers = _read_privilege_holders(conn, "^redaction_key$", ("SELECT",))
     return Facts(
         database=db.describe_target(conn),
         server_version=str(version["v"]),
         server_major=major,
         origin=sealing.origin(conn),
-        installed_revision=_read_installed_revision(conn),
-        newest_revision=installer.head_revision(),
+        installed_revision=installed_revision,
+        newest_revision=shipped.newest_revision(),
         roles=_read_roles(conn),
         superuser_members=_read_superuser_members(conn),
         kit_members=_read_kit_members(conn),
         invariant_problems=_rows(conn, "SELECT kind, object, problem FROM pgaudit_kit.invariant_problems()"),
+        function_drift=_read_function_drift(conn, installed_revision),
         event_triggers=_read_event_triggers(conn),
         event_triggers_setting=settings.pop("event_triggers", None),
         event_triggers_overrides=_read_setting_overrides(conn, "^event_triggers$") if major >= 17 else [],

@@ -1,0 +1,184 @@
+"""seal, keygen, checkpoint, verify, prove, verify-proof: the sealed log, its signed checkpoints and proofs."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from .. import db, render, signing
+from ..errors import EXIT_FINDINGS
+from .group import REPORT_FORMATS, format_option, main, target_dsn
+
+
+@main.command()
+@click.pass_context
+def seal(ctx: click.Context) -> None:
+    """Seal recorded events into the hash-chained Merkle log now.
+
+    Sealing also happens by itself at commit (piggy-backed, at most every 200 ms); run this from cron
+    to bound the unsealed window on an idle database. Needs the admin role.
+
+    \b
+    Example:
+      pgaudit-kit seal
+    """
+    from .. import sealing
+
+    with db.connect(target_dsn(ctx)) as conn:
+        db.require_writable(conn)
+        db.require_installed(conn)
+        count = sealing.seal(conn)
+        state = sealing.backlog(conn)
+    click.echo(f"sealed {count} events; log size {state.tree_size}; {state.count} events not yet sealable")
+
+
+@main.command()
+@click.option("--name", default="pgaudit-kit", show_default=True, help="Key name (appears in signatures).")
+@click.option("--out", "prefix", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="Writes PREFIX.key (private, mode 0600) and PREFIX.pub.")
+def keygen(name: str, prefix: Path) -> None:
+    """Create an Ed25519 signing key pair for checkpoints. Refuses to overwrite.
+
+    Keep the private key off the database server; give the .pub file to verifiers.
+
+    \b
+    Example:
+      pgaudit-kit keygen --name shop-audit --out /etc/pgaudit-kit/shop
+    """
+    key = signing.generate(name)
+    private, public = prefix.with_name(prefix.name + ".key"), prefix.with_name(prefix.name + ".pub")
+    signing.write_key_pair(key, private, public)
+    click.echo(f"wrote {private} (private, 0600) and {public}: {key.verifier().encode()}")
+
+
+@main.command()
+@click.option("--key", "key_path", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="Private key file from keygen.")
+@click.option("--anchor-dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Append-only directory outside the database that receives a copy.")
+@format_option(REPORT_FORMATS)
+@click.pass_context
+def checkpoint(ctx: click.Context, key_path: Path, anchor_dir: Path | None, output_format: str) -> None:
+    """Seal, then sign the log's tree head here (the key never reaches the server), store and anchor it.
+
+    \b
+    Example:
+      pgaudit-kit checkpoint --key /etc/pgaudit-kit/shop.key --anchor-dir /mnt/worm/pgaudit
+    """
+    from .. import sealing
+
+    key = signing.read_private_key(key_path)
+    with db.connect(target_dsn(ctx)) as conn:
+        result = sealing.checkpoint(conn, key, anchor_dir)
+    if output_format == "json":
+        render.emit_json({"origin": result.origin, "tree_size": result.tree_size, "note": result.note,
+                          "anchored_at": str(result.anchored_at) if result.anchored_at else None})
+    else:
+        click.echo(result.note, nl=False)
+        if result.anchored_at:
+            click.echo(f"anchored: {result.anchored_at}")
+
+
+@main.command()
+@click.option("--anchor-dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Anchor directory to check the database against.")
+@click.option("--public-key", type=click.Path(dir_okay=False, path_type=Path), help="Verifier key (.pub).")
+@click.option("--state", "state_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Trusted state file: verify from it, refuse to go backwards, update it when clean.")
+@click.option("--full", is_flag=True, help="Re-check everything, not only what is new since the trusted state.")
+@click.option("--jobs", type=click.IntRange(min=1), metavar="N",
+              help="Database connections recomputing leaves side by side (default: CPU cores, at most 2).")
+@click.option("--lockdown-on-failure", is_flag=True,
+              help="On any finding, lock down audited writes (needs the admin role; recorded).")
+@format_option(REPORT_FORMATS)
+@click.pass_context
+def verify(ctx: click.Context, anchor_dir: Path | None, public_key: Path | None, state_path: Path | None,
+           full: bool, jobs: int | None, lockdown_on_failure: bool, output_format: str) -> None:
+    """Recompute the sealed log from the stored events and check it, its checkpoints and coverage.
+
+    Exit 0 when clean, 1 with findings (each names the event, seq or object and expected vs calculated).
+    The run is recorded as a review event. With --lockdown-on-failure, findings also lock down every
+    audited write until an admin runs `pgaudit-kit unlock`.
+
+    \b
+    Example:
+      pgaudit-kit verify --anchor-dir /mnt/worm/pgaudit --public-key shop.pub --state /var/lib/pgaudit-kit/shop.state
+      pgaudit-kit verify --lockdown-on-failure --anchor-dir /mnt/worm/pgaudit --public-key shop.pub
+    """
+    from ..verify import verify as run_verify
+
+    report = run_verify(target_dsn(ctx), anchor_dir=anchor_dir, public_key=public_key, state_path=state_path,
+                        full=full, jobs=jobs, lockdown_on_failure=lockdown_on_failure)
+    if output_format == "json":
+        render.emit_json(report.as_dict())
+    else:
+        click.echo(f"{report.mode} verification of {report.origin}: {report.events_checked} events in "
+                   f"{report.blocks_checked} blocks, log size {report.tree_size}, {report.checkpoints_checked} "
+                   f"checkpoints, {report.anchored_checked} anchored; {report.unsealed_events} not yet sealed "
+                   f"({report.seconds:.2f}s)")
+        if not report.signatures_checked:
+            click.echo("note: checkpoint signatures were not checked (no --public-key)")
+        for finding in report.findings.items:
+            click.echo(f"FINDING {finding.kind}: {finding.message}")
+        hidden = sum(report.findings.counts.values()) - len(report.findings.items)
+        if hidden:
+            click.echo(f"... and {hidden} more findings (counts by kind: {dict(report.findings.counts)})")
+        click.echo("clean" if not report.findings else f"{sum(report.findings.counts.values())} findings")
+        if report.locked_down:
+            click.echo("audited writes are now locked down (lift with: pgaudit-kit unlock --reason TEXT)")
+    if report.findings:
+        ctx.exit(EXIT_FINDINGS)
+
+
+@main.command()
+@click.argument("event_id", type=int, required=False)
+@click.option("--consistency", "old_size", type=int, help="Prove that tree size OLD_SIZE is a prefix of a newer one.")
+@click.option("--to", "new_size", type=int, help="With --consistency: the newer tree size (default: newest).")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Write here instead of stdout.")
+@click.pass_context
+def prove(ctx: click.Context, event_id: int | None, old_size: int | None, new_size: int | None,
+          out: Path | None) -> None:
+    """Write a proof that an event is in the signed log (or that two checkpoints are consistent).
+
+    \b
+    Examples:
+      pgaudit-kit prove 4711 --out event-4711.proof.json
+      pgaudit-kit prove --consistency 1000 --to 5000 --out c.json
+    """
+    from .. import proofs
+
+    if (event_id is None) == (old_size is None):
+        raise click.UsageError("give an EVENT_ID or --consistency OLD_SIZE")
+    document = (proofs.prove_inclusion(target_dsn(ctx), event_id) if event_id is not None
+                else proofs.prove_consistency(target_dsn(ctx), int(old_size or 0), new_size))
+    text = json.dumps(document, indent=2)
+    if out:
+        out.write_text(text + "\n")
+        click.echo(f"wrote {out}")
+    else:
+        click.echo(text)
+
+
+@main.command("verify-proof")
+@click.argument("proof_file", type=click.Path(dir_okay=False, exists=True, path_type=Path))
+@click.option("--public-key", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="Verifier key (.pub) of the checkpoint signer.")
+@click.pass_context
+def verify_proof(ctx: click.Context, proof_file: Path, public_key: Path) -> None:
+    """Check a proof file with no database: recompute the leaf, check the path and the signature.
+
+    \b
+    Example:
+      pgaudit-kit verify-proof event-4711.proof.json --public-key shop.pub
+    """
+    from .. import merkle, proofs
+
+    key = signing.read_public_key(public_key)
+    try:
+        document = json.loads(proof_file.read_text())
+        click.echo("valid: " + proofs.verify_proof(document, key))
+    except (merkle.ProofError, signing.SignatureError, KeyError, TypeError, ValueError) as exc:
+        click.echo(f"INVALID: {exc}")
+        ctx.exit(EXIT_FINDINGS)

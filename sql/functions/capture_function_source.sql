@@ -1,0 +1,136 @@
+-- pgaudit-kit: pgaudit_kit.capture_function_source -- CREATE FUNCTION text of the capture function for an enrolled table
+CREATE OR REPLACE FUNCTION pgaudit_kit.capture_function_source(p_relid oid) RETURNS text
+LANGUAGE plpgsql STABLE SET search_path = '' AS $gen$
+DECLARE
+  cfg pgaudit_kit.enrolled_table%ROWTYPE;
+  v_cols text[];
+  v_bpchar text[];
+  v_has_redacted boolean;
+  v_key_new text;  -- key expressions used inside static statements
+  v_stmt text;
+  v_cols_list text := 'xid, statement_ts, op, relid, schema_name, table_name, partition_name, pk, row_data, old_values, statement';
+  v_partition text;
+  v_target text;
+  v_body text;
+  v_truncate text;
+BEGIN
+  SELECT * INTO STRICT cfg FROM pgaudit_kit.enrolled_table WHERE relid = p_relid;
+  SELECT pg_catalog.array_agg(a.attname::text ORDER BY a.attnum) INTO v_cols
+    FROM pg_catalog.pg_attribute a
+   WHERE a.attrelid = p_relid AND a.attnum > 0 AND NOT a.attisdropped
+     AND NOT (a.attname::text = ANY (cfg.excluded_columns));
+  v_cols := COALESCE(v_cols, '{}');
+  -- columns whose type is bpchar, directly or through domains
+  WITH RECURSIVE base(attname, typid) AS (
+      SELECT a.attname::text, a.atttypid FROM pg_catalog.pg_attribute a
+       WHERE a.attrelid = p_relid AND a.attnum > 0 AND NOT a.attisdropped
+    UNION ALL
+      SELECT b.attname, t.typbasetype FROM base b JOIN pg_catalog.pg_type t ON t.oid = b.typid
+       WHERE t.typtype = 'd')
+  SELECT COALESCE(pg_catalog.array_agg(b.attname), '{}') INTO v_bpchar
+    FROM base b WHERE b.typid = 'pg_catalog.bpchar'::pg_catalog.regtype;
+  v_has_redacted := pg_catalog.cardinality(cfg.redacted_columns) > 0;
+  v_stmt := CASE WHEN cfg.capture_statement THEN 'pg_catalog.current_query()' ELSE 'NULL' END;
+  v_partition := pg_catalog.format(
+      'CASE WHEN TG_RELID OPERATOR(pg_catalog.<>) %s::oid THEN TG_RELID::regclass::text END', p_relid);
+  v_target := pg_catalog.format('%s::oid, %L, %L', p_relid, cfg.schema_name, cfg.table_name);
+
+  IF cfg.capture_mode = 'statement' THEN
+    v_body := pg_catalog.format($t$
+  IF TG_OP = 'INSERT' THEN
+    INSERT INTO pgaudit_kit.event (%1$s)
+    SELECT v_xid, v_ts, 'I', %2$s, NULL, %3$s, %4$s, NULL, %5$s
+      FROM pgaudit_kit_new n;
+  ELSIF TG_OP = 'UPDATE' THEN
+    -- Transition tables list old and new versions of the updated rows in the same order.
+    INSERT INTO pgaudit_kit.event (%1$s)
+    SELECT v_xid, v_ts, 'U', %2$s, NULL, %3$s, %4$s, %6$s, %5$s
+      FROM (SELECT pg_catalog.row_number() OVER () AS pgaudit_kit_rn, o.* FROM pgaudit_kit_old o) o
+      JOIN (SELECT pg_catalog.row_number() OVER () AS pgaudit_kit_rn, n.* FROM pgaudit_kit_new n) n
+        ON n.pgaudit_kit_rn OPERATOR(pg_catalog.=) o.pgaudit_kit_rn;
+  ELSIF TG_OP = 'DELETE' THEN
+    INSERT INTO pgaudit_kit.event (%1$s)
+    SELECT v_xid, v_ts, 'D', %2$s, NULL, %7$s, %8$s, NULL, %5$s
+      FROM pgaudit_kit_old o;$t$,
+      v_cols_list, v_target,
+      pgaudit_kit.pk_sql(cfg.pk_columns, v_bpchar, 'n'),
+      pgaudit_kit.image_sql(v_cols, v_bpchar, cfg.redacted_columns, 'n', 'v_ipad', 'v_opad'),
+      v_stmt,
+      pgaudit_kit.old_values_sql(v_cols, v_bpchar, cfg.redacted_columns, 'o', 'n', 'v_ipad', 'v_opad'),
+      pgaudit_kit.pk_sql(cfg.pk_columns, v_bpchar, 'o'),
+      pgaudit_kit.image_sql(v_cols, v_bpchar, cfg.redacted_columns, 'o', 'v_ipad', 'v_opad'));
+  ELSE
+    v_body := pg_catalog.format($t$
+  IF TG_OP = 'INSERT' THEN
+    INSERT INTO pgaudit_kit.event (%1$s)
+    VALUES (v_xid, v_ts, 'I', %2$s, %3$s, %4$s, %5$s, NULL, %6$s);
+  ELSIF TG_OP = 'UPDATE' THEN
+    INSERT INTO pgaudit_kit.event (%1$s)
+    VALUES (v_xid, v_ts, 'U', %2$s, %3$s, %4$s, %5$s, %7$s, %6$s);
+  ELSIF TG_OP = 'DELETE' THEN
+    INSERT INTO pgaudit_kit.event (%1$s)
+    VALUES (v_xid, v_ts, 'D', %2$s, %3$s, %8$s, %9$s, NULL, %6$s);$t$,
+      v_cols_list, v_target, v_partition,
+      pgaudit_kit.pk_sql(cfg.pk_columns, v_bpchar, 'NEW'),
+      pgaudit_kit.image_sql(v_cols, v_bpchar, cfg.redacted_columns, 'NEW', 'v_ipad', 'v_opad'),
+      v_stmt,
+      pgaudit_kit.old_values_sql(v_cols, v_bpchar, cfg.redacted_columns, 'OLD', 'NEW', 'v_ipad', 'v_opad'),
+      pgaudit_kit.pk_sql(cfg.pk_columns, v_bpchar, 'OLD'),
+      pgaudit_kit.image_sql(v_cols, v_bpchar, cfg.redacted_columns, 'OLD', 'v_ipad', 'v_opad'));
+  END IF;
+
+  IF cfg.truncate_policy = 'refuse' THEN
+    v_truncate := pg_catalog.format($t$
+    RAISE EXCEPTION USING
+      ERRCODE = 'insufficient_privilege',
+      MESSAGE = pg_catalog.format('pgaudit-kit: TRUNCATE of %%s is refused by its audit policy', %1$L),
+      HINT = 'Delete the rows instead (each is recorded), or re-enrol the table with --truncate capture.';$t$,
+      pg_catalog.format('%I.%I', cfg.schema_name, cfg.table_name));
+  ELSE
+    -- The trigger fires on each truncated table (every partition too), before its rows are gone; the
+    -- relation is only known at run time, so this one statement is dynamic.
+    v_truncate := pg_catalog.format($t$
+    EXECUTE %1$L || TG_RELID::regclass::text || ' r'
+      USING v_xid, v_ts, v_ipad, v_opad, %2$s, %3$s;$t$,
+      pg_catalog.format('INSERT INTO pgaudit_kit.event (%s) SELECT $1, $2, ''T'', %s, $6, %s, %s, NULL, $5 FROM ONLY ',
+          v_cols_list, v_target, pgaudit_kit.pk_sql(cfg.pk_columns, v_bpchar, 'r'),
+          pgaudit_kit.image_sql(v_cols, v_bpchar, cfg.redacted_columns, 'r', '$3', '$4')),
+      v_stmt, v_partition);
+  END IF;
+
+  RETURN pg_catalog.format($t$CREATE OR REPLACE FUNCTION pgaudit_kit.%1$I() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = ''%7$s
+AS $capture$
+#variable_conflict use_variable
+-- pgaudit-kit capture v5 for %2$s (%3$s mode), generated by pgaudit_kit.capture_function_source. Do not edit:
+-- verification compares this text with a fresh generation.
+DECLARE
+  v_xid xid8 := pg_catalog.pg_current_xact_id();
+  v_ts timestamptz := pg_catalog.statement_timestamp();
+  v_ipad bytea;
+  v_opad bytea;
+BEGIN
+  IF NOT EXISTS (SELECT FROM pgaudit_kit.transaction t WHERE t.xid OPERATOR(pg_catalog.=) v_xid) THEN
+    PERFORM pgaudit_kit.record_transaction();
+  END IF;%4$s
+  IF TG_OP = 'TRUNCATE' THEN%5$s%6$s
+  END IF;
+  RETURN NULL;
+END
+$capture$$t$,
+    'capture_' || p_relid, pg_catalog.format('%I.%I', cfg.schema_name, cfg.table_name), cfg.capture_mode,
+    CASE WHEN v_has_redacted THEN '
+  SELECT k.ipad, k.opad INTO STRICT v_ipad, v_opad FROM pgaudit_kit.redaction_key k;' ELSE '' END,
+    v_truncate,
+    pg_catalog.replace(v_body, E'\n  IF TG_OP', E'\n  ELSIF TG_OP'),
+    (SELECT pg_catalog.string_agg(pg_catalog.format(' SET %I = %L', pg_catalog.split_part(u.c, '=', 1),
+                                                    pg_catalog.substr(u.c, pg_catalog.strpos(u.c, '=') + 1)),
+                                  '' ORDER BY u.i)
+       FROM pg_catalog.unnest(pgaudit_kit.capture_settings(p_relid)) WITH ORDINALITY AS u(c, i)
+      WHERE u.i > 1));
+END
+$gen$;
+ALTER FUNCTION pgaudit_kit.capture_function_source(oid) OWNER TO pgaudit_kit_owner;
+COMMENT ON FUNCTION pgaudit_kit.capture_function_source(oid) IS
+    'pgaudit-kit: CREATE FUNCTION text of the capture function for an enrolled table';

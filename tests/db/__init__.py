@@ -1,0 +1,1 @@
+"""Tests that need a PostgreSQL server (the fixtures in tests/conftest.py start one)."""

@@ -1,0 +1,100 @@
+"""The canonical encoding in the database: agreement between the published vectors, the kit's SQL and
+verify's SQL, and independence from session settings (the vectors in Python alone:
+tests/unit/test_encoding_vectors.py)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+
+from pgaudit_kit import encoding, leaf_reader
+from pgaudit_kit.errors import KitError
+from tests.support.helpers import enable
+from tests.support.vectors import ENCODING_VECTORS as VECTORS
+from tests.support.vectors import load as _load
+
+EVENT_VECTORS = [p for p in VECTORS if _load(p)["kind"] == "event"]
+
+
+@contextmanager
+def _stored(kit_conn: psycopg.Connection[Any], f: dict[str, Any]) -> Iterator[None]:
+    """The vector's event (and transaction record, if it has one) stored in a real kit database for the
+    duration, under hostile session settings; rolled back afterwards."""
+    with pytest.raises(psycopg.errors.QueryCanceled), kit_conn.transaction():  # rolled back at the end
+        kit_conn.execute(
+            "INSERT INTO pgaudit_kit.event (id, xid, statement_ts, op, relid, schema_name, table_name, partition_name, pk,"
+            " row_data, old_values, statement) OVERRIDING SYSTEM VALUE VALUES (%s, %s::xid8, 'epoch'::timestamptz + "
+            "%s::bigint * interval '1 microsecond', %s, %s::oid, %s, %s, %s, %s::jsonb, %s::jsonb, %s::jsonb, %s)",
+            (f["id"], f["xid"], f["statement_ts_us"], f["op"], f["relid"], f["schema_name"], f["table_name"],
+             f["partition_name"], f["pk"], f["row_data"], f["old_values"], f["statement"]))
+        if f["session_role"] is not None:
+            kit_conn.execute(
+                "INSERT INTO pgaudit_kit.transaction VALUES (%s::xid8, 'epoch'::timestamptz + %s::bigint * "
+                "interval '1 microsecond', %s, %s, %s, %s::jsonb, %s, %s, %s::inet, %s::int, %s::int)",
+                (f["xid"], f["xact_start_us"], f["session_role"], f["acting_role"], f["actor"], f["context"],
+                 f["context_raw"], f["application_name"], f["client_addr"], f["client_port"], f["backend_pid"]))
+        kit_conn.execute("SET LOCAL TimeZone = 'Pacific/Chatham'; SET LOCAL DateStyle = 'German'; "
+                         "SET LOCAL extra_float_digits = -15; SET LOCAL bytea_output = 'escape'")
+        yield
+        kit_conn.execute("SELECT pg_cancel_backend(pg_backend_pid())")  # leave nothing behind
+
+
+@pytest.mark.parametrize("path", EVENT_VECTORS, ids=lambda p: p.stem)
+def test_vectors_match_the_database_encoding(kit_conn: psycopg.Connection[Any], path: Path) -> None:
+    """Store the vector's event in a real kit database: both SQL encodings must give the vector's bytes."""
+    f = _load(path)["fields"]
+    with _stored(kit_conn, f):
+        row = kit_conn.execute(
+            f"SELECT pgaudit_kit.event_leaf_input(e, t), {encoding.LEAF_INPUT_SQL} FROM pgaudit_kit.event e "
+            "LEFT JOIN pgaudit_kit.transaction t ON t.xid = e.xid WHERE e.id = %s", (f["id"],)).fetchone()
+        assert row is not None
+        assert bytes(row[0]).hex() == _load(path)["leaf_input_hex"]
+        assert bytes(row[1]).hex() == _load(path)["leaf_input_hex"]
+
+
+# verify reads xids as int8, as it reads the blocks' last_xid: an xid8 beyond 2^63 takes 2^31 wraparounds
+# of the 32-bit transaction counter, so big-ids (xid 2^64 - 616) is left out here.
+@pytest.mark.parametrize("path", [p for p in EVENT_VECTORS if p.stem != "big-ids"], ids=lambda p: p.stem)
+def test_vectors_match_the_leaves_verify_recomputes(kit_conn: psycopg.Connection[Any], path: Path) -> None:
+    """verify's own query (fields assembled by array_send of text[], event and transaction parts apart,
+    hashed on the server) gives the vector's leaf, with or without a transaction record; it refuses to
+    run in a client encoding in which its bytes would be other than UTF-8."""
+    case = _load(path)
+    f = case["fields"]
+    xid, event_id = int(f["xid"]), int(f["id"])
+    with _stored(kit_conn, f):
+        kit_conn.execute("SET LOCAL search_path = pg_catalog; SET LOCAL client_encoding = 'LATIN1'")
+        with pytest.raises(KitError, match="client_encoding UTF8, not LATIN1"):
+            leaf_reader.read_page(kit_conn, (xid, event_id - 1), (xid, event_id))
+        kit_conn.execute("SET LOCAL client_encoding = 'UTF8'")  # as verify reads
+        assert leaf_reader.read_page(kit_conn, (xid, event_id - 1), (xid, event_id)) == \
+            ([xid], [event_id], bytes.fromhex(case["leaf_hash_hex"]))
+        parts = kit_conn.execute(
+            f"SELECT {leaf_reader.LEAF_PREFIX_SQL} || {leaf_reader.EVENT_PART_SQL} || COALESCE((SELECT "
+            f"{leaf_reader.TRANSACTION_PART_SQL} FROM pgaudit_kit.transaction t WHERE t.xid = e.xid), "
+            f"{leaf_reader.NO_TRANSACTION_PART_SQL}) FROM pgaudit_kit.event e WHERE e.id = %s", (event_id,)).fetchone()
+        assert parts is not None and bytes(parts[0]).hex() == "00" + case["leaf_input_hex"]
+
+
+def test_leaves_do_not_depend_on_the_reading_session(kit_conn: psycopg.Connection[Any]) -> None:
+    kit_conn.execute("CREATE TABLE t (id int PRIMARY KEY, at timestamptz, f float8, b bytea, i interval, n text)")
+    enable(kit_conn, "t")
+    with kit_conn.transaction():
+        kit_conn.execute("SELECT set_config('pgaudit_kit.actor', 'zoë', true)")
+        kit_conn.execute("INSERT INTO t VALUES (1, now(), 0.1, '\\x00ff', '1 day', 'Grüße')")
+    query = "SELECT pgaudit_kit.event_leaf_input(e, t) FROM pgaudit_kit.event e LEFT JOIN pgaudit_kit.transaction t " \
+            "ON t.xid = e.xid ORDER BY e.id"
+    reference = [bytes(r[0]) for r in kit_conn.execute(query).fetchall()]
+    for setting in ("SET TimeZone = 'Asia/Kathmandu'", "SET DateStyle = 'SQL, DMY'", "SET IntervalStyle = 'iso_8601'",
+                    "SET extra_float_digits = -10", "SET bytea_output = 'escape'", "SET client_encoding = 'LATIN1'"):
+        kit_conn.execute(setting)
+        assert [bytes(r[0]) for r in kit_conn.execute(query).fetchall()] == reference, setting
+    kit_conn.execute("RESET ALL")
+    fields = kit_conn.execute(f"SELECT {', '.join(encoding.EVENT_FIELD_SQL)} FROM pgaudit_kit.event e "
+                              "LEFT JOIN pgaudit_kit.transaction t ON t.xid = e.xid ORDER BY e.id").fetchall()
+    assert [encoding.event_leaf_input(list(f)) for f in fields] == reference

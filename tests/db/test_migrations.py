@@ -1,0 +1,128 @@
+"""The schema's two routes and its records: a fresh install from the current sql/ sources and an upgrade from
+every released revision (installed by the released package itself, with enrolled tables and sealed history)
+build the same catalog; released revisions are frozen; what each revision shipped is recorded, and the newest
+record is current."""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+
+from pgaudit_kit import installer, shipped
+from pgaudit_kit.catalog import schema_snapshot, snapshot_differences
+from pgaudit_kit.resources import migrations_dir, shipped_dir, sources, sql_dir
+from pgaudit_kit.revisions import all_revisions, head_revision
+from tests.support.helpers import cli, enable
+from tests.support.released import RELEASED_REVISIONS, install_released
+
+# Released files never change (a new revision is a new file). sha256 of each, as released.
+FROZEN = {
+    "migrations/versions/0001_v1_initial.py": "20a104998fe02102f43b93afc557d4fa1b3eb0bc90d2637d4ad59d5ce1f343ab",
+    "migrations/versions/0002_v2_sealed_log.py": "456d9b6842911d922f5c95cde014ab84f6b591670dd7f1d6ee985ad4585a1ddc",
+    "migrations/versions/0003_v3_enforcement.py": "9b858da04a2bffc8419c76620281917aae8f5c830ecf8df38ee2f4232d3bdc8f",
+    "migrations/versions/0004_v4_review.py": "a008ce561e7b382acb1d6a84b6112f26c37fb613996f282ffa40f19c5a95e306",
+    "migrations/versions/0005_v5_write_path.py": "8982023cd76da51fee220e6849ba0d2e7a3e01cc7ad95d7f939fc22a7770a74d",
+    "migrations/versions/0006_v6_commit_path.py": "a8a6088913c3654c502e4f27fd20e277ee7e2411d1ef9a842752d87a26ac1034",
+    "pgaudit_kit/shipped_functions/0001.json": "0f36f8fb56a9586fb18083f15e34a603a308ce1f4481c54c414bc5d65222827b",
+    "pgaudit_kit/shipped_functions/0002.json": "9c18501639e67f2be7311cdba5627d87f7dd34df3f3b191c248dded9813bcb93",
+    "pgaudit_kit/shipped_functions/0003.json": "16dd055bbebaa53b6553ac29d6ee2e62f701f83ea3922d422c98ae0de042c90e",
+    "pgaudit_kit/shipped_functions/0004.json": "f06af80aec2ee0854ab292075674d7c8be2d5baf5f8b5f1901ac3d5f7067e2f7",
+    "pgaudit_kit/shipped_functions/0005.json": "949971ba514068b968272242d90257648c35c64e7b6817855720f5b000ae6e54",
+    "pgaudit_kit/shipped_functions/0006.json": "ff3cfd37a28c041975557a788e38d92892b3abc8d7d41cab981be9ff863a89cd",
+}
+ROOT = Path(__file__).resolve().parents[2]
+CAPTURE = re.compile(r"pgaudit_kit\.capture_\d+\(\)")
+
+
+def snapshot_without_capture(conn: psycopg.Connection[Any]) -> dict[str, list[tuple[Any, ...]]]:
+    """The kit's catalog, less the generated capture functions (they belong to the enrolled tables)."""
+    snapshot = schema_snapshot(conn)
+    snapshot["functions"] = [f for f in snapshot["functions"] if not CAPTURE.fullmatch(f[0])]
+    return snapshot
+
+
+def test_order_lists_every_sql_source_once() -> None:
+    listed = [s.path for s in sources()]
+    assert len(listed) == len(set(listed))
+    assert set(listed) == {str(p.relative_to(sql_dir())) for p in sql_dir().rglob("*.sql")}
+
+
+def test_each_function_source_defines_the_function_it_is_named_after(kit_db: str) -> None:
+    """One function per file, named after it: the upgrade re-applies a function's file when its record changes."""
+    named = {shipped.function_of_source(s.path) for s in sources()} - {None}
+    with psycopg.connect(kit_db) as conn:
+        assert named == set(shipped.functions_in(conn))
+    for source in sources():
+        name = shipped.function_of_source(source.path)
+        if name is not None:
+            text = (sql_dir() / source.path).read_text()
+            assert len(re.findall(r"^CREATE OR REPLACE FUNCTION (\S+)\(", text, re.M)) == 1, source.path
+            assert f"CREATE OR REPLACE FUNCTION {name}(" in text, source.path
+
+
+def test_released_revision_files_are_frozen() -> None:
+    changed = [path for path, digest in FROZEN.items()
+               if hashlib.sha256((ROOT / path).read_bytes()).hexdigest() != digest]
+    assert changed == [], f"released files changed (add a new revision instead): {changed}"
+    assert all_revisions() == list(RELEASED_REVISIONS) + [r for r in all_revisions() if r not in RELEASED_REVISIONS]
+
+
+def test_revisions_are_forward_only() -> None:
+    for script in sorted((migrations_dir() / "versions").glob("0*.py")):
+        module = _load(script)
+        assert not hasattr(module, "downgrade"), f"{script.name} has a downgrade: upgrades are forward-only"
+
+
+def _load(script: Path) -> Any:
+    spec = importlib.util.spec_from_file_location(script.stem, script)
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_newest_shipped_record_is_current(kit_db: str) -> None:
+    """Regenerate with `python .ci/record_shipped.py` after changing a function."""
+    with psycopg.connect(kit_db) as conn:
+        current = shipped.render(shipped.record(conn, head_revision()))
+    assert shipped.newest_revision() == head_revision()
+    assert (shipped_dir() / f"{head_revision()}.json").read_text() == current, \
+        "pgaudit_kit/shipped_functions is stale: run python .ci/record_shipped.py"
+
+
+def test_offline_install_builds_the_same_schema(kit_db: str, empty_db: str) -> None:
+    with psycopg.connect(empty_db, autocommit=True) as conn:
+        conn.execute(installer.install_sql(None))  # what `psql -f` of `install --sql` does
+    with psycopg.connect(kit_db) as installed, psycopg.connect(empty_db) as offline:
+        assert snapshot_differences(schema_snapshot(installed), schema_snapshot(offline)) == []
+
+
+@pytest.mark.parametrize("released", RELEASED_REVISIONS)
+def test_upgrade_from_a_released_revision_builds_the_schema_of_the_sources(
+        kit_db: str, empty_db: str, released: str) -> None:
+    install_released(empty_db, released)
+    with psycopg.connect(empty_db, autocommit=True) as conn:
+        assert shipped.render(shipped.record(conn, released)) == (shipped_dir() / f"{released}.json").read_text()
+        conn.execute("CREATE TABLE t (id int PRIMARY KEY, note text)")
+        enable(conn, "t")
+        conn.execute("INSERT INTO t SELECT g, 'n' || g FROM generate_series(1, 20) g")
+        conn.execute("UPDATE t SET note = 'changed' WHERE id <= 5")
+        if released >= "0002":
+            conn.execute("SELECT pgaudit_kit.seal()")
+    result = installer.install(empty_db)
+    assert (result.before, result.after, result.overwritten) == (released, head_revision(), [])
+    with psycopg.connect(kit_db) as fresh, psycopg.connect(empty_db, autocommit=True) as upgraded:
+        assert snapshot_differences(snapshot_without_capture(fresh), snapshot_without_capture(upgraded)) == []
+        assert upgraded.execute("SELECT * FROM pgaudit_kit.invariant_problems()").fetchall() == []
+        upgraded.execute("DELETE FROM t WHERE id = 20")
+        assert upgraded.execute("SELECT count(*) FROM pgaudit_kit.event WHERE op = 'D'").fetchone() == (1,)
+    report = cli("verify", "--full", "--format", "json", dsn=empty_db)
+    assert report.exit_code == 0, report.output
+    assert json.loads(report.stdout)["findings"] == []

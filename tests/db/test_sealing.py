@@ -1,0 +1,201 @@
+"""Sealing: gapless, in (xid, id) order, final below the xid horizon, piggy-backed without waiting;
+keys and checkpoints; the seal command and the backlog in status."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import time
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+
+from pgaudit_kit import merkle, signing
+from tests.support.helpers import cli, enable
+
+Conn = psycopg.Connection[Any]
+
+
+def _sealed_ids(conn: Conn) -> list[int]:
+    return [int(i) for (ids,) in conn.execute("SELECT event_ids FROM pgaudit_kit.block ORDER BY block_no") for i in ids]
+
+
+def _seal(conn: Conn) -> int:
+    row = conn.execute("SELECT pgaudit_kit.seal()").fetchone()
+    return int(row[0]) if row else -1
+
+
+@pytest.fixture
+def audited(kit_conn: Conn) -> Conn:
+    kit_conn.execute("CREATE TABLE t (id int PRIMARY KEY, v text)")
+    enable(kit_conn, "t")
+    return kit_conn
+
+
+def test_log_is_gapless_in_xid_order_and_blocks_chain(audited: Conn) -> None:
+    for i in range(5):
+        audited.execute("INSERT INTO t SELECT g, 'v' FROM generate_series(%s::int, %s::int) g", (i * 10, i * 10 + 9))
+        _seal(audited)
+    expected = [int(r[0]) for r in audited.execute("SELECT id FROM pgaudit_kit.event ORDER BY xid, id")]
+    sealed = _sealed_ids(audited)
+    # everything up to the last seal is sealed, in order, once
+    assert sealed == expected[:len(sealed)] and len(sealed) >= 50
+    blocks = audited.execute(
+        "SELECT block_no, first_seq, tree_size, prev_hash, block_hash, root, leaves FROM pgaudit_kit.block ORDER BY block_no"
+    ).fetchall()
+    frontier = merkle.Frontier()
+    for n, (block_no, first_seq, tree_size, prev_hash, _hash, root, leaves) in enumerate(blocks):
+        assert block_no == n and first_seq == frontier.size
+        assert prev_hash == (blocks[n - 1][4] if n else None)
+        for i in range(0, len(leaves), 32):
+            frontier.append(bytes(leaves[i:i + 32]))
+        assert frontier.size == tree_size and frontier.root() == bytes(root)
+
+
+def test_blocks_of_every_size_append_to_the_tree_as_rfc9162_does(audited: Conn) -> None:
+    """seal() appends a level of the tree at a time (revision 0005); batches of 1 to 17 leaves and a few
+    larger ones, on trees of every size up to 300, give the frontier, root and leaves the Python Merkle
+    code computes, and the stored leaves are the hashes of the events' canonical encodings."""
+    audited.execute("INSERT INTO t SELECT g, 'v' || g FROM generate_series(1, 300) g")
+    while _seal(audited):
+        pass
+    sizes = [*range(1, 18), 31, 32, 33, 64, 1]
+    frontier = merkle.Frontier()
+    for (leaves,) in audited.execute("SELECT leaves FROM pgaudit_kit.block ORDER BY block_no"):
+        for i in range(0, len(leaves), 32):
+            frontier.append(bytes(leaves[i:i + 32]))
+    audited.execute("INSERT INTO t SELECT g, 'w' || g FROM generate_series(1001, 1000 + %s) g", (sum(sizes),))
+    for size in sizes:
+        assert audited.execute("SELECT pgaudit_kit.seal(%s)", (size,)).fetchone() == (size,)
+        block = audited.execute(
+            "SELECT tree_size, root, frontier, leaves, event_ids FROM pgaudit_kit.block ORDER BY block_no DESC LIMIT 1"
+        ).fetchone()
+        assert block is not None
+        tree_size, root, stored_frontier, leaves, ids = block
+        recomputed = [bytes(r[0]) for r in audited.execute(
+            """SELECT sha256('\\x00'::bytea || pgaudit_kit.event_leaf_input(e, t)) FROM pgaudit_kit.event e
+               LEFT JOIN pgaudit_kit.transaction t ON t.xid = e.xid WHERE e.id = ANY (%s) ORDER BY e.xid, e.id""",
+            (ids,))]
+        assert b"".join(recomputed) == bytes(leaves) and len(recomputed) == size
+        for leaf in recomputed:
+            frontier.append(leaf)
+        assert tree_size == frontier.size
+        assert bytes(root) == frontier.root(), f"root differs after a block of {size} at tree size {tree_size}"
+        assert [bytes(f) for f in stored_frontier] == frontier.peaks, f"frontier differs at tree size {tree_size}"
+
+
+def test_a_long_transaction_delays_sealing_but_never_reorders(audited: Conn, kit_db: str) -> None:
+    _seal(audited)
+    with psycopg.connect(kit_db) as long_tx:
+        long_tx.execute("INSERT INTO t VALUES (1000, 'early xid, committed late')")
+        long_id = int(long_tx.execute("SELECT max(id) FROM pgaudit_kit.event").fetchone()[0])  # type: ignore[index]
+        audited.execute("INSERT INTO t VALUES (1001, 'later xid, committed first')")
+        later_id = int(audited.execute("SELECT max(id) FROM pgaudit_kit.event").fetchone()[0])  # type: ignore[index]
+        _seal(audited)
+        assert later_id not in _sealed_ids(audited), "sealed past a running transaction"
+        long_tx.commit()
+    _seal(audited)
+    sealed = _sealed_ids(audited)
+    assert sealed.index(long_id) < sealed.index(later_id)
+
+
+def test_sealing_piggybacks_on_commit(audited: Conn) -> None:
+    audited.execute("INSERT INTO t VALUES (1, 'a')")
+    time.sleep(0.3)  # piggy-backed sealing runs at most every 200 ms
+    audited.execute("INSERT INTO t VALUES (2, 'b')")
+    first = int(audited.execute("SELECT min(id) FROM pgaudit_kit.event WHERE op = 'I'").fetchone()[0])  # type: ignore[index]
+    assert first in _sealed_ids(audited)
+
+
+def test_repeatable_read_and_serializable_writers_do_not_seal(audited: Conn) -> None:
+    audited.execute("INSERT INTO t VALUES (1, 'a')")
+    time.sleep(0.3)
+    before = audited.execute("SELECT count(*) FROM pgaudit_kit.block").fetchone()
+    for level in ("REPEATABLE READ", "SERIALIZABLE"):
+        with audited.transaction():
+            audited.execute(f"SET TRANSACTION ISOLATION LEVEL {level}")
+            audited.execute("INSERT INTO t VALUES (%s, 'rr')", (len(level),))
+    assert audited.execute("SELECT count(*) FROM pgaudit_kit.block").fetchone() == before
+
+
+def test_a_writer_never_waits_for_a_sealer(audited: Conn, kit_db: str) -> None:
+    audited.execute("INSERT INTO t VALUES (1, 'a')")
+    time.sleep(0.3)
+    with psycopg.connect(kit_db) as sealer:
+        sealer.execute("SELECT pg_advisory_xact_lock(1885823850)")  # another session is sealing
+        audited.execute("SET statement_timeout = '2s'")
+        started = time.monotonic()
+        audited.execute("INSERT INTO t VALUES (2, 'b')")  # commits without waiting for the lock
+        assert time.monotonic() - started < 1.5
+        sealer.rollback()
+    audited.execute("RESET statement_timeout")
+
+
+def test_seal_command_and_status_backlog(audited: Conn, kit_db: str) -> None:
+    audited.execute("INSERT INTO t SELECT g, 'x' FROM generate_series(1, 30) g")
+    report = json.loads(cli("status", "--format", "json", dsn=kit_db).stdout)
+    assert report["sealed_log"]["unsealed_events"] >= 30
+    result = cli("seal", dsn=kit_db)
+    assert result.exit_code == 0, result.stderr
+    assert "sealed" in result.stdout
+    report = json.loads(cli("status", "--format", "json", dsn=kit_db).stdout)
+    total = audited.execute("SELECT count(*) FROM pgaudit_kit.event").fetchone()
+    assert report["sealed_log"]["unsealed_events"] == 0
+    assert report["sealed_log"]["tree_size"] == (total[0] if total else -1)
+
+
+def test_keygen_checkpoint_and_key_file_rules(audited: Conn, kit_db: str, tmp_path: Path) -> None:
+    prefix = tmp_path / "shop"
+    assert cli("keygen", "--name", "shop-audit", "--out", str(prefix)).exit_code == 0
+    private, public = tmp_path / "shop.key", tmp_path / "shop.pub"
+    assert stat.S_IMODE(os.stat(private).st_mode) == 0o600
+    again = cli("keygen", "--out", str(prefix))
+    assert again.exit_code == 2 and "refusing to overwrite" in again.stderr
+    audited.execute("INSERT INTO t VALUES (1, 'a')")
+    result = cli("checkpoint", "--key", str(private), "--anchor-dir", str(tmp_path / "anchors"), "--format", "json",
+                 dsn=kit_db)
+    assert result.exit_code == 0, result.stderr
+    out = json.loads(result.stdout)
+    body = signing.open_note(out["note"], signing.read_public_key(public))
+    origin, size, root = body.splitlines()
+    assert origin == out["origin"] and origin.startswith("pgaudit-kit/") and int(size) == out["tree_size"]
+    row = audited.execute("SELECT tree_size, root, note FROM pgaudit_kit.checkpoint").fetchone()
+    assert row is not None and row[0] == int(size) and row[2] == out["note"]
+    anchored = Path(out["anchored_at"])
+    assert anchored.read_text() == out["note"] and not os.access(anchored, os.W_OK) or os.geteuid() == 0
+    assert stat.S_IMODE(os.stat(anchored).st_mode) == 0o444
+    os.chmod(private, 0o640)
+    refused = cli("checkpoint", "--key", str(private), dsn=kit_db)
+    assert refused.exit_code == 2 and "chmod 600" in refused.stderr
+
+
+def test_large_transactions_span_blocks_and_cannot_gain_events(audited: Conn, kit_db: str) -> None:
+    audited.execute("INSERT INTO t SELECT g, 'bulk' FROM generate_series(1, 25) g")
+    _seal(audited)  # seal what came before (enrolment)
+    audited.execute("INSERT INTO t SELECT g, 'bulk' FROM generate_series(101, 125) g")
+    bulk_xid = audited.execute("SELECT xid::text FROM pgaudit_kit.transaction ORDER BY xid DESC LIMIT 1").fetchone()
+    assert bulk_xid is not None
+    first = audited.execute("SELECT pgaudit_kit.seal(10)").fetchone()
+    assert first == (10,)
+    block = audited.execute("SELECT last_xid::text, last_xid_events, last_xid_sealed FROM pgaudit_kit.block "
+                            "ORDER BY block_no DESC LIMIT 1").fetchone()
+    assert block == (bulk_xid[0], 25, 10)
+    # a superuser slips one more event into the half-sealed transaction
+    audited.execute("""INSERT INTO pgaudit_kit.event (id, xid, statement_ts, op, relid, schema_name, table_name, pk,
+                       row_data) OVERRIDING SYSTEM VALUE SELECT max(id) + 1, %s::xid8, now(), 'I', 't'::regclass, 'public',
+                       't', '{"id": "999"}', '{"id": "999", "v": "forged"}' FROM pgaudit_kit.event""", (bulk_xid[0],))
+    forged = audited.execute("SELECT max(id) FROM pgaudit_kit.event").fetchone()
+    assert forged is not None
+    # and moves the id sequence past it, or the next event recorded (verify's review) would collide with it
+    audited.execute("SELECT setval(pg_get_serial_sequence('pgaudit_kit.event', 'id'), %s)", forged)
+    while _seal(audited):
+        pass
+    sealed = _sealed_ids(audited)
+    assert forged is not None and forged[0] not in sealed
+    assert audited.execute("SELECT last_xid_sealed FROM pgaudit_kit.block ORDER BY block_no DESC LIMIT 1"
+                           ).fetchone() == (25,)
+    report = json.loads(cli("verify", "--full", "--format", "json", dsn=kit_db).stdout)
+    assert [(f["kind"], f["event_id"]) for f in report["findings"]] == [("event_inserted", forged[0])]

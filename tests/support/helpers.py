@@ -1,0 +1,68 @@
+"""Small helpers shared by tests (``from tests.support.helpers import cli``)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import psycopg
+from click.testing import CliRunner, Result
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
+from psycopg.rows import dict_row
+
+from pgaudit_kit.cli import main
+
+
+def cli(*args: str, dsn: str | None = None, input: str | None = None) -> Result:
+    """Run the CLI in-process; stdout and stderr are kept apart."""
+    argv = (["--dsn", dsn] if dsn is not None else []) + list(args)
+    return CliRunner().invoke(main, argv, input=input, catch_exceptions=False)
+
+
+def events(conn: psycopg.Connection[Any], where: str = "operation IN ('INSERT','UPDATE','DELETE','TRUNCATE')") -> list[dict[str, Any]]:
+    """Recorded changes from pgaudit_kit.change, oldest first."""
+    with conn.cursor(row_factory=dict_row) as cur:
+        cur.execute(f"SELECT * FROM pgaudit_kit.change WHERE {where} ORDER BY id")
+        return list(cur.fetchall())
+
+
+def enable(conn: psycopg.Connection[Any], table: str, **options: Any) -> None:
+    conn.execute(
+        "SELECT pgaudit_kit.enable_table(%s::regclass, %s, %s, %s, %s)",
+        (table, options.get("exclude", []), options.get("redact", []), options.get("truncate", "capture"),
+         options.get("statement", False)),
+    )
+
+
+def with_params(dsn: str, **overrides: Any) -> str:
+    """*dsn* with some connection parameters replaced (user, password, dbname ...)."""
+    params = conninfo_to_dict(dsn)
+    params.update(overrides)
+    return make_conninfo("", **params)
+
+
+@contextmanager
+def guards_off(conn: psycopg.Connection[Any]) -> Iterator[psycopg.Connection[Any]]:
+    """As a superuser attacking the kit would: disable the kit's event triggers and the guard triggers of
+    its tables, yield, then put every one back as it was (ENABLE ALWAYS), covering the tracks. *conn* must
+    be a superuser connection in autocommit mode. PostgreSQL runs no event trigger for ALTER EVENT
+    TRIGGER, which is why only detection (verify, doctor) can answer this."""
+    event_triggers = [r[0] for r in conn.execute(
+        "SELECT evtname::text FROM pg_event_trigger WHERE evtname::text LIKE 'pgaudit\\_kit\\_%' AND evtenabled = 'A'")]
+    guarded = [r[0] for r in conn.execute(
+        "SELECT tgrelid::regclass::text FROM pg_trigger WHERE tgname = 'pgaudit_kit_guard' AND tgenabled = 'A'")]
+    for name in event_triggers:
+        conn.execute(psycopg.sql.SQL("ALTER EVENT TRIGGER {} DISABLE").format(psycopg.sql.Identifier(name)))
+    for table in guarded:
+        conn.execute(f"ALTER TABLE {table} DISABLE TRIGGER pgaudit_kit_guard")
+    try:
+        yield conn
+    finally:
+        for table in guarded:
+            if conn.execute("SELECT to_regclass(%s)", (table,)).fetchone() != (None,):
+                conn.execute(f"ALTER TABLE {table} ENABLE ALWAYS TRIGGER pgaudit_kit_guard")
+        for name in event_triggers:
+            if conn.execute("SELECT 1 FROM pg_event_trigger WHERE evtname = %s", (name,)).fetchone():
+                conn.execute(psycopg.sql.SQL("ALTER EVENT TRIGGER {} ENABLE ALWAYS").format(
+                    psycopg.sql.Identifier(name)))

@@ -1,0 +1,1 @@
+"""Tests that need no database: pure Python against vectors and values."""

@@ -16,10 +16,10 @@ import psycopg
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from pgaudit_kit import installer, shipped  # noqa: E402
-from pgaudit_kit.resources import shipped_dir  # noqa: E402
-from pgaudit_kit.revisions import head_revision  # noqa: E402
-from pgaudit_kit.tempserver import TempServer  # noqa: E402
+from pgaudit_kit.pg.tempserver import TempServer  # noqa: E402
+from pgaudit_kit.schema import installer, shipped  # noqa: E402
+from pgaudit_kit.schema.resources import shipped_dir  # noqa: E402
+from pgaudit_kit.schema.revisions import head_revision  # noqa: E402
 from tests.support.released import RELEASED_REVISIONS, install_released  # noqa: E402
 
 

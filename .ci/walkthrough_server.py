@@ -1,6 +1,6 @@
 """The throwaway server .ci/walkthrough runs the README's walkthrough against.
 
-Starts a PostgreSQL with pgaudit_kit.tempserver (as ``nobody`` when run as root), creates the
+Starts a PostgreSQL with pgaudit_kit.pg.tempserver (as ``nobody`` when run as root), creates the
 "existing" application database the walkthrough assumes, and prints two lines on stdout: a superuser
 DSN of that database and the server's bin directory (where psql is). Then it waits until its stdin is
 closed, or for SIGTERM or SIGINT, and removes the server with everything in it.
@@ -18,7 +18,7 @@ import sys
 
 import psycopg
 
-from pgaudit_kit.tempserver import TempServer
+from pgaudit_kit.pg.tempserver import TempServer
 
 ROLES = """
 CREATE ROLE shop_owner LOGIN;

@@ -20,7 +20,7 @@ cli = str(Path(sys.executable).parent / "pgaudit-kit")
 
 server = subprocess.Popen(
     [test_python, "-c",
-     "import sys, signal; from pgaudit_kit.tempserver import TempServer\n"
+     "import sys, signal; from pgaudit_kit.pg.tempserver import TempServer\n"
      "s = TempServer().start(); print(s.dsn(), flush=True)\n"
      "signal.signal(signal.SIGTERM, lambda *a: (s.stop(), sys.exit(0)))\n"
      "sys.stdin.read(); s.stop()"],

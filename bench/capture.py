@@ -37,9 +37,9 @@ from typing import Any, TypeVar
 import psycopg
 from psycopg import sql
 
-from pgaudit_kit import installer
-from pgaudit_kit.enrolment import CaptureOptions, enable_tables
-from pgaudit_kit.tempserver import TempServer
+from pgaudit_kit.control.enrolment import CaptureOptions, enable_tables
+from pgaudit_kit.pg.tempserver import TempServer
+from pgaudit_kit.schema import installer
 
 # Durable on purpose: the kit's cost is partly extra WAL, which only shows when commits wait for it.
 DURABLE_SETTINGS: dict[str, str] = {

@@ -32,9 +32,11 @@ from typing import Any
 import psycopg
 
 from bench.capture import DURABLE_SETTINGS, PGBENCH_TABLES, connect, log, machine_info, parse_number, run_pgbench
-from pgaudit_kit import installer, sealing, signing
-from pgaudit_kit.enrolment import CaptureOptions, enable_tables
-from pgaudit_kit.tempserver import TempServer
+from pgaudit_kit.control.enrolment import CaptureOptions, enable_tables
+from pgaudit_kit.core import signing
+from pgaudit_kit.log import sealing
+from pgaudit_kit.pg.tempserver import TempServer
+from pgaudit_kit.schema import installer
 
 VERIFY_RATE_TARGET = 300_000.0
 MEMORY_RATIO_TARGET = 1.2

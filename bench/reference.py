@@ -44,9 +44,9 @@ from bench.capture import (
     source_revision,
     tpcb_run,
 )
-from pgaudit_kit import installer
-from pgaudit_kit.enrolment import CaptureOptions, enable_tables
-from pgaudit_kit.tempserver import TempServer
+from pgaudit_kit.control.enrolment import CaptureOptions, enable_tables
+from pgaudit_kit.pg.tempserver import TempServer
+from pgaudit_kit.schema import installer
 
 VARIANTS = ("baseline", "audited", "jsonb_trigger", "floor")
 

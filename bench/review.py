@@ -40,11 +40,16 @@ from psycopg import sql
 
 from bench.capture import DURABLE_SETTINGS, PGBENCH_TABLES, connect, log, machine_info, parse_number, run_pgbench
 from bench.capture import source_revision as capture_source_revision
-from pgaudit_kit import db, history, installer, review_events, review_render, reviews, sealing
-from pgaudit_kit.enrolment import CaptureOptions, enable_tables
-from pgaudit_kit.review_query import EventFilter, parse_context, parse_pk
-from pgaudit_kit.tempserver import TempServer
-from pgaudit_kit.timeparse import parse_time
+from pgaudit_kit.control.enrolment import CaptureOptions, enable_tables
+from pgaudit_kit.log import sealing
+from pgaudit_kit.pg import db, reviews
+from pgaudit_kit.pg.tempserver import TempServer
+from pgaudit_kit.review import events as review_events
+from pgaudit_kit.review import history
+from pgaudit_kit.review import render as review_render
+from pgaudit_kit.review.query import EventFilter, parse_context, parse_pk
+from pgaudit_kit.review.timeparse import parse_time
+from pgaudit_kit.schema import installer
 
 TARGETS_MS = {"history": 50.0, "log_table_since_1h": 200.0, "log_actor_since_1d": 500.0, "tx": 50.0}
 TABLES = 20

@@ -6,16 +6,16 @@ schema is created first. Online runs reuse the connection the installer hands ov
 
 The installer says what it does in ``config.attributes["pgaudit_kit_mode"]``: a fresh install stamps the
 newest revision and applies every source of ``sql/``; an upgrade runs the pending revisions' deltas and then
-applies the idempotent sources again (pgaudit_kit.migration_support).
+applies the idempotent sources again (pgaudit_kit.schema.migration_support).
 """
 
 from __future__ import annotations
 
 from alembic import context
 
-from pgaudit_kit.migration_support import apply_sources
-from pgaudit_kit.names import KIT_SCHEMA as VERSION_SCHEMA
-from pgaudit_kit.names import VERSION_TABLE
+from pgaudit_kit.core.names import KIT_SCHEMA as VERSION_SCHEMA
+from pgaudit_kit.core.names import VERSION_TABLE
+from pgaudit_kit.schema.migration_support import apply_sources
 
 config = context.config
 

@@ -1,7 +1,7 @@
 """Helpers for *your* Alembic migrations: enrol and disenrol tables in the same transaction as the
 DDL that creates or retires them, and keep autogenerate away from the kit's schema.
 
-    from pgaudit_kit import alembic_ops
+    from . import alembic_ops
 
     def upgrade():
         op.create_table("invoice", ...)
@@ -18,7 +18,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from .names import KIT_SCHEMA
+from .core.names import KIT_SCHEMA
 
 
 def enable_table(op: Any, table: str, *, excluded_columns: Sequence[str] = (), redacted_columns: Sequence[str] = (),

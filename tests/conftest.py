@@ -16,9 +16,9 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from pgaudit_kit import installer
-from pgaudit_kit.errors import KitError
-from pgaudit_kit.tempserver import TempServer
+from pgaudit_kit.core.errors import KitError
+from pgaudit_kit.pg.tempserver import TempServer
+from pgaudit_kit.schema import installer
 from tests.support.cluster import TEMPLATE_EMPTY, TEMPLATE_INSTALLED, Cluster
 
 _cluster: Cluster | None = None

@@ -8,7 +8,7 @@ Create Date: 2026-11-27
 
 from __future__ import annotations
 
-from pgaudit_kit.migration_support import run_delta
+from pgaudit_kit.schema.migration_support import run_delta
 
 revision = "0002"
 down_revision = "0001"
@@ -17,7 +17,7 @@ depends_on = None
 
 # Frozen: what this revision changed in objects that the sql/ "create" sources define (tables, sequences,
 # indexes) and what it removed. Functions, views, triggers, policies and event triggers come from the
-# current sql/ sources after the deltas (pgaudit_kit.migration_support).
+# current sql/ sources after the deltas (pgaudit_kit.schema.migration_support).
 DELTA = """
 -- pgaudit-kit: pgaudit_kit.block -- the sealed log: each row seals the next run of committed events
 -- (in (xid, id) order) into the RFC 9162 Merkle tree and is chained to the previous block by hash.

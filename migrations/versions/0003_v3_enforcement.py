@@ -8,7 +8,7 @@ Create Date: 2026-11-27
 
 from __future__ import annotations
 
-from pgaudit_kit.migration_support import run_delta
+from pgaudit_kit.schema.migration_support import run_delta
 
 revision = "0003"
 down_revision = "0002"
@@ -17,7 +17,7 @@ depends_on = None
 
 # Frozen: what this revision changed in objects that the sql/ "create" sources define (tables, sequences,
 # indexes) and what it removed. Functions, views, triggers, policies and event triggers come from the
-# current sql/ sources after the deltas (pgaudit_kit.migration_support).
+# current sql/ sources after the deltas (pgaudit_kit.schema.migration_support).
 DELTA = """
 -- pgaudit-kit: the guard schema. It holds one function: the sql_drop guard that refuses DROP SCHEMA
 -- pgaudit_kit CASCADE. An event trigger whose function is dropped by a command does not fire for that

@@ -7,7 +7,7 @@ Create Date: 2026-11-27
 
 from __future__ import annotations
 
-from pgaudit_kit.migration_support import run_delta
+from pgaudit_kit.schema.migration_support import run_delta
 
 revision = "0004"
 down_revision = "0003"
@@ -16,7 +16,7 @@ depends_on = None
 
 # Frozen: what this revision changed in objects that the sql/ "create" sources define (tables, sequences,
 # indexes) and what it removed. Functions, views, triggers, policies and event triggers come from the
-# current sql/ sources after the deltas (pgaudit_kit.migration_support).
+# current sql/ sources after the deltas (pgaudit_kit.schema.migration_support).
 DELTA = """
 -- pgaudit-kit: pgaudit_kit.event_relid_bloom -- block-range (BRIN) bloom filter of relid: for each
 -- range of 32 heap pages (about 1,000 events), which tables it may hold events of.

@@ -8,7 +8,7 @@ Create Date: 2026-11-27
 
 from __future__ import annotations
 
-from pgaudit_kit.migration_support import run_delta
+from pgaudit_kit.schema.migration_support import run_delta
 
 revision = "0006"
 down_revision = "0005"
@@ -17,7 +17,7 @@ depends_on = None
 
 # Frozen: what this revision changed in objects that the sql/ "create" sources define (tables, sequences,
 # indexes) and what it removed. Functions, views, triggers, policies and event triggers come from the
-# current sql/ sources after the deltas (pgaudit_kit.migration_support).
+# current sql/ sources after the deltas (pgaudit_kit.schema.migration_support).
 DELTA = """
 -- pgaudit_kit.seal_at_commit() now also notifies watchers (sql/functions/seal_at_commit.sql): v4's trigger and
 -- function go, where an upgrade from revision 0004 or 0005 finds them. Both pending commit triggers fire first:

@@ -19,6 +19,6 @@ def demo(keep: bool) -> None:
     Example:
       pgaudit-kit demo
     """
-    from ..demo import run_demo
+    from .demo_session import run_demo
 
     run_demo(keep=keep)

@@ -8,8 +8,8 @@ from pathlib import Path
 import click
 
 from .. import doctor as doctor_lib
-from .. import render
-from ..errors import EXIT_FINDINGS, UsageError
+from ..core.errors import EXIT_FINDINGS, UsageError
+from . import render
 from .group import REPORT_FORMATS, format_option, main, target_dsn
 
 # Text output: severity and item columns, then the finding and its advice wrapped into this many columns.

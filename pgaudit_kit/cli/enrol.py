@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import click
 
-from .. import db, enrolment, roles
-from ..names import GRANTABLE_ROLES
+from ..control import enrolment, roles
+from ..core.names import GRANTABLE_ROLES
+from ..pg import db
 from .group import main, target_dsn
 
 

@@ -16,8 +16,9 @@ from typing import Any, TypeVar
 
 import click
 
-from .. import __version__, review_render
-from ..errors import EXIT_INTERNAL, KitError
+from .. import __version__
+from ..core.errors import EXIT_INTERNAL, KitError
+from ..review import render as review_render
 
 F = TypeVar("F", bound=Callable[..., Any])
 

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import click
 
+from ..core.errors import EXIT_ENVIRONMENT, EXIT_FINDINGS, KitError
+
 # installer is imported by the commands that use it: it loads Alembic and SQLAlchemy, a third of a second
 # that every other command (verify on a cron schedule, log, watch) would otherwise pay at start-up.
-from .. import db, render
-from ..errors import EXIT_ENVIRONMENT, EXIT_FINDINGS, KitError
+from ..pg import db
+from . import render
 from .group import REPORT_FORMATS, format_option, main, target_dsn
 
 
@@ -30,7 +32,7 @@ def install(ctx: click.Context, print_sql: bool, overwrite_drift: bool) -> None:
       pgaudit-kit --dsn 'host=db1 dbname=shop user=postgres' install --sql > review.sql
       pgaudit-kit --dsn 'host=db1 dbname=shop user=postgres' install --overwrite-drift
     """
-    from .. import installer
+    from ..schema import installer
 
     if print_sql:
         from_revision = None
@@ -66,7 +68,7 @@ def status(ctx: click.Context, output_format: str) -> None:
       pgaudit-kit status
       pgaudit-kit status --format json
     """
-    from .. import installer
+    from ..schema import installer
 
     report = installer.status(target_dsn(ctx))
     if output_format == "json":
@@ -118,7 +120,7 @@ def uninstall(ctx: click.Context, discard_history: bool) -> None:
     Example:
       pgaudit-kit --dsn postgresql://postgres@db1/shop uninstall --discard-history
     """
-    from .. import installer
+    from ..schema import installer
 
     result = installer.uninstall(target_dsn(ctx), discard_history)
     click.echo(f"pgaudit-kit uninstalled ({result.discarded_events} recorded events discarded)")

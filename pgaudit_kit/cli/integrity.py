@@ -7,8 +7,10 @@ from pathlib import Path
 
 import click
 
-from .. import db, render, signing
-from ..errors import EXIT_FINDINGS
+from ..core import signing
+from ..core.errors import EXIT_FINDINGS
+from ..pg import db
+from . import render
 from .group import REPORT_FORMATS, format_option, main, target_dsn
 
 
@@ -24,7 +26,7 @@ def seal(ctx: click.Context) -> None:
     Example:
       pgaudit-kit seal
     """
-    from .. import sealing
+    from ..log import sealing
 
     with db.connect(target_dsn(ctx)) as conn:
         db.require_writable(conn)
@@ -67,7 +69,7 @@ def checkpoint(ctx: click.Context, key_path: Path, anchor_dir: Path | None, outp
     Example:
       pgaudit-kit checkpoint --key /etc/pgaudit-kit/shop.key --anchor-dir /mnt/worm/pgaudit
     """
-    from .. import sealing
+    from ..log import sealing
 
     key = signing.read_private_key(key_path)
     with db.connect(target_dsn(ctx)) as conn:
@@ -107,7 +109,7 @@ def verify(ctx: click.Context, anchor_dir: Path | None, public_key: Path | None,
       pgaudit-kit verify --anchor-dir /mnt/worm/pgaudit --public-key shop.pub --state /var/lib/pgaudit-kit/shop.state
       pgaudit-kit verify --lockdown-on-failure --anchor-dir /mnt/worm/pgaudit --public-key shop.pub
     """
-    from ..verify import verify as run_verify
+    from ..verify.runner import verify as run_verify
 
     report = run_verify(target_dsn(ctx), anchor_dir=anchor_dir, public_key=public_key, state_path=state_path,
                         full=full, jobs=jobs, lockdown_on_failure=lockdown_on_failure)
@@ -147,7 +149,7 @@ def prove(ctx: click.Context, event_id: int | None, old_size: int | None, new_si
       pgaudit-kit prove 4711 --out event-4711.proof.json
       pgaudit-kit prove --consistency 1000 --to 5000 --out c.json
     """
-    from .. import proofs
+    from ..log import proofs
 
     if (event_id is None) == (old_size is None):
         raise click.UsageError("give an EVENT_ID or --consistency OLD_SIZE")
@@ -173,7 +175,8 @@ def verify_proof(ctx: click.Context, proof_file: Path, public_key: Path) -> None
     Example:
       pgaudit-kit verify-proof event-4711.proof.json --public-key shop.pub
     """
-    from .. import merkle, proofs
+    from ..core import merkle
+    from ..log import proofs
 
     key = signing.read_public_key(public_key)
     try:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from .. import lockdown
+from ..control import lockdown
 from .group import main, target_dsn
 
 

@@ -8,9 +8,9 @@ from typing import Any
 
 import click
 
-from .. import db
-from .. import reconcile as reconciling
-from ..errors import EXIT_FINDINGS
+from ..core.errors import EXIT_FINDINGS
+from ..pg import db
+from ..verify import reconcile as reconciling
 from .group import REPORT_FORMATS, format_option, main, target_dsn
 
 

@@ -1,6 +1,6 @@
 """log, history, tx, watch: reading recorded history.
 
-Each records a review event first (who, when, which filter: pgaudit_kit.reviews.reviewed_read, needs the
+Each records a review event first (who, when, which filter: pgaudit_kit.pg.reviews.reviewed_read, needs the
 reader or admin role, exit 3 otherwise), then reads in one REPEATABLE READ READ ONLY snapshot through a
 server-side cursor, writing output as it streams.
 """
@@ -16,9 +16,12 @@ from typing import IO, Any
 
 import click
 
-from .. import db, history, review_events, review_render, reviews, watch
-from ..errors import UsageError
-from ..review_query import (
+from ..core.errors import UsageError
+from ..pg import db, reviews
+from ..review import events as review_events
+from ..review import history, watch
+from ..review import render as review_render
+from ..review.query import (
     DEFAULT_LIMIT,
     ORDERS,
     EventFilter,
@@ -28,7 +31,7 @@ from ..review_query import (
     parse_pk,
     parse_txid,
 )
-from ..timeparse import TimeBound, parse_time
+from ..review.timeparse import TimeBound, parse_time
 from .group import LISTING_FORMATS, TIMELINE_FORMATS, format_option, main, target_dsn
 
 

@@ -7,8 +7,8 @@ import stat
 from pathlib import Path
 from typing import Any
 
-from .. import anchors, signing
-from ..errors import UsageError
+from ..core import anchors, signing
+from ..core.errors import UsageError
 from .items import Item
 from .wording import count_noun
 

@@ -6,8 +6,8 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
 from pathlib import Path
 
-from .. import db, reviews
-from ..errors import UsageError
+from ..core.errors import UsageError
+from ..pg import db, reviews
 from .checks_files import check_anchor_dir, check_key_file
 from .checks_kit import check_event_triggers, check_invariants, check_kit_functions, check_kit_installed
 from .checks_log import check_backlog, check_last_checkpoint, check_last_verify, check_lockdown

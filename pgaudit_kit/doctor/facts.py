@@ -10,8 +10,11 @@ from typing import Any
 import psycopg
 from psycopg.rows import dict_row
 
-from .. import db, lockdown, sealing, shipped
-from ..names import ADMIN_ROLE, OWNER_ROLE, READER_ROLE
+from ..control import lockdown
+from ..core.names import ADMIN_ROLE, OWNER_ROLE, READER_ROLE
+from ..log import sealing
+from ..pg import db
+from ..schema import shipped
 
 # The kit's event triggers, as pgaudit_kit.invariant_problems() lists them; any other pgaudit_kit_* event
 # trigger found in the database is judged too.
@@ -46,7 +49,7 @@ class Facts:
     superuser_members: list[dict[str, Any]]  # non-superusers that may SET ROLE to a superuser
     kit_members: dict[str, list[dict[str, Any]]]  # kit role -> [{"role", "login", "direct", "admin_option"}]
     invariant_problems: list[dict[str, str]]
-    # kit functions that are not what the installed revision shipped (pgaudit_kit.shipped): one line each
+    # kit functions that are not what the installed revision shipped (pgaudit_kit.schema.shipped): one line each
     function_drift: list[str]
     event_triggers: dict[str, str | None]  # kit event trigger -> evtenabled (None: missing)
     event_triggers_setting: str | None  # PostgreSQL >= 17
@@ -334,7 +337,7 @@ def _read_lockdown_unrecorded(conn: psycopg.Connection[Any]) -> list[dict[str, A
 def _read_installed_revision(conn: psycopg.Connection[Any]) -> str | None:
     """The installed revision, or None when this role may not read it (the version table belongs to the
     installing superuser; readers and admins have no privilege on it)."""
-    from .. import installer  # here: it loads Alembic, which every other command can do without
+    from ..schema import installer  # here: it loads Alembic, which every other command can do without
 
     try:
         with conn.transaction():

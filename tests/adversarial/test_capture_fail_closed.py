@@ -95,7 +95,7 @@ def test_capture_function_dropped(audited: Conn) -> None:
     # that gap is what `status` (and later `verify`) reports.
     with guards_off(audited):
         audited.execute(f"DROP FUNCTION pgaudit_kit.capture_{oid[0]}() CASCADE")
-    from pgaudit_kit.catalog import capture_problems
+    from pgaudit_kit.pg.catalog import capture_problems
 
     found = [p.message for p in capture_problems(audited)]
     assert any("capture function of public.accounts is missing" in p for p in found), found

@@ -23,7 +23,7 @@ import pytest
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict
 
-from pgaudit_kit import anchors, signing
+from pgaudit_kit.core import anchors, signing
 from tests.support.cluster import TEMPLATE_INSTALLED, Cluster
 from tests.support.helpers import cli, enable, guards_off
 
@@ -127,7 +127,7 @@ class Audited:
             "WHERE t.actor = %s ORDER BY e.id", (actor,)).fetchall()]
 
     def origin(self, dsn: str | None = None) -> str:
-        from pgaudit_kit import sealing
+        from pgaudit_kit.log import sealing
 
         with psycopg.connect(dsn or self.dsn) as conn:
             return sealing.origin(conn)

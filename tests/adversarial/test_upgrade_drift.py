@@ -11,8 +11,8 @@ from typing import Any
 import psycopg
 import pytest
 
-from pgaudit_kit import installer, shipped
-from pgaudit_kit.revisions import head_revision
+from pgaudit_kit.schema import installer, shipped
+from pgaudit_kit.schema.revisions import head_revision
 from tests.support.helpers import cli, enable, guards_off
 from tests.support.released import RELEASED_REVISIONS, install_released
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import ast
-import importlib
 import re
 import subprocess
 import sys
@@ -14,7 +12,6 @@ import click
 import psycopg
 import pytest
 
-import pgaudit_kit
 from pgaudit_kit import __version__
 from pgaudit_kit.cli import main
 from tests.support.cluster import Cluster
@@ -209,73 +206,3 @@ def test_debug_shows_traceback_for_expected_errors() -> None:
     result = cli("--debug", "install", dsn="host=127.0.0.1 port=1 connect_timeout=2")
     assert result.exit_code == 3
     assert "Traceback" in result.stderr
-
-
-# -- module structure ------------------------------------------------------------------------------------
-PACKAGE_DIR = Path(pgaudit_kit.__file__).resolve().parent
-
-
-def _module_name(path: Path) -> str:
-    parts = list(path.relative_to(PACKAGE_DIR.parent).with_suffix("").parts)
-    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
-
-
-def _import_graph() -> dict[str, set[str]]:
-    """Module -> the pgaudit_kit modules it imports, at any depth of its code (imports inside functions
-    count: they only defer a cycle, they do not remove it)."""
-    files = {_module_name(path): path for path in PACKAGE_DIR.rglob("*.py")}
-    graph: dict[str, set[str]] = {name: set() for name in files}
-    for name, path in files.items():
-        package = name if path.name == "__init__.py" else name.rpartition(".")[0]
-        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-            targets: list[str] = []
-            if isinstance(node, ast.Import):
-                targets = [alias.name for alias in node.names]
-            elif isinstance(node, ast.ImportFrom):
-                base = node.module or ""
-                if node.level:
-                    anchor = package.split(".")[:len(package.split(".")) - node.level + 1]
-                    base = ".".join(anchor + ([node.module] if node.module else []))
-                targets = [f"{base}.{alias.name}" if f"{base}.{alias.name}" in files else base for alias in node.names]
-            for target in targets:
-                while target and target not in files:  # pgaudit_kit.x.y where y is a name in module x
-                    target = target.rpartition(".")[0]
-                if target and target != name:
-                    graph[name].add(target)
-    return graph
-
-
-def test_every_module_imports() -> None:
-    for name in sorted(_import_graph()):
-        if name != "pgaudit_kit.__main__":  # importing it runs the command line
-            importlib.import_module(name)
-
-
-def test_no_import_cycle_among_modules() -> None:
-    graph = _import_graph()
-    done: set[str] = set()
-    path: list[str] = []
-
-    def visit(module: str) -> None:
-        if module in path:
-            cycle = path[path.index(module):] + [module]
-            raise AssertionError("import cycle: " + " -> ".join(cycle))
-        if module in done:
-            return
-        path.append(module)
-        for target in sorted(graph[module]):
-            visit(target)
-        path.pop()
-        done.add(module)
-
-    for module in sorted(graph):
-        visit(module)
-
-
-def test_only_the_entry_point_imports_the_command_line() -> None:
-    graph = _import_graph()
-    command_line = {name for name in graph if name == "pgaudit_kit.cli" or name.startswith("pgaudit_kit.cli.")}
-    offenders = {name: sorted(graph[name] & command_line) for name in graph.keys() - command_line
-                 if graph[name] & command_line and name != "pgaudit_kit.__main__"}
-    assert not offenders, f"library modules import the command line: {offenders}"
-    assert len(command_line) > 2 and "pgaudit_kit.cli.group" in command_line

@@ -8,8 +8,8 @@ from typing import Any
 
 import psycopg
 
-from pgaudit_kit import installer
-from pgaudit_kit.revisions import head_revision
+from pgaudit_kit.schema import installer
+from pgaudit_kit.schema.revisions import head_revision
 from tests.support.helpers import cli, enable
 from tests.support.released import install_released
 

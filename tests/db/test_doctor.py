@@ -21,7 +21,7 @@ import pytest
 from psycopg import sql
 
 from pgaudit_kit import doctor
-from pgaudit_kit.errors import UsageError
+from pgaudit_kit.core.errors import UsageError
 from tests.support.cluster import TEMPLATE_INSTALLED, Cluster
 from tests.support.helpers import cli, enable, guards_off, with_params
 

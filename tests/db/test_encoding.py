@@ -12,8 +12,9 @@ from typing import Any
 import psycopg
 import pytest
 
-from pgaudit_kit import encoding, leaf_reader
-from pgaudit_kit.errors import KitError
+from pgaudit_kit.core import encoding
+from pgaudit_kit.core.errors import KitError
+from pgaudit_kit.log import leaf_reader
 from tests.support.helpers import enable
 from tests.support.vectors import ENCODING_VECTORS as VECTORS
 from tests.support.vectors import load as _load

@@ -10,10 +10,10 @@ from typing import Any
 import psycopg
 import pytest
 
-from pgaudit_kit import installer
-from pgaudit_kit.catalog import schema_snapshot
-from pgaudit_kit.revisions import head_revision
-from pgaudit_kit.tempserver import TempServer
+from pgaudit_kit.pg.catalog import schema_snapshot
+from pgaudit_kit.pg.tempserver import TempServer
+from pgaudit_kit.schema import installer
+from pgaudit_kit.schema.revisions import head_revision
 from tests.support.cluster import Cluster
 from tests.support.helpers import cli
 

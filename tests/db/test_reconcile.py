@@ -18,8 +18,8 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from pgaudit_kit import db
-from pgaudit_kit import reconcile as reconciling
+from pgaudit_kit.pg import db
+from pgaudit_kit.verify import reconcile as reconciling
 from tests.support.cluster import Cluster
 from tests.support.helpers import cli, enable, guards_off, with_params
 

@@ -12,7 +12,7 @@ from typing import Any
 import psycopg
 import pytest
 
-from pgaudit_kit.timeparse import format_time
+from pgaudit_kit.review.timeparse import format_time
 from tests.support.cluster import Cluster
 from tests.support.helpers import cli, enable
 from tests.support.review import History, history_database

@@ -15,7 +15,7 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from pgaudit_kit.timeparse import format_time
+from pgaudit_kit.review.timeparse import format_time
 from tests.support.cluster import Cluster
 from tests.support.helpers import cli, enable, with_params
 from tests.support.review import (

@@ -13,7 +13,7 @@ from typing import Any
 import psycopg
 import pytest
 
-from pgaudit_kit import merkle, signing
+from pgaudit_kit.core import merkle, signing
 from tests.support.helpers import cli, enable
 
 Conn = psycopg.Connection[Any]

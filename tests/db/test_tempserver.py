@@ -9,8 +9,8 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from pgaudit_kit.errors import ServerStartError
-from pgaudit_kit.tempserver import TempServer, find_bindir
+from pgaudit_kit.core.errors import ServerStartError
+from pgaudit_kit.pg.tempserver import TempServer, find_bindir
 
 
 def test_server_is_private_and_removed_on_stop() -> None:

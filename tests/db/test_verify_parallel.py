@@ -10,10 +10,11 @@ from typing import Any
 import psycopg
 import pytest
 
-from pgaudit_kit import db, leaf_reader, sealing
-from pgaudit_kit.event_stream import EventStream, Page
-from pgaudit_kit.verification import Findings, Position, check_log
-from pgaudit_kit.verify import _blocks, verify
+from pgaudit_kit.log import leaf_reader, sealing
+from pgaudit_kit.log.event_stream import EventStream, Page
+from pgaudit_kit.pg import db
+from pgaudit_kit.verify.runner import _blocks, verify
+from pgaudit_kit.verify.verification import Findings, Position, check_log
 from tests.support.helpers import enable, guards_off, with_params
 
 Conn = psycopg.Connection[Any]

@@ -11,7 +11,7 @@ import psycopg
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
-from pgaudit_kit.tempserver import TempServer
+from pgaudit_kit.pg.tempserver import TempServer
 
 TEMPLATE_EMPTY = "pgaudit_kit_test_tpl_empty"
 TEMPLATE_INSTALLED = "pgaudit_kit_test_tpl_installed"

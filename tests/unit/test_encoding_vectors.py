@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from pgaudit_kit import encoding, merkle
+from pgaudit_kit.core import encoding, merkle
 from tests.support.vectors import ENCODING_VECTORS as VECTORS
 from tests.support.vectors import load as _load
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from pgaudit_kit import merkle
+from pgaudit_kit.core import merkle
 from tests.support.vectors import MERKLE_VECTORS as VECTORS
 
 

@@ -8,10 +8,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from pgaudit_kit.errors import UsageError
-from pgaudit_kit.history import ABSENT, FieldChange, diff
-from pgaudit_kit.review_events import RawJson
-from pgaudit_kit.review_query import (
+from pgaudit_kit.core.errors import UsageError
+from pgaudit_kit.review.events import RawJson
+from pgaudit_kit.review.history import ABSENT, FieldChange, diff
+from pgaudit_kit.review.query import (
     ALL_OPS,
     DEFAULT_OPS,
     ContextMatch,
@@ -23,9 +23,9 @@ from pgaudit_kit.review_query import (
     parse_pk,
     parse_txid,
 )
-from pgaudit_kit.review_render import cut, dumps, printable
-from pgaudit_kit.timeparse import format_time, parse_time
-from pgaudit_kit.watch import Snapshot
+from pgaudit_kit.review.render import cut, dumps, printable
+from pgaudit_kit.review.timeparse import format_time, parse_time
+from pgaudit_kit.review.watch import Snapshot
 
 
 @pytest.mark.parametrize(("text", "expected"), [

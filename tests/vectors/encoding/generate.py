@@ -17,7 +17,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[3]))
 
-from pgaudit_kit import encoding, merkle  # noqa: E402
+from pgaudit_kit.core import encoding, merkle  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 

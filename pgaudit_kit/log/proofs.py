@@ -1,0 +1,131 @@
+"""Inclusion and consistency proofs: produced from the database, checked with no database at all.
+
+An inclusion proof file holds the event's 22 fields (so the leaf is recomputed, not trusted), its seq,
+the audit path and the signed checkpoint whose tree contains it. A consistency proof file holds two
+signed checkpoints and the RFC 9162 proof that the older tree is a prefix of the newer one.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Sequence
+from typing import Any, overload
+
+import psycopg
+
+from ..core import encoding, merkle, signing
+from ..core.errors import UsageError
+from ..pg import db, reviews
+
+INCLUSION_FORMAT = "pgaudit-kit-inclusion-proof/1"
+CONSISTENCY_FORMAT = "pgaudit-kit-consistency-proof/1"
+
+
+class LeafView(Sequence[bytes]):
+    """Leaf hashes over one contiguous buffer, sliced without copying (millions of leaves stay cheap)."""
+
+    def __init__(self, buffer: memoryview) -> None:
+        self._buffer = buffer
+
+    def __len__(self) -> int:
+        return len(self._buffer) // merkle.HASH_SIZE
+
+    @overload
+    def __getitem__(self, index: int) -> bytes: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> LeafView: ...
+
+    def __getitem__(self, index: int | slice) -> bytes | LeafView:
+        if isinstance(index, slice):
+            start, stop, _ = index.indices(len(self))
+            return LeafView(self._buffer[start * merkle.HASH_SIZE:stop * merkle.HASH_SIZE])
+        if index < 0:
+            index += len(self)
+        return bytes(self._buffer[index * merkle.HASH_SIZE:(index + 1) * merkle.HASH_SIZE])
+
+
+def _leaves(conn: psycopg.Connection[Any], size: int) -> LeafView:
+    chunks = [bytes(r[0]) for r in conn.execute(
+        "SELECT leaves FROM pgaudit_kit.block WHERE first_seq < %s ORDER BY block_no", (size,)).fetchall()]
+    buffer = memoryview(b"".join(chunks))[:size * merkle.HASH_SIZE]
+    if len(buffer) != size * merkle.HASH_SIZE:
+        raise UsageError(f"the sealed log holds fewer than {size} leaves")
+    return LeafView(buffer)
+
+
+def _checkpoint_covering(conn: psycopg.Connection[Any], seq: int) -> tuple[int, str]:
+    row = conn.execute("SELECT tree_size, note FROM pgaudit_kit.checkpoint WHERE tree_size > %s "
+                       "ORDER BY tree_size, id LIMIT 1", (seq,)).fetchone()
+    if row is None:
+        raise UsageError(f"no checkpoint covers seq {seq} yet (run: pgaudit-kit checkpoint --key FILE)")
+    return int(row[0]), str(row[1])
+
+
+def prove_inclusion(dsn: str | None, event_id: int) -> dict[str, Any]:
+    fields_sql = ", ".join(encoding.EVENT_FIELD_SQL)
+    with (db.connect(dsn) as conn, db.translated_errors(),
+          reviews.reviewed_read(conn, "prove", {"event_id": event_id})):
+        event = conn.execute(
+            f"SELECT e.xid::text::int8, {fields_sql} FROM pgaudit_kit.event e "  # noqa: S608 -- constant SQL
+            "LEFT JOIN pgaudit_kit.transaction t ON t.xid = e.xid WHERE e.id = %s", (event_id,)).fetchone()
+        if event is None:
+            raise UsageError(f"event {event_id} does not exist")
+        block = conn.execute(
+            "SELECT first_seq, array_position(event_ids, %s) FROM pgaudit_kit.block "
+            "WHERE (last_xid, last_event_id) >= (%s::text::xid8, %s) ORDER BY last_xid, last_event_id LIMIT 1",
+            (event_id, event[0], event_id)).fetchone()
+        if block is None or block[1] is None:
+            raise UsageError(f"event {event_id} is not sealed yet (run: pgaudit-kit seal)")
+        seq = int(block[0]) + int(block[1]) - 1
+        size, note = _checkpoint_covering(conn, seq)
+        proof = merkle.inclusion_proof(seq, _leaves(conn, size))
+    return {
+        "format": INCLUSION_FORMAT,
+        "event": dict(zip(encoding.EVENT_FIELDS, event[1:], strict=True)),
+        "seq": seq,
+        "tree_size": size,
+        "proof": [base64.b64encode(h).decode() for h in proof],
+        "checkpoint": note,
+    }
+
+
+def prove_consistency(dsn: str | None, old_size: int, new_size: int | None) -> dict[str, Any]:
+    with (db.connect(dsn) as conn, db.translated_errors(),
+          reviews.reviewed_read(conn, "prove", {"consistency_from": old_size, "to": new_size})):
+        old = conn.execute("SELECT note FROM pgaudit_kit.checkpoint WHERE tree_size = %s ORDER BY id LIMIT 1",
+                           (old_size,)).fetchone()
+        new = conn.execute(
+            "SELECT tree_size, note FROM pgaudit_kit.checkpoint WHERE tree_size = COALESCE(%s, "
+            "(SELECT max(tree_size) FROM pgaudit_kit.checkpoint)) ORDER BY id DESC LIMIT 1", (new_size,)).fetchone()
+        if old is None or new is None:
+            raise UsageError("both tree sizes must have a checkpoint (see pgaudit_kit.checkpoint)")
+        size2 = int(new[0])
+        if old_size > size2:
+            raise UsageError(f"size {old_size} is newer than size {size2}")
+        proof = merkle.consistency_proof(old_size, _leaves(conn, size2)) if old_size != size2 else []
+    return {"format": CONSISTENCY_FORMAT, "old_checkpoint": str(old[0]), "new_checkpoint": str(new[1]),
+            "proof": [base64.b64encode(h).decode() for h in proof]}
+
+
+def verify_proof(document: dict[str, Any], key: signing.VerifierKey) -> str:
+    """Check a proof file offline. Returns a one-line summary; raises ProofError or SignatureError."""
+    proof = [base64.b64decode(h) for h in document.get("proof", [])]
+    if document.get("format") == INCLUSION_FORMAT:
+        checkpoint = signing.Checkpoint.parse(signing.open_note(document["checkpoint"], key))
+        fields = [document["event"][name] for name in encoding.EVENT_FIELDS]
+        leaf = merkle.leaf_hash(encoding.event_leaf_input(fields))
+        seq, size = int(document["seq"]), int(document["tree_size"])
+        if size != checkpoint.size:
+            raise merkle.ProofError(f"proof is for tree size {size}, the checkpoint for {checkpoint.size}")
+        merkle.verify_inclusion(seq, size, leaf, proof, checkpoint.root)
+        return (f"event {document['event']['id']} is entry {seq} of the log {checkpoint.origin} "
+                f"(tree size {size}, signed by {key.name})")
+    if document.get("format") == CONSISTENCY_FORMAT:
+        old = signing.Checkpoint.parse(signing.open_note(document["old_checkpoint"], key))
+        new = signing.Checkpoint.parse(signing.open_note(document["new_checkpoint"], key))
+        if old.origin != new.origin:
+            raise merkle.ProofError(f"checkpoints of different logs: {old.origin} and {new.origin}")
+        merkle.verify_consistency(old.size, new.size, old.root, new.root, proof)
+        return f"tree size {old.size} is a prefix of tree size {new.size} in the log {new.origin}"
+    raise UsageError(f"unknown proof format {document.get('format')!r}")

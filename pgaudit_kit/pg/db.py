@@ -1,0 +1,145 @@
+"""Connections and the translation of database failures into the kit's typed errors.
+
+Connection parameters follow psql: an explicit DSN (``--dsn`` / ``PGAUDIT_KIT_DSN``), else libpq's own
+environment (``PGHOST``, ``PGUSER``, ``PGPASSWORD``, ...) and defaults.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import psycopg
+from psycopg import errors as pgerrors
+
+from ..core.errors import EnvironmentProblem, InsufficientPrivilege, KitError, NotInstalled, ReadOnlyServer, UsageError
+from ..core.names import KIT_SCHEMA
+
+# SQLSTATE classes that mean "the request names something wrong" rather than "the server cannot serve".
+_USAGE_SQLSTATES = {
+    "42P01",  # undefined_table
+    "42703",  # undefined_column
+    "42704",  # undefined_object
+    "42809",  # wrong_object_type
+    "3F000",  # invalid_schema_name
+    "22023",  # invalid_parameter_value
+    "0A000",  # feature_not_supported
+    "42602",  # invalid_name
+    "42601",  # syntax_error
+    "22P02",  # invalid_text_representation
+}
+
+
+def _first_line(text: str) -> str:
+    return text.strip().splitlines()[0] if text.strip() else text
+
+
+def describe_target(conn: psycopg.Connection[Any]) -> str:
+    info = conn.info
+    return f"{info.user}@{info.host}:{info.port}/{info.dbname}"
+
+
+def connect(
+    dsn: str | None, *, autocommit: bool = False, application_name: str = "pgaudit-kit"
+) -> psycopg.Connection[Any]:
+    """Open a connection or raise EnvironmentProblem naming why (bad DSN, refused, wrong password)."""
+    try:
+        conn: psycopg.Connection[Any] = psycopg.connect(
+            dsn or "", autocommit=autocommit, application_name=application_name, connect_timeout=10
+        )
+    except psycopg.ProgrammingError as exc:  # malformed conninfo string
+        raise EnvironmentProblem(f"invalid connection string: {_first_line(str(exc))}") from exc
+    except psycopg.OperationalError as exc:
+        raise EnvironmentProblem(f"cannot connect: {_condense(str(exc))}") from exc
+    return conn
+
+
+def _condense(message: str) -> str:
+    """libpq errors span lines ('connection to server ... failed: FATAL: ...'); keep the telling part."""
+    lines = [line.strip() for line in message.strip().splitlines() if line.strip()]
+    return "; ".join(lines[:2]) if lines else message
+
+
+def translate(exc: psycopg.Error) -> KitError:
+    """Map a database error raised while running a command to the kit error it means."""
+    message = _first_line(exc.diag.message_primary or str(exc)) if exc.diag else _first_line(str(exc))
+    if isinstance(exc, pgerrors.InsufficientPrivilege):
+        return InsufficientPrivilege(f"insufficient privilege: {message}")
+    if isinstance(exc, pgerrors.ReadOnlySqlTransaction):
+        return ReadOnlyServer(f"the server is read-only (hot standby or read-only transaction): {message}")
+    if isinstance(exc, psycopg.OperationalError):
+        return EnvironmentProblem(f"database connection failed: {_condense(str(exc))}")
+    if exc.sqlstate == "55000":  # object_not_in_prerequisite_state: the kit is locked down
+        return EnvironmentProblem(message)
+    if exc.sqlstate in _USAGE_SQLSTATES:
+        return UsageError(message)
+    return KitError(f"database error {exc.sqlstate}: {message}")
+
+
+@contextmanager
+def translated_errors() -> Iterator[None]:
+    try:
+        yield
+    except psycopg.Error as exc:
+        raise translate(exc) from exc
+
+
+def is_installed(conn: psycopg.Connection[Any]) -> bool:
+    # Catalog lookup rather than to_regclass(), which fails for a role without USAGE on the schema.
+    row = conn.execute(
+        "SELECT EXISTS (SELECT FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+        "WHERE n.nspname = 'pgaudit_kit' AND c.relname = 'alembic_version')").fetchone()
+    return bool(row and row[0])
+
+
+def require_installed(conn: psycopg.Connection[Any]) -> None:
+    if not is_installed(conn):
+        raise NotInstalled(f"pgaudit-kit is not installed in {describe_target(conn)} (run: pgaudit-kit install)")
+
+
+def require_writable(conn: psycopg.Connection[Any]) -> None:
+    row = conn.execute("SELECT pg_is_in_recovery()").fetchone()
+    if row and row[0]:
+        raise ReadOnlyServer(f"{describe_target(conn)} is a read-only standby; run this against the primary")
+
+
+def require_superuser(conn: psycopg.Connection[Any], action: str) -> None:
+    row = conn.execute("SELECT rolsuper FROM pg_roles WHERE rolname = current_user").fetchone()
+    if not (row and row[0]):
+        raise InsufficientPrivilege(
+            f"{action} needs a superuser (it creates event triggers and roles); {conn.info.user} is not one"
+        )
+
+
+def begin_consistent_read(conn: psycopg.Connection[Any]) -> None:
+    """Start a read-only REPEATABLE READ transaction (one snapshot for everything read after) on a
+    database that has the kit. Must be the first statement on the connection."""
+    conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+    require_installed(conn)
+
+
+def begin_shared_read(conn: psycopg.Connection[Any]) -> str | None:
+    """begin_consistent_read, and export its snapshot so that other connections can read in it too
+    (``SET TRANSACTION SNAPSHOT``). Returns the snapshot's id, or None when the server refuses to export
+    one; the transaction is then begun again, unshared."""
+    begin_consistent_read(conn)
+    try:
+        row = conn.execute("SELECT pg_export_snapshot()").fetchone()  # not in a savepoint: refused there
+        return str(row[0]) if row else None
+    except psycopg.Error:
+        conn.rollback()
+        begin_consistent_read(conn)
+        return None
+
+
+def server_version(conn: psycopg.Connection[Any]) -> str:
+    row = conn.execute("SELECT current_setting('server_version')").fetchone()
+    return str(row[0]) if row else "unknown"
+
+
+__all__ = [
+    "KIT_SCHEMA", "connect", "translate", "translated_errors", "is_installed", "require_installed",
+    "require_writable", "require_superuser", "begin_consistent_read", "begin_shared_read", "server_version",
+    "describe_target", "UsageError",
+]

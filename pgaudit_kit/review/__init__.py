@@ -1,0 +1,1 @@
+"""Reading history: filters and queries, events, row history, rendering, live watch."""

@@ -1,0 +1,326 @@
+"""Recorded events as the review commands show them, streamed from a server-side cursor, each with its
+seal status (sealed at seq N in block B, pending, or not in the log).
+
+Reads run inside the caller's transaction (a REPEATABLE READ READ ONLY snapshot, see
+:func:`pgaudit_kit.pg.db.begin_consistent_read`), so an event and its seal status come from one snapshot.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import OrderedDict
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import psycopg
+from psycopg import sql
+
+from .query import OPERATIONS, Conditions, Cursor, EventFilter, event_query, filter_conditions, resolve_tables
+from .timeparse import format_time
+
+CHUNK = 500  # rows per FETCH from the server-side cursor: memory stays flat however many events match
+
+
+class RawJson(str):
+    """JSON text from the database, emitted as is (jsonb numbers keep their exact digits)."""
+
+
+@dataclass(frozen=True)
+class SealStatus:
+    """``sealed`` (seq and block known), ``pending`` (after the sealed position: sealing will take it) or
+    ``not_in_log`` (behind the sealed position yet in no block: verify reports why)."""
+
+    status: str
+    seq: int | None = None
+    block: int | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        if self.status == "sealed":
+            return {"status": self.status, "seq": self.seq, "block": self.block}
+        return {"status": self.status}
+
+    def __str__(self) -> str:
+        return f"seq {self.seq}" if self.status == "sealed" else self.status.replace("_", " ")
+
+
+PENDING = SealStatus("pending")
+
+
+@dataclass
+class Event:
+    """One recorded event with its transaction's who/where. Images are jsonb objects of column text."""
+
+    id: int
+    xid: int
+    time: datetime
+    op: str
+    relid: int | None
+    schema: str | None
+    table: str | None
+    partition: str | None
+    pk: dict[str, Any] | None
+    row_data: dict[str, Any] | None
+    old_values: dict[str, Any] | None
+    statement: str | None
+    has_transaction: bool
+    actor: str | None
+    acting_role: str | None
+    session_role: str | None
+    context: RawJson | None
+    context_raw: str | None
+    application_name: str | None
+    client_addr: str | None
+    client_port: int | None
+    backend_pid: int | None
+    xact_start: datetime | None
+    seal: SealStatus = field(default=PENDING)
+
+    @classmethod
+    def from_row(cls, row: Sequence[Any]) -> Event:
+        return cls(int(row[0]), int(row[1]), row[2], str(row[3]), row[4], row[5], row[6], row[7], row[8], row[9],
+                   row[10], row[11], bool(row[12]), row[13], row[14], row[15],
+                   RawJson(row[16]) if row[16] is not None else None, row[17], row[18], row[19], row[20], row[21],
+                   row[22])
+
+    @property
+    def operation(self) -> str:
+        return OPERATIONS.get(self.op, self.op)
+
+    @property
+    def old(self) -> dict[str, Any] | None:
+        """The row before the change (UPDATE: new image with the previous values of changed columns)."""
+        if self.op == "U":
+            return {**(self.row_data or {}), **(self.old_values or {})}
+        if self.op in ("D", "T"):
+            return self.row_data
+        return None
+
+    @property
+    def new(self) -> dict[str, Any] | None:
+        """The row after the change (INSERT, UPDATE)."""
+        return self.row_data if self.op in ("I", "U") else None
+
+    @property
+    def changed(self) -> list[str] | None:
+        return list(self.old_values or {}) if self.op == "U" else None
+
+    @property
+    def details(self) -> dict[str, Any] | None:
+        """What a DDL (S), control (K) or review (R) event records."""
+        return self.row_data if self.op in ("S", "K", "R") else None
+
+    @property
+    def qualified_table(self) -> str | None:
+        if self.table is None:
+            return self.schema
+        return f"{self.schema}.{self.table}" if self.schema else self.table
+
+    def as_dict(self) -> dict[str, Any]:
+        """The event as the machine formats show it (json, jsonl, csv), keys in a fixed order."""
+        return {
+            "id": self.id, "xid": self.xid, "time": format_time(self.time), "op": self.op,
+            "operation": self.operation, "schema": self.schema, "table": self.table, "partition": self.partition,
+            "relid": self.relid, "pk": self.pk, "old": self.old, "new": self.new, "changed": self.changed,
+            "details": self.details, "statement": self.statement, "actor": self.actor,
+            "acting_role": self.acting_role, "session_role": self.session_role, "context": self.context,
+            "context_raw": self.context_raw, "application_name": self.application_name,
+            "client_addr": self.client_addr, "client_port": self.client_port, "backend_pid": self.backend_pid,
+            "xact_start": format_time(self.xact_start), "seal": self.seal.as_dict(),
+        }
+
+
+class SealResolver:
+    """Finds the seal status of events: the block whose position range covers (xid, id), then the event's
+    place in that block's event_ids. Where many events of a chunk share a block (streaming a long listing),
+    the block's id list is read once and cached; a few events in many blocks (a row's history) are looked
+    up by the server, which reads each block's list without sending it."""
+
+    WHOLE_BLOCK = 32  # events of one block in a chunk from which reading its whole id list pays off
+
+    def __init__(self, conn: psycopg.Connection[Any], cache_blocks: int = 8) -> None:
+        self._conn = conn
+        self._cache: OrderedDict[int, dict[int, int]] = OrderedDict()
+        self._cache_blocks = cache_blocks
+        self._sealed_to: tuple[int, int] | None = None
+        self._closed_xid: int | None = None  # the last sealed transaction, when all its events are sealed
+        self._loaded = False
+
+    def _position(self) -> tuple[int, int] | None:
+        if not self._loaded:
+            row = self._conn.execute("SELECT last_xid::text::int8, last_event_id, last_xid_sealed >= last_xid_events "
+                                     "FROM pgaudit_kit.block ORDER BY block_no DESC LIMIT 1").fetchone()
+            self._sealed_to = (int(row[0]), int(row[1])) if row else None
+            self._closed_xid = int(row[0]) if row and row[2] else None
+            self._loaded = True
+        return self._sealed_to
+
+    def forget_position(self) -> None:
+        """Re-read the sealed position at the next call (after a new snapshot)."""
+        self._loaded = False
+
+    def _event_ids(self, block_no: int) -> dict[int, int]:
+        ids = self._cache.get(block_no)
+        if ids is None:
+            row = self._conn.execute("SELECT event_ids FROM pgaudit_kit.block WHERE block_no = %s",
+                                     (block_no,)).fetchone()
+            ids = {int(event_id): index for index, event_id in enumerate(row[0] if row else [])}
+            self._cache[block_no] = ids
+            while len(self._cache) > self._cache_blocks:
+                self._cache.popitem(last=False)
+        else:
+            self._cache.move_to_end(block_no)
+        return ids
+
+    def resolve(self, events: Sequence[Event]) -> None:
+        sealed_to = self._position()
+        behind = [e for e in events if sealed_to is not None and (e.xid, e.id) <= sealed_to]
+        for event in events:
+            # a sealed transaction's event count is fixed: an event added to it later is never sealed
+            event.seal = SealStatus("not_in_log") if event.xid == self._closed_xid else PENDING
+        if not behind:
+            return
+        rows = self._conn.execute(
+            "SELECT v.id, b.block_no, b.first_seq"
+            "  FROM unnest(%s::int8[], %s::text[]) AS v(id, xid)"
+            " CROSS JOIN LATERAL (SELECT b.block_no, b.first_seq FROM pgaudit_kit.block b"
+            "                      WHERE (b.last_xid, b.last_event_id) >= (v.xid::xid8, v.id)"
+            "                      ORDER BY b.last_xid, b.last_event_id LIMIT 1) b",
+            ([e.id for e in behind], [str(e.xid) for e in behind])).fetchall()
+        found = {int(r[0]): (int(r[1]), int(r[2])) for r in rows}
+        per_block: dict[int, list[int]] = {}
+        for event_id, (block_no, _) in found.items():
+            per_block.setdefault(block_no, []).append(event_id)
+        index: dict[int, int | None] = {}
+        scattered: list[tuple[int, int]] = []
+        for block_no, ids in per_block.items():
+            if block_no in self._cache or len(ids) >= self.WHOLE_BLOCK:
+                positions = self._event_ids(block_no)
+                index.update((i, positions.get(i)) for i in ids)
+            else:
+                scattered += [(i, block_no) for i in ids]
+        if scattered:  # a few events in each of many blocks: let the server find each one in its block
+            for event_id, position in self._conn.execute(
+                    "SELECT v.id, pg_catalog.array_position(b.event_ids, v.id) - 1"
+                    "  FROM unnest(%s::int8[], %s::int8[]) AS v(id, block_no)"
+                    "  JOIN pgaudit_kit.block b ON b.block_no = v.block_no",
+                    ([i for i, _ in scattered], [b for _, b in scattered])).fetchall():
+                index[int(event_id)] = None if position is None else int(position)
+        for event in behind:
+            block = found.get(event.id)
+            position = index.get(event.id) if block else None
+            if block is None or position is None:
+                event.seal = SealStatus("not_in_log")
+            else:
+                event.seal = SealStatus("sealed", block[1] + position, block[0])
+
+
+def stream(conn: psycopg.Connection[Any], query: sql.Composed, params: Sequence[Any],
+           resolver: SealResolver, first_chunk: int = CHUNK) -> Iterator[list[Event]]:
+    """Run *query* (selecting SELECT_EVENTS columns) through a server-side cursor; yield chunks of events
+    with their seal status. The caller's transaction must be open."""
+    with conn.cursor(name=f"pgaudit_kit_review_{uuid.uuid4().hex[:12]}") as cur:
+        cur.execute(query, params)
+        size = max(1, first_chunk)
+        while True:
+            rows = cur.fetchmany(size)
+            if not rows:
+                return
+            events = [Event.from_row(r) for r in rows]
+            resolver.resolve(events)
+            yield events
+            size = CHUNK
+
+
+@dataclass
+class Page:
+    """Paging of `log`: order, where to start, how many (0: all)."""
+
+    order: str = "newest"
+    limit: int = 50
+    cursor: Cursor | None = None
+
+    def as_review(self) -> dict[str, Any]:
+        found: dict[str, Any] = {"order": self.order, "limit": self.limit}
+        if self.cursor:
+            found["cursor"] = str(self.cursor)
+        return found
+
+
+class EventPage:
+    """Iterable of event chunks for one page; ``next_cursor`` is set once it is exhausted (None when the
+    page was the last)."""
+
+    def __init__(self, conn: psycopg.Connection[Any], flt: EventFilter, page: Page) -> None:
+        self.next_cursor: Cursor | None = None
+        self.count = 0
+        self._conn = conn
+        self._page = page
+        tables = resolve_tables(conn, flt.tables, with_keys=flt.pk is not None) if flt.tables else []
+        self._conditions: Conditions = filter_conditions(flt, tables)
+
+    def __iter__(self) -> Iterator[list[Event]]:
+        page = self._page
+        last = page.cursor.last_id if page.cursor else None
+        query, params = event_query(
+            self._conditions, order=page.order,
+            before_id=last if page.order == "newest" else None,
+            after_id=last if page.order == "oldest" else None,
+            limit=page.limit + 1 if page.limit else 0)
+        first = min(page.limit + 1, CHUNK) if page.limit else CHUNK
+        for chunk in stream(self._conn, query, params, SealResolver(self._conn), first):
+            if page.limit and self.count + len(chunk) > page.limit:
+                # the query asked for one more than the page: its presence says there is a next page
+                chunk = chunk[:page.limit - self.count]
+                self.count += len(chunk)
+                if chunk:
+                    last = chunk[-1].id
+                    yield chunk
+                self.next_cursor = Cursor(page.order, last if last is not None else 0)
+                return
+            self.count += len(chunk)
+            if chunk:
+                last = chunk[-1].id
+            yield chunk
+
+
+@dataclass
+class Transaction:
+    """The who/where row of one transaction."""
+
+    xid: int
+    xact_start: datetime
+    session_role: str
+    acting_role: str
+    actor: str | None
+    context: RawJson | None
+    context_raw: str | None
+    application_name: str | None
+    client_addr: str | None
+    client_port: int | None
+    backend_pid: int
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"xid": self.xid, "xact_start": format_time(self.xact_start), "session_role": self.session_role,
+                "acting_role": self.acting_role, "actor": self.actor, "context": self.context,
+                "context_raw": self.context_raw, "application_name": self.application_name,
+                "client_addr": self.client_addr, "client_port": self.client_port, "backend_pid": self.backend_pid}
+
+
+def transaction(conn: psycopg.Connection[Any], xid: int) -> Transaction | None:
+    row = conn.execute(
+        "SELECT xid::text, xact_start, session_role, acting_role, actor, context::text, context_raw, application_name,"
+        " pg_catalog.host(client_addr), client_port, backend_pid FROM pgaudit_kit.transaction WHERE xid = %s::xid8",
+        (str(xid),)).fetchone()
+    if row is None:
+        return None
+    return Transaction(int(row[0]), row[1], row[2], row[3], row[4], RawJson(row[5]) if row[5] is not None else None,
+                       *row[6:])
+
+
+def transaction_events(conn: psycopg.Connection[Any], xid: int) -> Iterator[list[Event]]:
+    """Every event of one transaction (all operations, reviews included), in recording order."""
+    query, params = event_query(filter_conditions(EventFilter(txids=(xid,), ops=frozenset(OPERATIONS)), []),
+                                order="oldest")
+    return stream(conn, query, params, SealResolver(conn))

@@ -1,0 +1,213 @@
+"""`pgaudit-kit verify`: read the sealed log, checkpoints, anchors and catalog; hand them to the pure
+checks in verification.py and coverage.py; keep the trusted state."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import closing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import psycopg
+
+from ..control import lockdown
+from ..core import anchors, signing
+from ..core.errors import UsageError
+from ..log import leaf_reader, sealing
+from ..pg import db, reviews
+from . import coverage
+from .verification import (
+    Block,
+    Finding,
+    Findings,
+    LogResult,
+    Position,
+    b64,
+    check_checkpoint,
+    check_log,
+    check_trusted_state,
+)
+
+
+@dataclass
+class Report:
+    origin: str
+    mode: str
+    tree_size: int = 0
+    blocks_checked: int = 0
+    events_checked: int = 0
+    unsealed_events: int = 0
+    checkpoints_checked: int = 0
+    anchored_checked: int = 0
+    signatures_checked: bool = False
+    state_written: bool = False
+    seconds: float = 0.0
+    locked_down: bool = False
+    findings: Findings = field(default_factory=Findings)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "origin": self.origin, "mode": self.mode, "clean": not self.findings, "tree_size": self.tree_size,
+            "blocks_checked": self.blocks_checked, "events_checked": self.events_checked,
+            "unsealed_events": self.unsealed_events, "checkpoints_checked": self.checkpoints_checked,
+            "anchored_checkpoints_checked": self.anchored_checked, "signatures_checked": self.signatures_checked,
+            "state_written": self.state_written, "locked_down": self.locked_down, "seconds": round(self.seconds, 3),
+            "finding_counts": dict(self.findings.counts), "findings": [f.as_dict() for f in self.findings.items],
+        }
+
+
+def _load_state(path: Path | None) -> dict[str, Any] | None:
+    if path is None or not path.exists():
+        return None
+    try:
+        data: dict[str, Any] = json.loads(path.read_text())
+        Position.from_json(data)
+        return data
+    except (ValueError, KeyError, TypeError) as exc:
+        raise UsageError(f"trusted state {path} is unreadable: {exc}") from exc
+
+
+def _write_state(path: Path, origin: str, position: Position) -> None:
+    data = {"format": "pgaudit-kit-state/1", "origin": origin, **position.to_json(), "verified_at": time.time()}
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "w", encoding="utf-8") as out:
+        json.dump(data, out, indent=2)
+        out.flush()
+        os.fsync(out.fileno())
+    os.replace(tmp, path)
+
+
+def _blocks(conn: psycopg.Connection[Any], after: int) -> Iterator[Block]:
+    with conn.cursor(name="pgaudit_kit_verify_blocks", binary=True) as cur:
+        cur.itersize = 20
+        cur.execute(
+            """SELECT block_no, first_seq, tree_size, root, last_xid::text::int8, last_event_id, last_xid_events,
+                      last_xid_sealed, event_ids, leaves, prev_hash, block_hash,
+                      (EXTRACT(epoch FROM sealed_at) * 1000000)::int8
+                 FROM pgaudit_kit.block WHERE block_no > %s ORDER BY block_no""", (after,))
+        for row in cur:
+            prev_hash = None if row[10] is None else bytes(row[10])
+            yield Block(int(row[0]), int(row[1]), int(row[2]), bytes(row[3]), int(row[4]), int(row[5]), int(row[6]),
+                        int(row[7]), list(row[8]), bytes(row[9]), prev_hash, bytes(row[11]), int(row[12]))
+
+
+def _progress_printer() -> Any:
+    if not sys.stderr.isatty():
+        return None
+    started = time.monotonic()
+
+    def show(done: int) -> None:
+        rate = done / max(time.monotonic() - started, 1e-6)
+        print(f"\rverified {done:,} events ({rate:,.0f}/s)", end="", file=sys.stderr, flush=True)
+
+    return show
+
+
+def verify(dsn: str | None, *, anchor_dir: Path | None = None, public_key: Path | None = None,
+           state_path: Path | None = None, full: bool = False, jobs: int | None = None,
+           lockdown_on_failure: bool = False) -> Report:
+    """Run every check; returns the report (findings empty when clean). Raises KitError for usage/environment.
+
+    *jobs*: connections that recompute leaves side by side (default: one per CPU core, at most 2).
+    *lockdown_on_failure*: on any finding, also lock down audited writes (needs the admin role; recorded
+    with the findings' counts as the reason); Report.locked_down says whether this run locked them."""
+    key = signing.read_public_key(public_key) if public_key else None
+    state = _load_state(state_path)
+    started = time.monotonic()
+    with db.connect(dsn) as conn, db.translated_errors():
+        with reviews.reviewed_read(conn, "verify", {
+                "full": full, "state": str(state_path) if state_path else None,
+                "anchor_dir": str(anchor_dir) if anchor_dir else None,
+                "public_key": str(public_key) if public_key else None},
+                share_snapshot=True,  # one snapshot for everything read below, by every connection
+                tolerate_not_stored=True,  # tampering with the event table: verify must still report it
+        ) as review:
+            conn.execute("SET LOCAL search_path = pg_catalog")  # the checks' SQL must mean the built-ins
+            origin = sealing.origin(conn)
+            report = Report(origin=origin, mode="full" if full or state is None else "incremental",
+                            signatures_checked=key is not None)
+            findings = report.findings
+            if review.not_stored:
+                findings.add(Finding("coverage_guard", review.not_stored, object="pgaudit_kit.event"))
+            start = Position()
+            if state is not None and not full and state.get("origin") == origin:
+                start = Position.from_json(state)
+                stored = conn.execute("SELECT block_hash FROM pgaudit_kit.block WHERE block_no = %s",
+                                      (start.block_no,)).fetchone()
+                sealed_before = conn.execute(
+                    "SELECT count(*) FROM pgaudit_kit.event WHERE (xid, id) <= (%s::text::xid8, %s)",
+                    (start.last_xid, start.last_event_id)).fetchone()
+                if start.block_no >= 0 and (stored is None or b64(bytes(stored[0])) != state["block_hash"]):
+                    findings.add(Finding("state_root", f"block {start.block_no}, where the trusted state ends, was "
+                                         "removed or rewritten since it was verified", block_no=start.block_no,
+                                         expected=state["block_hash"],
+                                         calculated=None if stored is None else b64(bytes(stored[0]))))
+                    report.mode = "full"
+                    start = Position()
+                elif sealed_before is None or int(sealed_before[0]) != start.frontier.size:
+                    # events were deleted or added inside verified history: re-check all of it to name them
+                    report.mode = "full"
+                    start = Position()
+            leaves = leaf_reader.read_leaves(conn, dsn, review.snapshot, (start.last_xid, start.last_event_id),
+                                             start.block_no, jobs or leaf_reader.default_jobs())
+            with closing(leaves):  # on an error, stop the readers before the connection is used again
+                result: LogResult = check_log(_blocks(conn, start.block_no), leaves, start, findings,
+                                              _progress_printer())
+            if sys.stderr.isatty() and result.events_checked:
+                print(file=sys.stderr)
+            report.tree_size = result.end.frontier.size
+            report.blocks_checked, report.events_checked = result.blocks_checked, result.events_checked
+            report.unsealed_events = result.unsealed_events
+            if state is not None:
+                check_trusted_state(state, origin, result.roots, report.tree_size, findings)
+            stored_notes = {note for (note,) in conn.execute("SELECT note FROM pgaudit_kit.checkpoint ORDER BY id")}
+            for cid, note in conn.execute("SELECT id, note FROM pgaudit_kit.checkpoint ORDER BY id").fetchall():
+                check_checkpoint(note, f"#{cid} in the database", origin, key, result.roots, report.tree_size,
+                                 findings)
+                report.checkpoints_checked += 1
+            if anchor_dir is not None:
+                for anchored in _anchored(anchor_dir, origin, findings):
+                    genuine = check_checkpoint(anchored.note, str(anchored.path), origin, key, result.roots,
+                                               report.tree_size, findings)
+                    if genuine and anchored.note not in stored_notes:
+                        findings.add(Finding("checkpoint_missing", f"anchored checkpoint {anchored.path} is not in "
+                                             "the database: its row was deleted", object=str(anchored.path)))
+                    report.anchored_checked += 1
+            coverage.check(conn, findings)
+        # The outcome too goes into the log (doctor reports the time since the last clean run). It is what
+        # this run saw, recorded by its role; the log itself is what proves anything.
+        if not review.not_stored:
+            reviews.record_review(conn, "verify-result", {
+                "clean": not findings, "mode": report.mode, "tree_size": result.end.frontier.size,
+                "finding_counts": dict(findings.counts)})
+    report.seconds = time.monotonic() - started
+    if state_path is not None and not findings:
+        _write_state(state_path, origin, result.end)
+        report.state_written = True
+    if lockdown_on_failure and findings:
+        kinds = ", ".join(sorted(findings.counts))
+        reason = f"verify found {sum(findings.counts.values())} findings ({kinds})"
+        report.locked_down = lockdown.set_locked(dsn, True, reason)
+    return report
+
+
+def _anchored(anchor_dir: Path, origin: str, findings: Findings) -> list[anchors.AnchoredNote]:
+    """This origin's anchored notes, plus those of earlier installations of the kit in the same database
+    (same cluster and database, other install id): after an uninstall and re-install their checkpoints
+    no longer match anything, and that must be reported rather than ignored."""
+    notes = anchors.read(anchor_dir, origin)
+    folder = anchors.origin_dir(anchor_dir, origin)
+    origin_file = folder / "ORIGIN"
+    if origin_file.exists() and origin_file.read_text() != origin + "\n":
+        findings.add(Finding("anchor_origin", f"{folder} is labelled for another origin", object=str(folder)))
+    same_database = origin.rsplit("/", 1)[0] + "/"
+    for other in sorted(anchor_dir.glob("*/ORIGIN")):
+        label = other.read_text().strip()
+        if label != origin and label.startswith(same_database):
+            notes += anchors.read(anchor_dir, label)
+    return notes

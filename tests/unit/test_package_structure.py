@@ -1,0 +1,117 @@
+"""The package's structure: modules import, no import cycle, sub-packages depend one way (the data path), only
+the entry point imports the command line, and the public API is what the package exports, loaded lazily."""
+
+from __future__ import annotations
+
+import ast
+import importlib
+import subprocess
+import sys
+from pathlib import Path
+
+import pgaudit_kit
+
+# -- module structure ------------------------------------------------------------------------------------
+PACKAGE_DIR = Path(pgaudit_kit.__file__).resolve().parent
+
+
+def _module_name(path: Path) -> str:
+    parts = list(path.relative_to(PACKAGE_DIR.parent).with_suffix("").parts)
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _import_graph() -> dict[str, set[str]]:
+    """Module -> the pgaudit_kit modules it imports, at any depth of its code (imports inside functions
+    count: they only defer a cycle, they do not remove it)."""
+    files = {_module_name(path): path for path in PACKAGE_DIR.rglob("*.py")}
+    graph: dict[str, set[str]] = {name: set() for name in files}
+    for name, path in files.items():
+        package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            targets: list[str] = []
+            if isinstance(node, ast.Import):
+                targets = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                base = node.module or ""
+                if node.level:
+                    anchor = package.split(".")[:len(package.split(".")) - node.level + 1]
+                    base = ".".join(anchor + ([node.module] if node.module else []))
+                targets = [f"{base}.{alias.name}" if f"{base}.{alias.name}" in files else base for alias in node.names]
+            for target in targets:
+                while target and target not in files:  # pgaudit_kit.x.y where y is a name in module x
+                    target = target.rpartition(".")[0]
+                if target and target != name:
+                    graph[name].add(target)
+    return graph
+
+
+def test_every_module_imports() -> None:
+    for name in sorted(_import_graph()):
+        if name != "pgaudit_kit.__main__":  # importing it runs the command line
+            importlib.import_module(name)
+
+
+def test_no_import_cycle_among_modules() -> None:
+    graph = _import_graph()
+    done: set[str] = set()
+    path: list[str] = []
+
+    def visit(module: str) -> None:
+        if module in path:
+            cycle = path[path.index(module):] + [module]
+            raise AssertionError("import cycle: " + " -> ".join(cycle))
+        if module in done:
+            return
+        path.append(module)
+        for target in sorted(graph[module]):
+            visit(target)
+        path.pop()
+        done.add(module)
+
+    for module in sorted(graph):
+        visit(module)
+
+
+def test_only_the_entry_point_imports_the_command_line() -> None:
+    graph = _import_graph()
+    command_line = {name for name in graph if name == "pgaudit_kit.cli" or name.startswith("pgaudit_kit.cli.")}
+    offenders = {name: sorted(graph[name] & command_line) for name in graph.keys() - command_line
+                 if graph[name] & command_line and name != "pgaudit_kit.__main__"}
+    assert not offenders, f"library modules import the command line: {offenders}"
+    assert len(command_line) > 2 and "pgaudit_kit.cli.group" in command_line
+
+
+# Each sub-package may import only from those of a lower layer (and itself). The top-level package is the
+# public facade (lazy exports) and alembic_ops a public module for users' migrations: both may use any.
+LAYERS = {"core": 0, "pg": 1, "control": 2, "log": 2, "schema": 3, "verify": 4, "review": 4, "doctor": 4, "cli": 5}
+
+
+def _subpackage(module: str) -> str | None:
+    parts = module.split(".")
+    return parts[1] if len(parts) > 2 or (len(parts) == 2 and parts[1] in LAYERS) else None
+
+
+def test_subpackages_depend_one_way() -> None:
+    graph = _import_graph()
+    wrong = []
+    for module, targets in graph.items():
+        source = _subpackage(module)
+        if source is None:
+            assert module in ("pgaudit_kit", "pgaudit_kit.__main__", "pgaudit_kit.alembic_ops"), \
+                f"{module}: modules belong in a sub-package that follows the data path"
+            continue
+        for target in targets:
+            layer = _subpackage(target)
+            if layer is not None and layer != source and LAYERS[layer] >= LAYERS[source]:
+                wrong.append(f"{module} -> {target}")
+    assert wrong == [], f"imports against the layering {LAYERS}: {wrong}"
+
+
+def test_public_api_loads_lazily() -> None:
+    for name in pgaudit_kit.__all__:
+        assert callable(getattr(pgaudit_kit, name)) or name == "__version__", name
+    # importing the package loads neither Alembic nor the database driver
+    probe = ("import sys, pgaudit_kit; "
+             "print(sorted(m for m in sys.modules if m.split('.')[0] in ('alembic', 'sqlalchemy', 'psycopg')))")
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"

@@ -16,6 +16,7 @@ import psycopg
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from pgaudit_kit.pg.db import connector
 from pgaudit_kit.pg.tempserver import TempServer  # noqa: E402
 from pgaudit_kit.schema import installer, shipped  # noqa: E402
 from pgaudit_kit.schema.resources import shipped_dir  # noqa: E402
@@ -31,7 +32,7 @@ def main(revisions: list[str]) -> None:
                 admin.execute(f"CREATE DATABASE {name}")
             dsn = server.dsn(name)
             if revision == head_revision() and revision not in RELEASED_REVISIONS:
-                installer.install(dsn)
+                installer.install(connector(dsn))
             else:
                 install_released(dsn, revision)
             with psycopg.connect(dsn) as conn:

@@ -38,6 +38,7 @@ import psycopg
 from psycopg import sql
 
 from pgaudit_kit.control.enrolment import CaptureOptions, enable_tables
+from pgaudit_kit.pg.db import connector
 from pgaudit_kit.pg.tempserver import TempServer
 from pgaudit_kit.schema import installer
 
@@ -218,7 +219,7 @@ def prepare_databases(server: TempServer, scale: int) -> str:
     """Create, fill and (for audited) instrument both databases; returns the kit's schema revision."""
     create_pgbench_databases(server, DATABASES, scale)
     log("installing pgaudit-kit in audited and enrolling its tables")
-    installed = installer.install(server.dsn("audited"))
+    installed = installer.install(connector(server.dsn("audited")))
     with connect(server, "audited") as conn:
         enable_tables(conn, [*PGBENCH_TABLES, BULK_TABLE], CaptureOptions())
     return installed.after

@@ -35,6 +35,7 @@ from bench.capture import DURABLE_SETTINGS, PGBENCH_TABLES, connect, log, machin
 from pgaudit_kit.control.enrolment import CaptureOptions, enable_tables
 from pgaudit_kit.core import signing
 from pgaudit_kit.log import sealing
+from pgaudit_kit.pg.db import connector
 from pgaudit_kit.pg.tempserver import TempServer
 from pgaudit_kit.schema import installer
 
@@ -83,7 +84,7 @@ def verify_scaling(server: TempServer, small: int, large: int) -> dict[str, Any]
         admin.autocommit = True
         admin.execute("CREATE DATABASE verify_bench")
     dsn = server.dsn("verify_bench")
-    installer.install(dsn)
+    installer.install(connector(dsn))
     results: dict[str, Any] = {}
     with psycopg.connect(dsn, autocommit=True) as conn:
         conn.execute("CREATE TABLE bench_log (id bigint PRIMARY KEY, account text, amount numeric, note text, "
@@ -117,7 +118,7 @@ def tpcb_with_sealing(server: TempServer, duration: int, scale: int) -> dict[str
             admin.autocommit = True
             admin.execute(f"CREATE DATABASE {database}")
         run_pgbench(server, database, ["-i", "-q", "-s", str(scale)])
-    installer.install(server.dsn("audited"))
+    installer.install(connector(server.dsn("audited")))
     with psycopg.connect(server.dsn("audited"), autocommit=True) as conn:
         enable_tables(conn, list(PGBENCH_TABLES), CaptureOptions())
     tps: dict[str, float] = {}

@@ -45,6 +45,7 @@ from bench.capture import (
     tpcb_run,
 )
 from pgaudit_kit.control.enrolment import CaptureOptions, enable_tables
+from pgaudit_kit.pg.db import connector
 from pgaudit_kit.pg.tempserver import TempServer
 from pgaudit_kit.schema import installer
 
@@ -85,7 +86,7 @@ def prepare(server: TempServer, scale: int) -> str:
             for table in PGBENCH_TABLES:
                 conn.execute(sql.SQL(trigger).format(sql.Identifier(table)))
     log("installing pgaudit-kit in audited and enrolling its tables")
-    installed = installer.install(server.dsn("audited"))
+    installed = installer.install(connector(server.dsn("audited")))
     with connect(server, "audited") as conn:
         enable_tables(conn, list(PGBENCH_TABLES), CaptureOptions())
     return installed.after

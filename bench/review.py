@@ -43,6 +43,7 @@ from bench.capture import source_revision as capture_source_revision
 from pgaudit_kit.control.enrolment import CaptureOptions, enable_tables
 from pgaudit_kit.log import sealing
 from pgaudit_kit.pg import db, reviews
+from pgaudit_kit.pg.db import connector
 from pgaudit_kit.pg.tempserver import TempServer
 from pgaudit_kit.review import events as review_events
 from pgaudit_kit.review import history
@@ -350,7 +351,7 @@ def prepare_write_databases(server: TempServer, scale: int) -> None:
         with connect(server, name) as conn:
             conn.execute("CREATE TABLE bench_bulk (id bigint PRIMARY KEY, aid integer NOT NULL, delta integer NOT NULL,"
                          " note text NOT NULL, mtime timestamptz NOT NULL)")
-        installer.install(server.dsn(name))
+        installer.install(connector(server.dsn(name)))
         with connect(server, name) as conn:
             enable_tables(conn, [*PGBENCH_TABLES, "bench_bulk"], CaptureOptions())
     with connect(server, "v3") as conn, conn.transaction():
@@ -500,7 +501,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         log(f"server on port {server.port}")
         with connect(server, "postgres") as admin:
             admin.execute("CREATE DATABASE review")
-        results["kit_revision"] = installer.install(server.dsn("review")).after
+        results["kit_revision"] = installer.install(connector(server.dsn("review"))).after
         results["machine"] = machine_info(server)
         results["log"] = generate(server, "review", args.events)
         with connect(server, "review") as conn:

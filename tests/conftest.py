@@ -17,6 +17,7 @@ import pytest
 from psycopg import sql
 
 from pgaudit_kit.core.errors import KitError
+from pgaudit_kit.pg.db import connector
 from pgaudit_kit.pg.tempserver import TempServer
 from pgaudit_kit.schema import installer
 from tests.support.cluster import TEMPLATE_EMPTY, TEMPLATE_INSTALLED, Cluster
@@ -29,7 +30,7 @@ def _prepare_templates(cluster: Cluster) -> None:
         for name in (TEMPLATE_EMPTY, TEMPLATE_INSTALLED):
             conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
             conn.execute(sql.SQL("CREATE DATABASE {} TEMPLATE template0").format(sql.Identifier(name)))
-    installer.install(cluster.dsn(TEMPLATE_INSTALLED))
+    installer.install(connector(cluster.dsn(TEMPLATE_INSTALLED)))
 
 
 def _start_cluster() -> Cluster:

@@ -15,6 +15,7 @@ import psycopg
 from psycopg import sql
 
 from ..control import enrolment
+from ..pg import db
 from ..pg.tempserver import TempServer
 from ..schema import installer
 from . import render
@@ -110,7 +111,8 @@ def _show_integrity(dsn: str) -> None:
         with psycopg.connect(dsn) as conn:
             result = sealing.checkpoint(conn, key, folder / "anchors")
         click.echo("  " + result.note.replace("\n", "\n  ").rstrip())
-        report = verify(dsn, anchor_dir=folder / "anchors", public_key=folder / "demo.pub", state_path=folder / "state")
+        report = verify(db.connector(dsn), anchor_dir=folder / "anchors", public_key=folder / "demo.pub",
+                        state_path=folder / "state")
         click.echo(f"  verify: {report.events_checked} events, {'clean' if not report.findings else 'FINDINGS'}")
 
         _say("A superuser quietly rewrites history (Grace's order total) ...")
@@ -120,7 +122,8 @@ def _show_integrity(dsn: str) -> None:
             conn.execute("UPDATE pgaudit_kit.event SET row_data = row_data || '{\"total\": \"1.00\"}' "
                          "WHERE table_name = 'orders' AND op = 'I' AND pk->>'id' = '2'")
         # Incremental runs check what is new since the trusted state; --full re-reads all history.
-        report = verify(dsn, anchor_dir=folder / "anchors", public_key=folder / "demo.pub", state_path=folder / "state",
+        report = verify(db.connector(dsn), anchor_dir=folder / "anchors", public_key=folder / "demo.pub",
+                        state_path=folder / "state",
                         full=True)
         for finding in report.findings.items:
             click.echo(f"  verify finds {finding.kind}: {finding.message}")
@@ -135,7 +138,7 @@ def run_demo(keep: bool = False) -> None:
         click.echo(f"  PostgreSQL {server.major_version} on 127.0.0.1:{server.port}, database demo_shop")
 
         _say("Installing pgaudit-kit (schema pgaudit_kit, Alembic-versioned) ...")
-        result = installer.install(dsn)
+        result = installer.install(db.connector(dsn))
         click.echo(f"  revision {result.after}")
 
         with psycopg.connect(dsn, autocommit=True) as conn:
@@ -175,7 +178,8 @@ def run_demo(keep: bool = False) -> None:
 
         _show_integrity(dsn)
 
-        report = installer.status(dsn)
+        with db.connect(dsn) as conn:
+            report = installer.status(conn)
         _say("Status:")
         click.echo(f"  enrolled: {', '.join(t['schema_name'] + '.' + t['table_name'] for t in report.enrolled_tables)}")
         click.echo(f"  problems: {', '.join(report.problems) or 'none'}")

@@ -10,7 +10,7 @@ import click
 from .. import doctor as doctor_lib
 from ..core.errors import EXIT_FINDINGS, UsageError
 from . import render
-from .group import REPORT_FORMATS, format_option, main, target_dsn
+from .group import REPORT_FORMATS, connect, format_option, main
 
 # Text output: severity and item columns, then the finding and its advice wrapped into this many columns.
 TEXT_WIDTH = 100
@@ -82,8 +82,9 @@ def doctor(ctx: click.Context, anchor_dir: Path | None, key_path: Path | None, m
       pgaudit-kit doctor --max-checkpoint-age 15m --accept log_connections --format json
     """
     thresholds = doctor_lib.Thresholds(max_backlog_age, max_checkpoint_age, max_verify_age)
-    report = doctor_lib.run(target_dsn(ctx), anchor_dir=anchor_dir, key_path=key_path, thresholds=thresholds,
-                            accept=accepted)
+    with connect(ctx) as conn:
+        report = doctor_lib.run(conn, anchor_dir=anchor_dir, key_path=key_path, thresholds=thresholds,
+                                accept=accepted)
     if output_format == "json":
         render.emit_json(report.as_dict())
     else:

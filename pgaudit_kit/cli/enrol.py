@@ -7,7 +7,7 @@ import click
 from ..control import enrolment, roles
 from ..core.names import GRANTABLE_ROLES
 from ..pg import db
-from .group import main, target_dsn
+from .group import connect, main, target_dsn
 
 
 def _split_columns(value: str | None) -> tuple[str, ...]:
@@ -103,7 +103,8 @@ def grant(ctx: click.Context, kind: str, role: str) -> None:
       pgaudit-kit grant reader auditor_alice
       pgaudit-kit grant admin dba_bob
     """
-    changed = roles.change_membership(target_dsn(ctx), kind, role, grant=True)
+    with connect(ctx) as conn:
+        changed = roles.change_membership(conn, kind, role, grant=True)
     click.echo(f"{role} {'is now' if changed else 'already was'} a member of {GRANTABLE_ROLES[kind]}")
 
 
@@ -118,5 +119,6 @@ def revoke(ctx: click.Context, kind: str, role: str) -> None:
     Example:
       pgaudit-kit revoke reader auditor_alice
     """
-    changed = roles.change_membership(target_dsn(ctx), kind, role, grant=False)
+    with connect(ctx) as conn:
+        changed = roles.change_membership(conn, kind, role, grant=False)
     click.echo(f"{role} {'is no longer' if changed else 'was not'} a member of {GRANTABLE_ROLES[kind]}")

@@ -12,13 +12,18 @@ from __future__ import annotations
 
 import traceback
 from collections.abc import Callable, Sequence
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from .. import __version__
 from ..core.errors import EXIT_INTERNAL, KitError
 from ..review import render as review_render
+
+if TYPE_CHECKING:
+    import psycopg
+
+    from ..pg.db import Connector
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -75,6 +80,20 @@ def target_dsn(ctx: click.Context) -> str | None:
     libpq's PG* variables and defaults, as psql does."""
     value = ctx.obj.get("dsn")
     return str(value) if value else None
+
+
+def connect(ctx: click.Context) -> psycopg.Connection[Any]:
+    """A connection to the command's database (the command closes it): library operations take one."""
+    from ..pg import db  # here: --help and --version never load the driver
+
+    return db.connect(target_dsn(ctx))
+
+
+def connector(ctx: click.Context) -> Connector:
+    """How operations that open connections of their own (install, verify's parallel readers) reach it."""
+    from ..pg import db
+
+    return db.connector(target_dsn(ctx))
 
 
 def format_option(choices: Sequence[str]) -> Callable[[F], F]:

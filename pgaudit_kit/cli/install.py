@@ -10,7 +10,7 @@ from ..core.errors import EXIT_ENVIRONMENT, EXIT_FINDINGS, KitError
 # that every other command (verify on a cron schedule, log, watch) would otherwise pay at start-up.
 from ..pg import db
 from . import render
-from .group import REPORT_FORMATS, format_option, main, target_dsn
+from .group import REPORT_FORMATS, connect, connector, format_option, main, target_dsn
 
 
 @main.command()
@@ -43,7 +43,7 @@ def install(ctx: click.Context, print_sql: bool, overwrite_drift: bool) -> None:
             pass  # no database at hand: print the full install
         click.echo(installer.install_sql(from_revision), nl=False)
         return
-    result = installer.install(target_dsn(ctx), overwrite_drift=overwrite_drift)
+    result = installer.install(connector(ctx), overwrite_drift=overwrite_drift)
     for drift in result.overwritten:
         click.echo(f"overwritten, and recorded in the audit log (control event overwrite_drift): {drift.message}")
     if result.rebound:
@@ -70,7 +70,8 @@ def status(ctx: click.Context, output_format: str) -> None:
     """
     from ..schema import installer
 
-    report = installer.status(target_dsn(ctx))
+    with connect(ctx) as conn:
+        report = installer.status(conn)
     if output_format == "json":
         render.emit_json(report.as_dict())
     else:
@@ -122,7 +123,8 @@ def uninstall(ctx: click.Context, discard_history: bool) -> None:
     """
     from ..schema import installer
 
-    result = installer.uninstall(target_dsn(ctx), discard_history)
+    with connect(ctx) as conn:
+        result = installer.uninstall(conn, discard_history)
     click.echo(f"pgaudit-kit uninstalled ({result.discarded_events} recorded events discarded)")
     if result.kept_roles:
         click.echo("roles kept (still used by another database of the cluster): " + ", ".join(result.kept_roles))

@@ -11,7 +11,7 @@ from ..core import signing
 from ..core.errors import EXIT_FINDINGS
 from ..pg import db
 from . import render
-from .group import REPORT_FORMATS, format_option, main, target_dsn
+from .group import REPORT_FORMATS, connect, connector, format_option, main, target_dsn
 
 
 @main.command()
@@ -111,7 +111,7 @@ def verify(ctx: click.Context, anchor_dir: Path | None, public_key: Path | None,
     """
     from ..verify.runner import verify as run_verify
 
-    report = run_verify(target_dsn(ctx), anchor_dir=anchor_dir, public_key=public_key, state_path=state_path,
+    report = run_verify(connector(ctx), anchor_dir=anchor_dir, public_key=public_key, state_path=state_path,
                         full=full, jobs=jobs, lockdown_on_failure=lockdown_on_failure)
     if output_format == "json":
         render.emit_json(report.as_dict())
@@ -153,8 +153,9 @@ def prove(ctx: click.Context, event_id: int | None, old_size: int | None, new_si
 
     if (event_id is None) == (old_size is None):
         raise click.UsageError("give an EVENT_ID or --consistency OLD_SIZE")
-    document = (proofs.prove_inclusion(target_dsn(ctx), event_id) if event_id is not None
-                else proofs.prove_consistency(target_dsn(ctx), int(old_size or 0), new_size))
+    with connect(ctx) as conn:
+        document = (proofs.prove_inclusion(conn, event_id) if event_id is not None
+                    else proofs.prove_consistency(conn, int(old_size or 0), new_size))
     text = json.dumps(document, indent=2)
     if out:
         out.write_text(text + "\n")

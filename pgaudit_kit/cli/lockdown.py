@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from ..control import lockdown
-from .group import main, target_dsn
+from .group import connect, main
 
 
 @main.command("lockdown")
@@ -21,7 +21,9 @@ def lockdown_command(ctx: click.Context, reason: str) -> None:
     Example:
       pgaudit-kit lockdown --reason "verify reported a rewritten block; investigating (INC-4711)"
     """
-    changed = lockdown.set_locked(target_dsn(ctx), True, reason)
+    lockdown.check_reason(reason)
+    with connect(ctx) as conn:
+        changed = lockdown.set_locked(conn, True, reason)
     click.echo("audited writes are now locked down" if changed else "audited writes were already locked down")
 
 
@@ -35,5 +37,7 @@ def unlock(ctx: click.Context, reason: str) -> None:
     Example:
       pgaudit-kit unlock --reason "INC-4711: restored block verified clean"
     """
-    changed = lockdown.set_locked(target_dsn(ctx), False, reason)
+    lockdown.check_reason(reason)
+    with connect(ctx) as conn:
+        changed = lockdown.set_locked(conn, False, reason)
     click.echo("audited writes are unlocked" if changed else "audited writes were not locked down")

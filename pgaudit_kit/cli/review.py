@@ -260,7 +260,9 @@ def watch_command(ctx: click.Context, tables: tuple[str, ...], ops: tuple[str, .
 
     options = watch.WatchOptions(heartbeat=heartbeat, poll_interval=poll_interval,
                                  reconnect_timeout=reconnect_timeout, limit=limit, state_path=state_path)
-    watcher = watch.Watcher(target_dsn(ctx), flt, options, emit, watch.stderr_note)
+    dsn = target_dsn(ctx)
+    watcher = watch.Watcher(lambda: db.connect(dsn, autocommit=True, application_name="pgaudit-kit watch"), flt,
+                            options, emit, watch.stderr_note)
     with db.translated_errors(), _output(ctx):
         try:
             watcher.run()

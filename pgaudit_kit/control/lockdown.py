@@ -33,11 +33,16 @@ def state(conn: psycopg.Connection[Any]) -> LockdownState:
     return LockdownState(False) if row is None else LockdownState(bool(row[0]), row[1], row[2], row[3])
 
 
-def set_locked(dsn: str | None, locked: bool, reason: str) -> bool:
-    """Lock down (or unlock). Returns False when the kit was already in that state."""
+def check_reason(reason: str | None) -> None:
+    """A lockdown or unlock needs a reason (it is recorded): UsageError without one."""
     if not reason or not reason.strip():
         raise UsageError("--reason is required and must not be empty")
-    with db.connect(dsn) as conn, db.translated_errors():
+
+
+def set_locked(conn: psycopg.Connection[Any], locked: bool, reason: str) -> bool:
+    """Lock down (or unlock). Returns False when the kit was already in that state."""
+    check_reason(reason)
+    with db.translated_errors():
         db.require_writable(conn)
         with conn.transaction():
             db.require_installed(conn)

@@ -7,6 +7,9 @@ the caller's own rights (a superuser, or a role with ADMIN OPTION on the kit rol
 
 from __future__ import annotations
 
+from typing import Any
+
+import psycopg
 from psycopg import sql
 
 from ..core.errors import UsageError
@@ -21,10 +24,10 @@ def _kit_role(kind: str) -> str:
         raise UsageError(f"kit role must be one of {', '.join(GRANTABLE_ROLES)}, not {kind!r}") from None
 
 
-def change_membership(dsn: str | None, kind: str, role: str, grant: bool) -> bool:
+def change_membership(conn: psycopg.Connection[Any], kind: str, role: str, grant: bool) -> bool:
     """Grant (or revoke) the kit role *kind* to *role*. Returns False when it was already so."""
     kit_role = _kit_role(kind)
-    with db.connect(dsn) as conn, db.translated_errors():
+    with db.translated_errors():
         db.require_writable(conn)
         with conn.transaction():
             db.require_installed(conn)

@@ -5,6 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
+
+import psycopg
 
 from ..core.errors import UsageError
 from ..pg import db, reviews
@@ -57,7 +60,7 @@ def judge(facts: Facts, thresholds: Thresholds, anchor_dir: Path | None, key_pat
             for i in items]
 
 
-def run(dsn: str | None, *, anchor_dir: Path | None = None, key_path: Path | None = None,
+def run(conn: psycopg.Connection[Any], *, anchor_dir: Path | None = None, key_path: Path | None = None,
         thresholds: Thresholds | None = None, accept: Sequence[str] = ()) -> Report:
     """Record the review, read the facts in one snapshot, judge them. Raises KitError for environment problems
     (cannot connect, kit not installed, no kit role, standby)."""
@@ -67,7 +70,7 @@ def run(dsn: str | None, *, anchor_dir: Path | None = None, key_path: Path | Non
         raise UsageError(f"unknown doctor item {', '.join(unknown)} (items: {', '.join(ITEM_IDS)})")
     filters = {"anchor_dir": str(anchor_dir) if anchor_dir else None, "key": str(key_path) if key_path else None,
                "accept": sorted(accept), **thresholds.as_dict()}
-    with db.connect(dsn) as conn, db.translated_errors(), reviews.reviewed_read(conn, "doctor", filters):
+    with db.translated_errors(), reviews.reviewed_read(conn, "doctor", filters):
         conn.execute("SET LOCAL search_path = pg_catalog")  # the queries must mean the built-ins
         facts = read_facts(conn)
     items = judge(facts, thresholds, anchor_dir, key_path, accept)

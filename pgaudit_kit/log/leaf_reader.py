@@ -148,7 +148,7 @@ class _Worker:
             self._put(exc)
 
 
-def _open_workers(dsn: str | None, snapshot: str, jobs: int, stack: ExitStack) -> list[psycopg.Connection[Any]]:
+def _open_workers(connect: db.Connector, snapshot: str, jobs: int, stack: ExitStack) -> list[psycopg.Connection[Any]]:
     """Connections in the verifying transaction's *snapshot*, closed by *stack*; or none if they cannot be
     had (no connection slots left, a pooler that sends them to another server process): then the main
     connection reads."""
@@ -156,7 +156,7 @@ def _open_workers(dsn: str | None, snapshot: str, jobs: int, stack: ExitStack) -
         workers = []
         try:
             for _ in range(jobs):
-                worker = opened.enter_context(db.connect(dsn))
+                worker = opened.enter_context(connect())
                 worker.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
                 worker.execute(sql.SQL("SET TRANSACTION SNAPSHOT {}").format(sql.Literal(snapshot)))
                 worker.execute("SET LOCAL search_path = pg_catalog")  # the leaf SQL must mean the built-ins
@@ -168,7 +168,7 @@ def _open_workers(dsn: str | None, snapshot: str, jobs: int, stack: ExitStack) -
         return workers
 
 
-def read_leaves(conn: psycopg.Connection[Any], dsn: str | None, snapshot: str | None, after: Position,
+def read_leaves(conn: psycopg.Connection[Any], connect: db.Connector, snapshot: str | None, after: Position,
                 after_block: int, jobs: int = 1, chunk: int | None = None) -> Generator[Page, None, None]:
     """Pages of (xid, id, leaf hash) of the events after *after*, in (xid, id) order, as seen by the
     transaction open on *conn* (REPEATABLE READ, search_path pg_catalog), read by up to *jobs*
@@ -179,7 +179,7 @@ def read_leaves(conn: psycopg.Connection[Any], dsn: str | None, snapshot: str | 
     with ExitStack() as stack:
         connections = []
         if snapshot and len(ranges) > 1:
-            connections = _open_workers(dsn, snapshot, min(jobs, len(ranges)), stack)
+            connections = _open_workers(connect, snapshot, min(jobs, len(ranges)), stack)
         if not connections:
             conn.execute("SET LOCAL client_encoding = 'UTF8'")  # see LEAF_PREFIX_SQL
             connections, ranges = [conn], [(after, END)]

@@ -62,10 +62,9 @@ def _checkpoint_covering(conn: psycopg.Connection[Any], seq: int) -> tuple[int, 
     return int(row[0]), str(row[1])
 
 
-def prove_inclusion(dsn: str | None, event_id: int) -> dict[str, Any]:
+def prove_inclusion(conn: psycopg.Connection[Any], event_id: int) -> dict[str, Any]:
     fields_sql = ", ".join(encoding.EVENT_FIELD_SQL)
-    with (db.connect(dsn) as conn, db.translated_errors(),
-          reviews.reviewed_read(conn, "prove", {"event_id": event_id})):
+    with db.translated_errors(), reviews.reviewed_read(conn, "prove", {"event_id": event_id}):
         event = conn.execute(
             f"SELECT e.xid::text::int8, {fields_sql} FROM pgaudit_kit.event e "  # noqa: S608 -- constant SQL
             "LEFT JOIN pgaudit_kit.transaction t ON t.xid = e.xid WHERE e.id = %s", (event_id,)).fetchone()
@@ -90,8 +89,8 @@ def prove_inclusion(dsn: str | None, event_id: int) -> dict[str, Any]:
     }
 
 
-def prove_consistency(dsn: str | None, old_size: int, new_size: int | None) -> dict[str, Any]:
-    with (db.connect(dsn) as conn, db.translated_errors(),
+def prove_consistency(conn: psycopg.Connection[Any], old_size: int, new_size: int | None) -> dict[str, Any]:
+    with (db.translated_errors(),
           reviews.reviewed_read(conn, "prove", {"consistency_from": old_size, "to": new_size})):
         old = conn.execute("SELECT note FROM pgaudit_kit.checkpoint WHERE tree_size = %s ORDER BY id LIMIT 1",
                            (old_size,)).fetchone()

@@ -6,7 +6,7 @@ environment (``PGHOST``, ``PGUSER``, ``PGPASSWORD``, ...) and defaults.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -53,6 +53,16 @@ def connect(
     except psycopg.OperationalError as exc:
         raise EnvironmentProblem(f"cannot connect: {_condense(str(exc))}") from exc
     return conn
+
+
+# How library operations that open connections of their own (install's SQLAlchemy engine, verify's parallel
+# readers) get them: a function the caller makes, usually connector(dsn).
+Connector = Callable[[], psycopg.Connection[Any]]
+
+
+def connector(dsn: str | None) -> Connector:
+    """A Connector opening connections to *dsn* the way :func:`connect` does."""
+    return lambda: connect(dsn)
 
 
 def _condense(message: str) -> str:
@@ -139,7 +149,8 @@ def server_version(conn: psycopg.Connection[Any]) -> str:
 
 
 __all__ = [
-    "KIT_SCHEMA", "connect", "translate", "translated_errors", "is_installed", "require_installed",
+    "KIT_SCHEMA", "Connector", "connect", "connector", "translate", "translated_errors", "is_installed",
+    "require_installed",
     "require_writable", "require_superuser", "begin_consistent_read", "begin_shared_read", "server_version",
     "describe_target", "UsageError",
 ]

@@ -36,7 +36,7 @@ import psycopg
 from psycopg import sql
 
 from ..core.errors import EnvironmentProblem, InsufficientPrivilege, NotInstalled, UsageError
-from ..pg import db, reviews
+from ..pg import reviews
 from .events import Event, SealResolver, stream
 from .query import Conditions, EventFilter, event_query, filter_conditions, resolve_tables
 from .timeparse import TimeBound
@@ -103,9 +103,9 @@ def _conditions(position: Position) -> Conditions:
 class Watcher:
     """Follows events matching a filter; calls *emit* for each, in order, exactly once."""
 
-    def __init__(self, dsn: str | None, flt: EventFilter, options: WatchOptions, emit: Callable[[Event], None],
-                 note: Callable[[str], None]) -> None:
-        self.dsn = dsn
+    def __init__(self, connect: Callable[[], psycopg.Connection[Any]], flt: EventFilter, options: WatchOptions,
+                 emit: Callable[[Event], None], note: Callable[[str], None]) -> None:
+        self.connect = connect  # called again after a lost connection
         self.catch_up_filter = flt
         self.live_filter = replace(flt, since=None)  # --since only reaches back; live events are all new
         self.options = options
@@ -149,7 +149,7 @@ class Watcher:
 
     # -- one connection's life -------------------------------------------------------------------------
     def _open(self, resumed: bool) -> psycopg.Connection[Any]:
-        conn = db.connect(self.dsn, autocommit=True, application_name="pgaudit-kit watch")
+        conn = self.connect()
         try:
             filters: dict[str, Any] = dict(self.catch_up_filter.as_review())
             if resumed:

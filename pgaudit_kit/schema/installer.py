@@ -41,9 +41,9 @@ def current_revision(conn: psycopg.Connection[Any]) -> str | None:
     return str(row[0]) if row else None
 
 
-def _engine(dsn: str | None) -> sa.Engine:
+def _engine(connect: db.Connector) -> sa.Engine:
     # The creator keeps libpq semantics for the DSN (empty = PG* environment), as psql does.
-    return sa.create_engine("postgresql+psycopg://", creator=lambda: db.connect(dsn), poolclass=sa.pool.NullPool)
+    return sa.create_engine("postgresql+psycopg://", creator=connect, poolclass=sa.pool.NullPool)
 
 
 @dataclass
@@ -58,7 +58,7 @@ class InstallResult:
         return self.before != self.after or self.rebound > 0
 
 
-def install(dsn: str | None, overwrite_drift: bool = False) -> InstallResult:
+def install(connect: db.Connector, overwrite_drift: bool = False) -> InstallResult:
     """Create or upgrade the kit schema to the newest revision. Idempotent; all-or-nothing.
 
     An upgrade replaces kit functions and regenerates capture functions, which would erase the evidence
@@ -66,10 +66,10 @@ def install(dsn: str | None, overwrite_drift: bool = False) -> InstallResult:
     revision installed (DriftFound), unless *overwrite_drift*: then what was found is recorded in the
     audit log (control event ``overwrite_drift``, with each function's source) in the same transaction.
     """
-    with db.connect(dsn) as probe:
+    with connect() as probe:
         db.require_writable(probe)
         db.require_superuser(probe, "install")
-    engine = _engine(dsn)
+    engine = _engine(connect)
     try:
         with engine.begin() as conn:
             conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({INSTALL_LOCK_KEY})")
@@ -142,13 +142,13 @@ class UninstallResult:
     discarded_events: int = 0
 
 
-def uninstall(dsn: str | None, discard_history: bool) -> UninstallResult:
+def uninstall(conn: psycopg.Connection[Any], discard_history: bool) -> UninstallResult:
     """Remove the kit's schema, triggers and event triggers, and its roles when nothing else uses them.
 
     Raises HistoryExists when events are recorded and *discard_history* is false.
     """
     result = UninstallResult()
-    with db.connect(dsn) as conn, db.translated_errors():
+    with db.translated_errors():
         db.require_writable(conn)
         db.require_installed(conn)
         db.require_superuser(conn, "uninstall")
@@ -207,9 +207,9 @@ class Status:
         }
 
 
-def status(dsn: str | None) -> Status:
+def status(conn: psycopg.Connection[Any]) -> Status:
     """What is installed, what is enrolled, and anything wrong that can be seen cheaply."""
-    with db.connect(dsn) as conn, db.translated_errors():
+    with db.translated_errors():
         installed = current_revision(conn)
         problems: list[str] = []
         tables: list[dict[str, Any]] = []

@@ -108,7 +108,7 @@ def _progress_printer() -> Any:
     return show
 
 
-def verify(dsn: str | None, *, anchor_dir: Path | None = None, public_key: Path | None = None,
+def verify(connect: db.Connector, *, anchor_dir: Path | None = None, public_key: Path | None = None,
            state_path: Path | None = None, full: bool = False, jobs: int | None = None,
            lockdown_on_failure: bool = False) -> Report:
     """Run every check; returns the report (findings empty when clean). Raises KitError for usage/environment.
@@ -119,7 +119,7 @@ def verify(dsn: str | None, *, anchor_dir: Path | None = None, public_key: Path 
     key = signing.read_public_key(public_key) if public_key else None
     state = _load_state(state_path)
     started = time.monotonic()
-    with db.connect(dsn) as conn, db.translated_errors():
+    with connect() as conn, db.translated_errors():
         with reviews.reviewed_read(conn, "verify", {
                 "full": full, "state": str(state_path) if state_path else None,
                 "anchor_dir": str(anchor_dir) if anchor_dir else None,
@@ -153,7 +153,7 @@ def verify(dsn: str | None, *, anchor_dir: Path | None = None, public_key: Path 
                     # events were deleted or added inside verified history: re-check all of it to name them
                     report.mode = "full"
                     start = Position()
-            leaves = leaf_reader.read_leaves(conn, dsn, review.snapshot, (start.last_xid, start.last_event_id),
+            leaves = leaf_reader.read_leaves(conn, connect, review.snapshot, (start.last_xid, start.last_event_id),
                                              start.block_no, jobs or leaf_reader.default_jobs())
             with closing(leaves):  # on an error, stop the readers before the connection is used again
                 result: LogResult = check_log(_blocks(conn, start.block_no), leaves, start, findings,
@@ -192,7 +192,8 @@ def verify(dsn: str | None, *, anchor_dir: Path | None = None, public_key: Path 
     if lockdown_on_failure and findings:
         kinds = ", ".join(sorted(findings.counts))
         reason = f"verify found {sum(findings.counts.values())} findings ({kinds})"
-        report.locked_down = lockdown.set_locked(dsn, True, reason)
+        with connect() as conn:
+            report.locked_down = lockdown.set_locked(conn, True, reason)
     return report
 
 

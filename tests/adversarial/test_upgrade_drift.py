@@ -11,6 +11,7 @@ from typing import Any
 import psycopg
 import pytest
 
+from pgaudit_kit.pg.db import connector
 from pgaudit_kit.schema import installer, shipped
 from pgaudit_kit.schema.revisions import head_revision
 from tests.support.helpers import cli, enable, guards_off
@@ -93,7 +94,7 @@ def test_upgrade_of_an_intact_kit_records_no_drift(empty_db: str, older: str) ->
     with psycopg.connect(kit_db, autocommit=True) as conn:
         conn.execute("CREATE TABLE t (id int PRIMARY KEY, note text)")
         enable(conn, "t")
-    result = installer.install(kit_db)
+    result = installer.install(connector(kit_db))
     assert (result.before, result.overwritten) == (older, [])
     with psycopg.connect(kit_db, autocommit=True) as conn:
         assert conn.execute("SELECT count(*) FROM pgaudit_kit.event WHERE row_data->>'action' = 'overwrite_drift'"

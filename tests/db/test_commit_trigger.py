@@ -8,6 +8,7 @@ from typing import Any
 
 import psycopg
 
+from pgaudit_kit.pg.db import connector
 from pgaudit_kit.schema import installer
 from pgaudit_kit.schema.revisions import head_revision
 from tests.support.helpers import cli, enable
@@ -60,7 +61,7 @@ def test_upgrade_from_0005_drops_the_notify_trigger(empty_db: str) -> None:
         assert "jsonb_build_object" in capture[0] and "jsonb_object(" not in capture[0]
         assert conn.execute("SELECT * FROM pgaudit_kit.invariant_problems()").fetchall() == []
     assert notifications_of_one_watched_commit(kit_db, 2) == [("pgaudit_kit_events", "")]
-    result = installer.install(kit_db)
+    result = installer.install(connector(kit_db))
     assert (result.before, result.after) == ("0005", head_revision())
     with psycopg.connect(kit_db, autocommit=True) as conn:
         assert conn.execute(NOTIFY_TRIGGER).fetchall() == []

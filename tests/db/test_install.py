@@ -11,6 +11,7 @@ import psycopg
 import pytest
 
 from pgaudit_kit.pg.catalog import schema_snapshot
+from pgaudit_kit.pg.db import connector
 from pgaudit_kit.pg.tempserver import TempServer
 from pgaudit_kit.schema import installer
 from pgaudit_kit.schema.revisions import head_revision
@@ -89,7 +90,7 @@ def test_two_installs_at_once_end_with_one_install(empty_db: str) -> None:
 
     def run() -> None:
         try:
-            outcomes.append(installer.install(empty_db))
+            outcomes.append(installer.install(connector(empty_db)))
         except Exception as exc:  # surfaced by the assertion below
             outcomes.append(exc)
 
@@ -182,13 +183,13 @@ def test_uninstall_refuses_while_history_exists(kit_conn: psycopg.Connection[Any
 def test_uninstall_without_history_needs_no_flag_and_drops_unused_roles() -> None:
     with TempServer() as server:
         dsn = server.dsn()
-        installer.install(dsn)
+        installer.install(connector(dsn))
         result = cli("uninstall", dsn=dsn)
         assert result.exit_code == 0, result.stderr
         with psycopg.connect(dsn) as conn:
             assert conn.execute("SELECT count(*) FROM pg_roles WHERE rolname LIKE 'pgaudit\\_kit\\_%'").fetchone() == (0,)
         # and it installs again cleanly afterwards
-        assert installer.install(dsn).changed
+        assert installer.install(connector(dsn)).changed
 
 
 def test_uninstall_when_not_installed_exits_3(empty_db: str) -> None:

@@ -16,6 +16,7 @@ import psycopg
 import pytest
 
 from pgaudit_kit.pg.catalog import schema_snapshot, snapshot_differences
+from pgaudit_kit.pg.db import connector
 from pgaudit_kit.schema import installer, shipped
 from pgaudit_kit.schema.resources import migrations_dir, shipped_dir, sources, sql_dir
 from pgaudit_kit.schema.revisions import all_revisions, head_revision
@@ -116,7 +117,7 @@ def test_upgrade_from_a_released_revision_builds_the_schema_of_the_sources(
         conn.execute("UPDATE t SET note = 'changed' WHERE id <= 5")
         if released >= "0002":
             conn.execute("SELECT pgaudit_kit.seal()")
-    result = installer.install(empty_db)
+    result = installer.install(connector(empty_db))
     assert (result.before, result.after, result.overwritten) == (released, head_revision(), [])
     with psycopg.connect(kit_db) as fresh, psycopg.connect(empty_db, autocommit=True) as upgraded:
         assert snapshot_differences(snapshot_without_capture(fresh), snapshot_without_capture(upgraded)) == []

@@ -9,6 +9,7 @@ from typing import Any
 
 import psycopg
 
+from pgaudit_kit.pg.db import connector
 from pgaudit_kit.schema import installer
 from pgaudit_kit.schema.revisions import head_revision
 from tests.support.helpers import cli, enable
@@ -54,7 +55,7 @@ def check_history_is_served(dsn: str) -> None:
 def test_online_upgrade_with_history(empty_db: str) -> None:
     kit_db = empty_db
     history_at_0003(kit_db)
-    result = installer.install(kit_db)
+    result = installer.install(connector(kit_db))
     assert (result.before, result.after) == ("0003", head_revision())
     check_history_is_served(kit_db)
     with psycopg.connect(kit_db) as conn:
@@ -74,7 +75,7 @@ def test_offline_upgrade_with_history(empty_db: str) -> None:
 
 
 def test_fresh_install_records_no_history(empty_db: str) -> None:
-    installer.install(empty_db)
+    installer.install(connector(empty_db))
     with psycopg.connect(empty_db) as conn:
         counts: Any = conn.execute("SELECT (SELECT count(*) FROM pgaudit_kit.event), "
                                    "(SELECT count(*) FROM pgaudit_kit.transaction)").fetchone()

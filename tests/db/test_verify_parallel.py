@@ -13,6 +13,7 @@ import pytest
 from pgaudit_kit.log import leaf_reader, sealing
 from pgaudit_kit.log.event_stream import EventStream, Page
 from pgaudit_kit.pg import db
+from pgaudit_kit.pg.db import connector
 from pgaudit_kit.verify.runner import _blocks, verify
 from pgaudit_kit.verify.verification import Findings, Position, check_log
 from tests.support.helpers import enable, guards_off, with_params
@@ -56,7 +57,7 @@ def _read_all(dsn: str, jobs: int, chunk: int) -> list[tuple[int, int, bytes]]:
     with db.connect(dsn) as conn:
         snapshot = db.begin_shared_read(conn)
         conn.execute("SET LOCAL search_path = pg_catalog")
-        return _rows(leaf_reader.read_leaves(conn, dsn, snapshot, (0, 0), -1, jobs, chunk))
+        return _rows(leaf_reader.read_leaves(conn, connector(dsn), snapshot, (0, 0), -1, jobs, chunk))
 
 
 def _rows(pages: Iterable[Page]) -> list[tuple[int, int, bytes]]:
@@ -91,7 +92,7 @@ def test_parallel_readers_read_what_one_reads_in_the_same_snapshot(
         assert snapshot is not None
         conn.execute("SET LOCAL search_path = pg_catalog")
         history.execute("INSERT INTO accounts VALUES (999, 'later', 0)")
-        later = _rows(leaf_reader.read_leaves(conn, kit_db, snapshot, (0, 0), -1, 2, 1))
+        later = _rows(leaf_reader.read_leaves(conn, connector(kit_db), snapshot, (0, 0), -1, 2, 1))
     assert opened == [2, 2, 2]
     assert later == one
 
@@ -152,7 +153,7 @@ def _check_thrice(dsn: str, monkeypatch: pytest.MonkeyPatch) -> list[tuple[Any, 
             if len(outcomes) == 2:
                 monkeypatch.setattr(EventStream, "take_block", lambda *args: False)
             findings = Findings()
-            leaves = leaf_reader.read_leaves(conn, dsn, snapshot, (0, 0), -1, jobs, chunk=1)
+            leaves = leaf_reader.read_leaves(conn, connector(dsn), snapshot, (0, 0), -1, jobs, chunk=1)
             result = check_log(_blocks(conn, -1), leaves, Position(), findings)
             outcomes.append(([f.as_dict() for f in findings.items], dict(findings.counts), result.roots,
                              result.events_checked, result.blocks_checked, result.unsealed_events,
@@ -178,7 +179,7 @@ def test_parallel_verify_names_the_same_findings(history: Conn, kit_db: str, att
     monkeypatch.undo()
     opened = _workers_used(monkeypatch)
     monkeypatch.setattr(leaf_reader, "CHUNK", 1)
-    report = verify(kit_db, full=True, jobs=2)
+    report = verify(connector(kit_db), full=True, jobs=2)
     assert opened == [2]
     assert {f.kind for f in report.findings.items if not f.kind.startswith("coverage_")} >= \
         {f["kind"] for f in findings}
@@ -194,6 +195,6 @@ def test_verify_reads_utf8_whatever_the_client_encoding(history: Conn, kit_db: s
         history.execute("INSERT INTO accounts VALUES (500, 'Grüße', 1)")
     sealing.seal(history, batch=2)
     monkeypatch.setattr(leaf_reader, "CHUNK", 1)
-    report = verify(with_params(kit_db, client_encoding="LATIN1"), full=True, jobs=jobs)
+    report = verify(connector(with_params(kit_db, client_encoding="LATIN1")), full=True, jobs=jobs)
     assert [f.kind for f in report.findings.items if not f.kind.startswith("coverage_")] == []
     assert report.events_checked == report.tree_size > 24

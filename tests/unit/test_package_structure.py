@@ -115,3 +115,18 @@ def test_public_api_loads_lazily() -> None:
              "print(sorted(m for m in sys.modules if m.split('.')[0] in ('alembic', 'sqlalchemy', 'psycopg')))")
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_library_operations_take_a_connection_not_a_dsn() -> None:
+    """The command line opens the connection; the library is handed one (or a connect function, where it opens
+    several or reconnects). Only connection-making code (pg.db, pg.tempserver) and the CLI see a DSN."""
+    takes_dsn = []
+    for path in sorted(Path(pgaudit_kit.__file__).resolve().parent.rglob("*.py")):
+        relative = path.relative_to(Path(pgaudit_kit.__file__).resolve().parent).as_posix()
+        if relative.startswith("cli/") or relative in ("pg/db.py", "pg/tempserver.py"):
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                if any(arg.arg == "dsn" for arg in node.args.args + node.args.kwonlyargs):
+                    takes_dsn.append(f"{relative}: {node.name}")
+    assert takes_dsn == []

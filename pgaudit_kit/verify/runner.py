@@ -16,7 +16,7 @@ from typing import Any
 import psycopg
 
 from ..control import lockdown
-from ..core import anchors, signing
+from ..core import anchors, merkle, signing
 from ..core.errors import UsageError
 from ..log import leaf_reader, sealing
 from ..pg import db, reviews
@@ -31,6 +31,7 @@ from .verification import (
     check_checkpoint,
     check_log,
     check_trusted_state,
+    prefix_roots,
 )
 
 
@@ -96,6 +97,45 @@ def _blocks(conn: psycopg.Connection[Any], after: int) -> Iterator[Block]:
                         int(row[7]), list(row[8]), bytes(row[9]), prev_hash, bytes(row[11]), int(row[12]))
 
 
+def _note_size(note: str) -> int | None:
+    """The tree size a checkpoint claims (its signature and origin are checked later), None if unreadable."""
+    try:
+        return signing.Checkpoint.parse(signing.open_note(note, None)).size
+    except (signing.SignatureError, UsageError, ValueError):
+        return None
+
+
+def _state_size(state: dict[str, Any]) -> int | None:
+    try:
+        return int(state["tree_size"])
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+def _prefix_roots(conn: psycopg.Connection[Any], start: Position, wanted: frozenset[int]) -> dict[int, bytes] | None:
+    """Roots at the *wanted* sizes inside the prefix an earlier run verified (up to *start*), from the stored
+    blocks (see verification.prefix_roots); None when that prefix was rewritten."""
+    chain = [Block(int(r[0]), int(r[1]), int(r[2]), bytes(r[3]), int(r[4]), int(r[5]), int(r[6]), int(r[7]), [], b"",
+                   None if r[8] is None else bytes(r[8]), bytes(r[9]), int(r[10]))
+             for r in conn.execute(
+                 """SELECT block_no, first_seq, tree_size, root, last_xid::text::int8, last_event_id, last_xid_events,
+                           last_xid_sealed, prev_hash, block_hash, (EXTRACT(epoch FROM sealed_at) * 1000000)::int8
+                      FROM pgaudit_kit.block WHERE block_no <= %s ORDER BY block_no""", (start.block_no,))]
+    sizes = [size for size in wanted if size < start.frontier.size]
+    inside_blocks = {b.block_no for size in sizes for b in chain if b.first_seq < size < b.tree_size}
+    inside: dict[int, tuple[merkle.Frontier, bytes]] = {}
+    for block_no in sorted(inside_blocks):
+        row = conn.execute(
+            "SELECT b.leaves, p.tree_size, p.frontier FROM pgaudit_kit.block b "
+            "LEFT JOIN pgaudit_kit.block p ON p.block_no = b.block_no - 1 WHERE b.block_no = %s",
+            (block_no,)).fetchone()
+        if row is None:
+            return None
+        before = merkle.Frontier(int(row[1]), [bytes(p) for p in row[2]]) if row[1] is not None else merkle.Frontier()
+        inside[block_no] = (before, bytes(row[0]))
+    return prefix_roots(chain, start.block_hash, sizes, inside)
+
+
 def _progress_printer() -> Any:
     if not sys.stderr.isatty():
         return None
@@ -153,11 +193,26 @@ def verify(connect: db.Connector, *, anchor_dir: Path | None = None, public_key:
                     # events were deleted or added inside verified history: re-check all of it to name them
                     report.mode = "full"
                     start = Position()
+            # Every checkpoint, and the trusted state, is checked against the root at its own size.
+            stored_checkpoints = conn.execute("SELECT id, note FROM pgaudit_kit.checkpoint ORDER BY id").fetchall()
+            anchored = _anchored(anchor_dir, origin, findings) if anchor_dir is not None else []
+            wanted = frozenset(size for size in [_note_size(note) for _, note in stored_checkpoints]
+                               + [_note_size(a.note) for a in anchored]
+                               + ([_state_size(state)] if state is not None else []) if size is not None)
+            earlier: dict[int, bytes] = {}
+            if start.block_no >= 0 and any(size < start.frontier.size for size in wanted):
+                found = _prefix_roots(conn, start, wanted)
+                if found is None:  # the verified prefix no longer is what was verified: re-check all of it
+                    report.mode = "full"
+                    start = Position()
+                else:
+                    earlier = found
             leaves = leaf_reader.read_leaves(conn, connect, review.snapshot, (start.last_xid, start.last_event_id),
                                              start.block_no, jobs or leaf_reader.default_jobs())
             with closing(leaves):  # on an error, stop the readers before the connection is used again
                 result: LogResult = check_log(_blocks(conn, start.block_no), leaves, start, findings,
-                                              _progress_printer())
+                                              _progress_printer(), wanted)
+            result.roots = {**earlier, **result.roots}
             if sys.stderr.isatty() and result.events_checked:
                 print(file=sys.stderr)
             report.tree_size = result.end.frontier.size
@@ -165,19 +220,18 @@ def verify(connect: db.Connector, *, anchor_dir: Path | None = None, public_key:
             report.unsealed_events = result.unsealed_events
             if state is not None:
                 check_trusted_state(state, origin, result.roots, report.tree_size, findings)
-            stored_notes = {note for (note,) in conn.execute("SELECT note FROM pgaudit_kit.checkpoint ORDER BY id")}
-            for cid, note in conn.execute("SELECT id, note FROM pgaudit_kit.checkpoint ORDER BY id").fetchall():
+            stored_notes = {note for _, note in stored_checkpoints}
+            for cid, note in stored_checkpoints:
                 check_checkpoint(note, f"#{cid} in the database", origin, key, result.roots, report.tree_size,
                                  findings)
                 report.checkpoints_checked += 1
-            if anchor_dir is not None:
-                for anchored in _anchored(anchor_dir, origin, findings):
-                    genuine = check_checkpoint(anchored.note, str(anchored.path), origin, key, result.roots,
-                                               report.tree_size, findings)
-                    if genuine and anchored.note not in stored_notes:
-                        findings.add(Finding("checkpoint_missing", f"anchored checkpoint {anchored.path} is not in "
-                                             "the database: its row was deleted", object=str(anchored.path)))
-                    report.anchored_checked += 1
+            for note_file in anchored:
+                genuine = check_checkpoint(note_file.note, str(note_file.path), origin, key, result.roots,
+                                           report.tree_size, findings)
+                if genuine and note_file.note not in stored_notes:
+                    findings.add(Finding("checkpoint_missing", f"anchored checkpoint {note_file.path} is not in "
+                                         "the database: its row was deleted", object=str(note_file.path)))
+                report.anchored_checked += 1
             coverage.check(conn, findings)
         # The outcome too goes into the log (doctor reports the time since the last clean run). It is what
         # this run saw, recorded by its role; the log itself is what proves anything.

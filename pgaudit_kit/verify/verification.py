@@ -13,7 +13,7 @@ from __future__ import annotations
 import base64
 import hashlib
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -119,10 +119,25 @@ def block_hash(b: Block) -> bytes:
     )).digest()
 
 
+def _grow(frontier: merkle.Frontier, leaves: bytes, wanted: frozenset[int], roots: dict[int, bytes]) -> None:
+    """Append *leaves* (concatenated hashes) to *frontier*, noting in *roots* the root at each size in *wanted*
+    it passes: checkpoints and the trusted state are checked at their own size, wherever it falls."""
+    end = frontier.size + len(leaves) // merkle.HASH_SIZE
+    done = 0
+    for size in sorted(s for s in wanted if frontier.size < s <= end):
+        cut = (size - frontier.size) * merkle.HASH_SIZE
+        frontier.extend(leaves[done:done + cut] if cut else b"")
+        done += cut
+        roots[size] = frontier.root()
+    frontier.extend(leaves[done:])
+
+
 def check_log(blocks: Iterable[Block], events: Iterable[Page], start: Position,
-              findings: Findings, progress: Callable[[int], None] | None = None) -> LogResult:
+              findings: Findings, progress: Callable[[int], None] | None = None,
+              wanted: frozenset[int] = frozenset()) -> LogResult:
     """Check *blocks* (after *start*) against *events*: the events after *start* in (xid, id) order, in
-    pages of their xids, ids and recomputed leaf hashes (concatenated)."""
+    pages of their xids, ids and recomputed leaf hashes (concatenated). The result holds the root at every
+    block's end and at each size in *wanted* (those of checkpoints and the trusted state) the log reaches."""
     frontier = start.frontier.copy()
     result = LogResult(end=start, roots={frontier.size: frontier.root()})
     prev_hash, expected_no = start.block_hash, start.block_no + 1
@@ -146,10 +161,10 @@ def check_log(blocks: Iterable[Block], events: Iterable[Page], start: Position,
                                  block_no=b.block_no, expected=b64(b.block_hash), calculated=b64(calculated_hash)))
         end = (b.last_xid, b.last_event_id)
         if stream.take_block(b.event_ids, b.leaves, end):
-            frontier.extend(b.leaves)
+            _grow(frontier, b.leaves, wanted, result.roots)
             result.events_checked += len(b.event_ids)
         else:
-            _check_block_events(b, stream, frontier, findings, result)
+            _check_block_events(b, stream, frontier, findings, result, wanted)
         if frontier.size != b.tree_size:
             findings.add(Finding("block_size", f"block {b.block_no} claims tree size {b.tree_size}, its leaves "
                                  f"give {frontier.size}", block_no=b.block_no, expected=str(b.tree_size),
@@ -183,7 +198,7 @@ def check_log(blocks: Iterable[Block], events: Iterable[Page], start: Position,
 
 
 def _check_block_events(b: Block, stream: EventStream, frontier: merkle.Frontier, findings: Findings,
-                        result: LogResult) -> None:
+                        result: LogResult, wanted: frozenset[int]) -> None:
     """The events a block sealed, one by one: they are the stream's events up to its last (xid, id).
     While the stream follows the block's order they are taken one by one; at the first surprise the rest
     of the block's range is collected by id, so that missing, extra and reordered events are all named."""
@@ -211,13 +226,55 @@ def _check_block_events(b: Block, stream: EventStream, frontier: merkle.Frontier
             findings.add(Finding("event_modified", f"event {event_id} (seq {seq}) or its transaction "
                                  "record differs from what was sealed", seq=seq, event_id=event_id,
                                  block_no=b.block_no, expected=b64(stored), calculated=b64(leaf)))
-        frontier.append(stored)
+        frontier.append(stored)  # as sealed, whatever its length: a malformed block is reported above
+        if frontier.size in wanted:
+            result.roots[frontier.size] = frontier.root()
         result.events_checked += 1
     if batch is None:
         batch = _rest_of_range(stream, end)
     for event_id in sorted(batch):
         findings.add(Finding("event_inserted", f"event {event_id} lies inside sealed block {b.block_no} but was "
                              "never sealed: it was added afterwards", event_id=event_id, block_no=b.block_no))
+
+
+def prefix_roots(chain: Sequence[Block], end_hash: bytes | None, wanted: Iterable[int],
+                 inside: Mapping[int, tuple[merkle.Frontier, bytes]]) -> dict[int, bytes] | None:
+    """Roots at sizes inside a prefix of the log verified by an earlier run, without re-reading its events.
+
+    *chain*: blocks 0..n as stored now (event ids and leaves not needed), whose last block's hash must be
+    *end_hash*, the one the trusted state recorded: then the chain of block hashes commits to every block's
+    tree size and root. A size that is not a block end lies inside some block k: *inside[k]* holds the stored
+    frontier of block k-1 and the stored leaves of block k, which must give block k's committed root (else
+    they were rewritten); the root at the size is that frontier extended by the leaves up to it.
+
+    Returns None when the chain or a block's stored frontier and leaves no longer match what is committed:
+    the verified prefix was rewritten, and only a full run can say how."""
+    previous: Block | None = None
+    for b in chain:
+        if (b.block_no != (previous.block_no + 1 if previous else 0) or block_hash(b) != b.block_hash
+                or b.prev_hash != (previous.block_hash if previous else None)):
+            return None
+        previous = b
+    if (previous.block_hash if previous else None) != end_hash:
+        return None
+    roots = {b.tree_size: b.root for b in chain}
+    roots[0] = merkle.Frontier().root()
+    for size in sorted(set(wanted) - set(roots)):
+        k = next((b.block_no for b in chain if b.first_seq < size < b.tree_size), None)
+        if k is None:
+            continue  # beyond the prefix: the log check computes it
+        b, (before, leaves) = chain[k], inside[k]
+        committed_before = chain[k - 1].root if k else merkle.Frontier().root()
+        grown = before.copy()
+        if before.size != b.first_seq or before.root() != committed_before or len(leaves) % merkle.HASH_SIZE:
+            return None
+        grown.extend(leaves)
+        if grown.size != b.tree_size or grown.root() != b.root:
+            return None
+        partial = before.copy()
+        partial.extend(leaves[:(size - b.first_seq) * merkle.HASH_SIZE])
+        roots[size] = partial.root()
+    return roots
 
 
 def _rest_of_range(stream: EventStream, end: tuple[int, int]) -> dict[int, bytes]:
@@ -250,7 +307,11 @@ def check_checkpoint(note: str, source: str, origin: str, key: signing.VerifierK
                              calculated=str(log_size)))
         return True
     root = roots.get(body.size)
-    if root is not None and root != body.root:
+    if root is None:
+        findings.add(Finding("checkpoint_unchecked", f"checkpoint {source} covers {body.size} events, and the root "
+                             "of the log at that size could not be computed: it is not verified", object=source,
+                             seq=body.size - 1, expected=b64(body.root)))
+    elif root != body.root:
         findings.add(Finding("checkpoint_root", f"checkpoint {source}: the log's first {body.size} events were "
                              "rewritten since it was signed", object=source, seq=body.size - 1,
                              expected=b64(body.root), calculated=b64(root)))
@@ -270,6 +331,9 @@ def check_trusted_state(state: dict[str, Any], origin: str, roots: dict[int, byt
                              seq=size - 1, expected=str(size), calculated=str(log_size)))
         return
     root = roots.get(size)
-    if root is not None and b64(root) != state["root"]:
+    if root is None:
+        findings.add(Finding("state_unchecked", f"the root of the log at the trusted state's size {size} could not "
+                             "be computed: the trusted state is not verified", seq=size - 1, expected=state["root"]))
+    elif b64(root) != state["root"]:
         findings.add(Finding("state_root", f"the log's first {size} events differ from when they were last verified",
                              seq=size - 1, expected=state["root"], calculated=b64(root)))

@@ -415,6 +415,64 @@ def test_rewritten_history_with_recomputed_hashes_is_caught_by_anchors_and_state
     assert_findings(audited, [F("state_root", block_no=last_block), *expected])
 
 
+def _reseal_in_one_block(audited: Audited) -> None:
+    """The kit's own sealing, run again over the whole log with a batch large enough for one block: blocks
+    now end at other sizes than the ones the checkpoints were signed at (issue 14, attack 1)."""
+    audited.conn.execute("DELETE FROM pgaudit_kit.block")
+    audited.conn.execute("SELECT pgaudit_kit.seal(1000000)")
+    assert audited.conn.execute("SELECT count(*) FROM pgaudit_kit.block").fetchone() == (1,)
+
+
+def test_history_resealed_by_the_kit_itself_is_checked_at_every_checkpoint_size(audited: Audited) -> None:
+    """Edited events, blocks deleted and the log sealed anew by pgaudit_kit.seal(), checkpoint rows kept: no
+    checkpoint size is a block end any more. Each is still checked against the root at its own size, and the
+    trusted state stays where it was."""
+    (target,) = audited.events_of("carol")
+    sizes = [int(p.name.split("-")[0]) for p in audited.notes]
+    assert audited.position(target).seq < sizes[0]
+    assert_clean(audited, full=True)
+    state_before = audited.state.read_text()
+    state_size = json.loads(state_before)["tree_size"]
+    with guards_off(audited.conn), audited.conn.transaction():
+        audited.conn.execute("UPDATE pgaudit_kit.event SET row_data = jsonb_set(row_data, '{balance}', '\"4000\"') "
+                             "WHERE id = %s", (target,))
+        _reseal_in_one_block(audited)
+    ends = {int(r[0]) for r in audited.conn.execute("SELECT tree_size FROM pgaudit_kit.block")}
+    assert not ends & {*sizes, state_size}  # the old code compared nothing and reported clean
+    expected = [F("state_root", seq=state_size - 1)]
+    expected += [F("checkpoint_root", seq=size - 1, object=f"#{i} in the database") for i, size in
+                 enumerate(sizes, 1)]
+    expected += [F("checkpoint_root", seq=size - 1, object=str(note)) for note, size in
+                 zip(audited.notes, sizes, strict=True)]
+    assert_findings(audited, expected, full=True)
+    # the routine run from the trusted state: where it ended was rewritten, so it re-checks all; never
+    # moves the state onto the forged log
+    last_block = json.loads(state_before)["block_no"]
+    assert_findings(audited, [F("state_root", block_no=last_block), *expected])
+    assert audited.state.read_text() == state_before
+
+
+def test_checkpoints_inside_the_verified_prefix_are_checked_at_their_size_incrementally(audited: Audited) -> None:
+    """An incremental run checks checkpoints older than its trusted state from the stored blocks (their hash
+    chain ends in the state's block), also where a checkpoint's size falls inside a block."""
+    with guards_off(audited.conn), audited.conn.transaction():
+        _reseal_in_one_block(audited)  # same events, same leaves, same roots: only the block ends move
+    assert_clean(audited, full=True)  # checkpoints and state agree with the roots at their sizes; state rewritten
+    audited.write("frank", "INSERT INTO accounts VALUES (6, 'fy', 60)")
+    audited.seal()
+    code, report = audited.verify()
+    assert (code, report["findings"], report["mode"]) == (0, [], "incremental"), report
+    assert report["checkpoints_checked"] == 2 and report["anchored_checkpoints_checked"] == 2
+    # the stored leaves inside the verified prefix are rewritten: they no longer give the committed root, so
+    # the incremental run cannot trust them, re-checks everything, and finds the edit
+    with guards_off(audited.conn):
+        audited.conn.execute("UPDATE pgaudit_kit.block SET leaves = overlay(leaves PLACING '\\x00'::bytea FROM 1) "
+                             "WHERE block_no = 0")
+    code, report = audited.verify()
+    assert code == 1 and report["mode"] == "full"
+    assert {f["kind"] for f in report["findings"]} >= {"block_root"}
+
+
 def _pg_tool(cluster: Cluster, name: str, *args: str) -> None:
     assert cluster.server is not None, "needs the suite's own server (its client tools)"
     env = {k: v for k, v in os.environ.items() if not k.startswith("PG")} | cluster.server.client_env()
@@ -469,6 +527,45 @@ def test_restored_older_backup_is_state_rollback_and_checkpoint_beyond_log(audit
     relid = audited.conn.execute("SELECT 'accounts'::regclass::oid").fetchone()
     assert audited.conn.execute("SELECT relid FROM pgaudit_kit.event ORDER BY id DESC LIMIT 1").fetchone() == relid
     assert_clean(audited, anchors=False, state=False)  # the restored database is consistent in itself
+
+
+def test_restored_older_backup_grown_past_the_anchors_is_checkpoint_root(audited: Audited) -> None:
+    """Issue 14, attack 1's variant: restore an older backup, re-bind, write past the newest anchored size in
+    one transaction, seal, and put the newest checkpoint's row back. The log is now longer than every
+    checkpoint, so no rollback shows by size: the roots at the checkpoint's and the state's sizes do."""
+    dump = audited.tmp / "old.dump"
+    audited.seal()
+    _pg_tool(audited.cluster, "pg_dump", "-Fc", "-f", str(dump), "-d", audited.dsn)
+    audited.write("frank", "INSERT INTO accounts SELECT g, 'fy', 60 FROM generate_series(6, 15) g")
+    newest = audited.checkpoint()
+    assert_clean(audited)
+    state = json.loads(audited.state.read_text())
+    row = audited.conn.execute("SELECT origin, tree_size, root, note FROM pgaudit_kit.checkpoint ORDER BY id DESC "
+                               "LIMIT 1").fetchone()
+    assert row is not None and row[1] == newest["tree_size"] == int(audited.notes[2].name.split("-")[0])
+    audited.conn.close()
+    audited.cluster.drop_database(audited.dbname)
+    with audited.cluster.admin() as admin:
+        admin.execute(sql.SQL("CREATE DATABASE {} TEMPLATE template0").format(sql.Identifier(audited.dbname)))
+    _pg_tool(audited.cluster, "pg_restore", "--exit-on-error", "-d", audited.dsn, str(dump))
+    audited.reconnect()
+    assert cli("install", dsn=audited.dsn).exit_code == 0  # re-binds capture: records DDL
+    audited.write("mallory", "INSERT INTO accounts SELECT g, 'mm', 1 FROM generate_series(1000, 1040) g")
+    audited.seal()
+    with guards_off(audited.conn):
+        audited.conn.execute("INSERT INTO pgaudit_kit.checkpoint (origin, tree_size, root, note) VALUES (%s, %s, %s, %s)",
+                             row)
+    assert audited.tree_size() > state["tree_size"] and audited.tree_size() > newest["tree_size"]
+    size = newest["tree_size"]
+    expected = [F("state_root", seq=state["tree_size"] - 1),
+                F("checkpoint_root", seq=size - 1, object=f"#{_checkpoint_ids(audited)[-1]} in the database"),
+                F("checkpoint_root", seq=size - 1, object=str(audited.notes[2]))]
+    assert_findings(audited, expected, full=True)
+    assert_findings(audited, [F("state_root", block_no=state["block_no"]), *expected])
+
+
+def _checkpoint_ids(audited: Audited) -> list[int]:
+    return [int(r[0]) for r in audited.conn.execute("SELECT id FROM pgaudit_kit.checkpoint ORDER BY id")]
 
 
 def test_truncated_event_table_is_event_missing_for_every_sealed_event(audited: Audited) -> None:

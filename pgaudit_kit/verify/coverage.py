@@ -37,6 +37,7 @@ def check(conn: psycopg.Connection[Any], findings: Findings) -> None:
     for name in sorted(set(shipped) - set(found)):
         findings.add(Finding("coverage_function_missing", f"{name} is missing", object=name))
     _check_function_privileges(conn, findings)
+    _check_owner_reads_audited_tables(conn, findings)
     _check_enrolment_against_log(conn, findings)
     _check_maintenance_windows(conn, findings)
 
@@ -75,6 +76,25 @@ def _check_function_privileges(conn: psycopg.Connection[Any], findings: Findings
         for grantee in sorted(g for g in set(grantees) & expected if grantees[g]):
             findings.add(Finding("coverage_privilege", f"{grantee} may grant EXECUTE on {signature} to others, which "
                                  "the kit never allows", object=signature))
+
+
+def _check_owner_reads_audited_tables(conn: psycopg.Connection[Any], findings: Findings) -> None:
+    """The kit's owner must read every audited table and partition (enable grants it SELECT and USAGE on the
+    schema): TRUNCATE capture copies the rows as that role and reconcile compares them. A table's owner can
+    revoke that without a superuser; it blinds both."""
+    for name, schema_usage, table_select in conn.execute(
+            """SELECT format('%I.%I', n.nspname, c.relname),
+                      has_schema_privilege('pgaudit_kit_owner', n.oid, 'USAGE'),
+                      has_table_privilege('pgaudit_kit_owner', c.oid, 'SELECT')
+                 FROM pgaudit_kit.enrolled_table e
+                 CROSS JOIN LATERAL (SELECT e.relid UNION SELECT p.relid FROM pg_partition_tree(e.relid) p) t
+                 JOIN pg_class c ON c.oid = t.relid
+                 JOIN pg_namespace n ON n.oid = c.relnamespace
+                ORDER BY 1"""):
+        if not (schema_usage and table_select):
+            missing = "USAGE on its schema" if not schema_usage else "SELECT"
+            findings.add(Finding("coverage_privilege", f"pgaudit_kit_owner may no longer read {name} ({missing} "
+                                 "revoked): TRUNCATE capture fails and reconcile cannot compare it", object=name))
 
 
 def _options(options: Any) -> tuple[Any, ...]:

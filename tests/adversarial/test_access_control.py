@@ -271,3 +271,23 @@ def test_a_member_of_the_kit_owner_is_a_coverage_problem(roles: Roles, cluster: 
     finally:
         with cluster.admin() as admin:
             admin.execute(sql.SQL("REVOKE pgaudit_kit_owner FROM {}").format(sql.Identifier(roles.app)))
+
+
+def test_revoking_the_kit_owners_read_access_is_a_coverage_problem(roles: Roles, kit_conn: Conn) -> None:
+    """Issue 14, attack 6: the owner of an audited table revokes the kit's read access (no superuser needed),
+    blinding TRUNCATE capture and reconcile. verify names it; granting it back is clean again."""
+    kit_conn.execute(sql.SQL("ALTER TABLE accounts OWNER TO {}").format(sql.Identifier(roles.app)))
+    try:
+        assert cli("verify", dsn=roles.kit_db).exit_code == 0
+        with roles.connect(roles.app) as app:
+            app.execute("REVOKE SELECT ON accounts FROM pgaudit_kit_owner")
+        result = cli("verify", "--format", "json", dsn=roles.kit_db)
+        assert result.exit_code == 1
+        assert [(f["kind"], f["object"], f["message"]) for f in json.loads(result.stdout)["findings"]] == [
+            ("coverage_privilege", "public.accounts", "pgaudit_kit_owner may no longer read public.accounts "
+             "(SELECT revoked): TRUNCATE capture fails and reconcile cannot compare it")]
+        with roles.connect(roles.app) as app:
+            app.execute("GRANT SELECT ON accounts TO pgaudit_kit_owner")
+        assert cli("verify", dsn=roles.kit_db).exit_code == 0
+    finally:
+        kit_conn.execute("ALTER TABLE accounts OWNER TO CURRENT_USER")  # DROP OWNED of the role must not reach it

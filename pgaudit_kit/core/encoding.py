@@ -51,7 +51,9 @@ def block_hash_input(block_no: int, first_seq: int, tree_size: int, root: bytes,
     ))
 
 
-_MICROS = "(EXTRACT(epoch FROM {0}) * 1000000)::bigint::text"
+# An infinite timestamp (the kit never writes one; a superuser may store one) is its text, "infinity" or
+# "-infinity", so that recomputing a leaf never fails on a stored value (docs/ENCODING.md §1).
+_MICROS = "CASE WHEN isfinite({0}) THEN (EXTRACT(epoch FROM {0}) * 1000000)::bigint::text ELSE {0}::text END"
 
 # Each field as a text SQL expression over ``pgaudit_kit.event e LEFT JOIN pgaudit_kit.transaction t``.
 EVENT_FIELD_SQL = (

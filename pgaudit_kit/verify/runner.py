@@ -83,14 +83,21 @@ def _write_state(path: Path, origin: str, position: Position) -> None:
     os.replace(tmp, path)
 
 
+# A block's sealed_at in microseconds; an infinite one (only a superuser's edit stores it) as the extreme
+# bigint, whose block hash then cannot match: a finding, never an error.
+SEALED_AT_US = ("CASE WHEN isfinite(sealed_at) THEN (EXTRACT(epoch FROM sealed_at) * 1000000)::int8 "
+                "WHEN sealed_at > 'epoch'::timestamptz THEN 9223372036854775807 ELSE -9223372036854775808 END")
+
+
 def _blocks(conn: psycopg.Connection[Any], after: int) -> Iterator[Block]:
     with conn.cursor(name="pgaudit_kit_verify_blocks", binary=True) as cur:
         cur.itersize = 20
         cur.execute(
             """SELECT block_no, first_seq, tree_size, root, last_xid::text::int8, last_event_id, last_xid_events,
                       last_xid_sealed, event_ids, leaves, prev_hash, block_hash,
-                      (EXTRACT(epoch FROM sealed_at) * 1000000)::int8
-                 FROM pgaudit_kit.block WHERE block_no > %s ORDER BY block_no""", (after,))
+                      {SEALED_AT_US}
+                 FROM pgaudit_kit.block WHERE block_no > %s ORDER BY block_no""".replace(
+            "{SEALED_AT_US}", SEALED_AT_US), (after,))
         for row in cur:
             prev_hash = None if row[10] is None else bytes(row[10])
             yield Block(int(row[0]), int(row[1]), int(row[2]), bytes(row[3]), int(row[4]), int(row[5]), int(row[6]),
@@ -119,8 +126,9 @@ def _prefix_roots(conn: psycopg.Connection[Any], start: Position, wanted: frozen
                    None if r[8] is None else bytes(r[8]), bytes(r[9]), int(r[10]))
              for r in conn.execute(
                  """SELECT block_no, first_seq, tree_size, root, last_xid::text::int8, last_event_id, last_xid_events,
-                           last_xid_sealed, prev_hash, block_hash, (EXTRACT(epoch FROM sealed_at) * 1000000)::int8
-                      FROM pgaudit_kit.block WHERE block_no <= %s ORDER BY block_no""", (start.block_no,))]
+                           last_xid_sealed, prev_hash, block_hash, {SEALED_AT_US}
+                      FROM pgaudit_kit.block WHERE block_no <= %s ORDER BY block_no""".replace(
+                     "{SEALED_AT_US}", SEALED_AT_US), (start.block_no,))]
     sizes = [size for size in wanted if size < start.frontier.size]
     inside_blocks = {b.block_no for size in sizes for b in chain if b.first_seq < size < b.tree_size}
     inside: dict[int, tuple[merkle.Frontier, bytes]] = {}

@@ -473,6 +473,28 @@ def test_checkpoints_inside_the_verified_prefix_are_checked_at_their_size_increm
     assert {f["kind"] for f in report["findings"]} >= {"block_root"}
 
 
+def test_infinite_timestamps_are_findings_and_verification_goes_on(audited: Audited) -> None:
+    """Issue 14, attack 7 (its named cases): an event's statement_ts, a transaction's xact_start and a block's
+    sealed_at set to infinity stopped verify with "cannot convert infinity to bigint", hiding any other edit.
+    Each is now a finding naming the event or block, and the other edit made at the same time is reported."""
+    carol, = audited.events_of("carol")
+    bob = audited.events_of("bob")
+    dave = audited.events_of("dave")
+    assert_clean(audited, full=True)
+    with guards_off(audited.conn), audited.conn.transaction():
+        audited.conn.execute("UPDATE pgaudit_kit.event SET statement_ts = 'infinity' WHERE id = %s", (carol,))
+        audited.conn.execute("UPDATE pgaudit_kit.transaction SET xact_start = '-infinity' WHERE actor = 'bob'")
+        audited.conn.execute("UPDATE pgaudit_kit.block SET sealed_at = 'infinity' WHERE block_no = 0")
+        audited.conn.execute("UPDATE pgaudit_kit.event SET row_data = row_data || '{\"balance\": \"1\"}' "
+                             "WHERE id = %s", (dave[-1],))
+    expected = [F("block_hash", block_no=0)]
+    expected += [F("event_modified", seq=p.seq, event_id=p.event_id, block_no=p.block_no)
+                 for p in sorted(map(audited.position, [carol, *bob, dave[-1]]), key=lambda s: s.seq)]
+    code, report = audited.verify(full=True)
+    assert code == 1
+    assert sorted(findings(report), key=str) == sorted(expected, key=str), json.dumps(report["findings"], indent=1)
+
+
 def _pg_tool(cluster: Cluster, name: str, *args: str) -> None:
     assert cluster.server is not None, "needs the suite's own server (its client tools)"
     env = {k: v for k, v in os.environ.items() if not k.startswith("PG")} | cluster.server.client_env()

@@ -68,8 +68,8 @@ def apply_sources(mode: str, from_revision: str | None = None) -> None:
     regenerated when any function changed: the generator may be among them."""
     if mode not in (FRESH_INSTALL, UPGRADE):
         raise ValueError(f"unknown install mode {mode!r}")
-    target = shipped.load(head_revision())
     if mode == UPGRADE:
+        target = shipped.load(head_revision())
         present = _present_functions(from_revision)
     _open_maintenance("pgaudit-kit schema change: current sources")
     functions_changed = False

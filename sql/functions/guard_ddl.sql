@@ -5,7 +5,8 @@
 --     regenerates and the commit check compares with a fresh generation;
 --   * moving an object out of the kit's schemas (ALTER ... SET SCHEMA);
 --   * ALTER TABLE ... DISABLE TRIGGER (named, USER, ALL) or ENABLE REPLICA TRIGGER that leaves a kit
---     trigger disabled or replica-only.
+--     trigger disabled or replica-only;
+--   * a DO INSTEAD rule for INSERT, UPDATE or DELETE on an enrolled table (it would divert or suppress writes).
 -- Then schedules the commit-time invariant check for the transaction.
 CREATE OR REPLACE FUNCTION pgaudit_kit.guard_ddl() RETURNS event_trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = '' AS $fn$
@@ -81,6 +82,17 @@ BEGIN
                                       cmd.command_tag, cmd.object_identity, v_trigger.proname),
           HINT = 'To audit a table: pgaudit-kit enable TABLE.';
       END IF;
+    END IF;
+    IF cmd.classid = 'pg_catalog.pg_rewrite'::regclass
+       AND EXISTS (SELECT FROM pg_catalog.pg_rewrite w JOIN pgaudit_kit.enrolled_table e ON e.relid = w.ev_class
+                    WHERE w.oid = cmd.objid AND w.is_instead AND w.ev_type IN ('2', '3', '4')) THEN
+      -- an INSTEAD rule runs before the table is written: capture would never see the diverted or dropped row
+      RAISE EXCEPTION USING
+        ERRCODE = 'insufficient_privilege',
+        MESSAGE = pg_catalog.format('pgaudit-kit: %s %s is refused: a DO INSTEAD rule on an audited table would '
+                                    'divert or suppress its writes unrecorded', cmd.command_tag, cmd.object_identity),
+        DETAIL = 'Statement: ' || pg_catalog.left(pg_catalog.current_query(), 500),
+        HINT = 'A DO ALSO rule or a trigger keeps the write, and is recorded as DDL.';
     END IF;
     IF cmd.command_tag = 'ALTER TABLE' AND cmd.object_type = 'table column' AND cmd.objsubid > 0 THEN
       PERFORM pgaudit_kit.follow_column_rename(cmd.objid, cmd.objsubid::smallint);

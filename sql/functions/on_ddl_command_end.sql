@@ -4,8 +4,9 @@
 --   * a new inheritance child of an enrolled table is enrolled with its parent's options;
 --   * an enrolled table whose shape changed (columns, name, partitions, children) gets its capture
 --     regenerated, so an added column is recorded from the very next write;
--- then records every DDL command in scope (enrolled or auto-enrol schemas, the kit's schema, and
--- GRANT/REVOKE, which PostgreSQL reports without a schema) as an op 'S' event with its statement text.
+-- then records every DDL command in scope (enrolled or auto-enrol schemas, the kit's schema, triggers,
+-- rules and policies of tables there, and GRANT/REVOKE, which PostgreSQL reports without a schema) as an
+-- op 'S' event with its statement text.
 -- Any failure here fails the DDL.
 CREATE OR REPLACE FUNCTION pgaudit_kit.on_ddl_command_end() RETURNS event_trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = '' AS $fn$
@@ -53,10 +54,23 @@ BEGIN
 
   v_scope_schemas := ARRAY(SELECT schema_name FROM pgaudit_kit.enrolled_table
                            UNION SELECT schema_name FROM pgaudit_kit.auto_enrol_schema) || ARRAY['pgaudit_kit'];
-  FOR cmd IN SELECT * FROM pg_catalog.pg_event_trigger_ddl_commands()
-              WHERE schema_name = ANY (v_scope_schemas) OR command_tag IN ('GRANT', 'REVOKE') LOOP
+  -- Triggers, rules and policies belong to no schema (PostgreSQL reports none): they are in scope, and
+  -- recorded against their table, when their table is.
+  FOR cmd IN SELECT d.command_tag, d.object_type, d.object_identity,
+                    COALESCE(d.schema_name, (SELECT n.nspname::text FROM pg_catalog.pg_class c
+                                               JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+                                              WHERE c.oid = r.relid)) AS schema_name,
+                    r.relid
+               FROM pg_catalog.pg_event_trigger_ddl_commands() d
+               CROSS JOIN LATERAL (SELECT CASE d.classid
+                   WHEN 'pg_catalog.pg_class'::regclass THEN d.objid
+                   WHEN 'pg_catalog.pg_trigger'::regclass THEN (SELECT t.tgrelid FROM pg_catalog.pg_trigger t WHERE t.oid = d.objid)
+                   WHEN 'pg_catalog.pg_rewrite'::regclass THEN (SELECT w.ev_class FROM pg_catalog.pg_rewrite w WHERE w.oid = d.objid)
+                   WHEN 'pg_catalog.pg_policy'::regclass THEN (SELECT p.polrelid FROM pg_catalog.pg_policy p WHERE p.oid = d.objid)
+                 END AS relid) r LOOP
+    CONTINUE WHEN NOT (cmd.schema_name = ANY (v_scope_schemas) OR cmd.command_tag IN ('GRANT', 'REVOKE'));
     PERFORM pgaudit_kit.record_ddl_event(cmd.command_tag, cmd.object_type, cmd.schema_name, cmd.object_identity,
-        CASE WHEN cmd.classid = 'pg_catalog.pg_class'::regclass THEN cmd.objid END);
+                                         cmd.relid);
   END LOOP;
 END
 $fn$;

@@ -1,5 +1,6 @@
 -- pgaudit-kit: pgaudit_kit.on_sql_drop() -- sql_drop event trigger function: records dropped
--- objects in scope; a dropped enrolled table leaves enrolment (its capture function goes with it).
+-- objects in scope (triggers, rules and policies of tables in scope too); a dropped enrolled table leaves
+-- enrolment (its capture function goes with it).
 CREATE OR REPLACE FUNCTION pgaudit_kit.on_sql_drop() RETURNS event_trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = '' AS $fn$
 DECLARE
@@ -17,6 +18,13 @@ BEGIN
       DELETE FROM pgaudit_kit.enrolled_table WHERE relid = obj.objid;
       EXECUTE pg_catalog.format('DROP FUNCTION IF EXISTS pgaudit_kit.%I()', 'capture_' || obj.objid);
       PERFORM pgaudit_kit.record_ddl_event(TG_TAG, obj.object_type, obj.schema_name, obj.object_identity, obj.objid);
+    ELSIF obj.original AND obj.object_type IN ('trigger', 'rule', 'policy') THEN
+      -- in scope, and recorded against their table, when their table is (PostgreSQL reports no schema for
+      -- triggers and rules; their address names schema, table, name)
+      IF obj.address_names[1] = ANY (v_scope_schemas) THEN
+        PERFORM pgaudit_kit.record_ddl_event(TG_TAG, obj.object_type, obj.address_names[1], obj.object_identity,
+            pg_catalog.to_regclass(pg_catalog.format('%I.%I', obj.address_names[1], obj.address_names[2])));
+      END IF;
     ELSIF obj.original AND obj.schema_name = ANY (v_scope_schemas) THEN
       PERFORM pgaudit_kit.record_ddl_event(TG_TAG, obj.object_type, obj.schema_name, obj.object_identity,
           CASE WHEN obj.classid = 'pg_catalog.pg_class'::regclass THEN obj.objid END);

@@ -418,3 +418,59 @@ def test_new_partition_of_an_enrolled_table_is_captured(kit_conn: Conn, app_db: 
         conn.execute("INSERT INTO app.pt VALUES (3, 250, 'new partition')")
     (partitioned,) = events(kit_conn, "operation = 'INSERT' AND table_name = 'pt' AND pk->>'id' = '3'")
     assert partitioned["partition_name"] == "app.pt_3"
+
+
+# --- triggers, rules and policies of audited tables (issue 14, attack 3) ---------------------------------
+
+def ddl_events(kit_conn: Conn) -> list[tuple[Any, ...]]:
+    """(command tag, object type, schema, object, table) of recorded DDL on tables and what hangs on them."""
+    return [(e["details"]["command_tag"], e["details"]["object_type"], e["schema_name"],
+             e["details"]["object_identity"], e["table_name"])
+            for e in events(kit_conn, "operation = 'DDL'")
+            if e["details"]["object_type"] in ("trigger", "rule", "policy", "table")]
+
+
+def test_ddl_on_triggers_rules_and_policies_of_an_audited_table_is_recorded(
+        kit_conn: Conn, app_db: str, roles: Roles) -> None:
+    """PostgreSQL reports no schema for triggers, rules and policies, so the kit recorded none of them: a
+    BEFORE trigger rewriting NEW, a policy hiding rows, their drops. Each is now an op S event on its table,
+    done as the table's owner, who needs no superuser for any of it."""
+    before = len(ddl_events(kit_conn))
+    with connect(app_db, roles, "owner") as owner:
+        owner.execute("CREATE FUNCTION app.halve() RETURNS trigger LANGUAGE plpgsql AS "
+                      "$$ BEGIN NEW.note := 'rewritten'; RETURN NEW; END $$")
+        owner.execute("CREATE TRIGGER rewrite BEFORE INSERT ON app.t FOR EACH ROW EXECUTE FUNCTION app.halve()")
+        owner.execute("ALTER TRIGGER rewrite ON app.t RENAME TO rewrite2")
+        owner.execute("CREATE POLICY hide ON app.t USING (id > 0)")
+        owner.execute("ALTER POLICY hide ON app.t USING (id > 1)")
+        owner.execute("CREATE RULE also_note AS ON INSERT TO app.t DO ALSO NOTIFY app_t")
+        owner.execute("DROP RULE also_note ON app.t")
+        owner.execute("DROP POLICY hide ON app.t")
+        owner.execute("DROP TRIGGER rewrite2 ON app.t")
+    assert ddl_events(kit_conn)[before:] == [
+        ("CREATE TRIGGER", "trigger", "app", "rewrite on app.t", "t"),
+        ("ALTER TRIGGER", "trigger", "app", "rewrite2 on app.t", "t"),
+        ("CREATE POLICY", "policy", "app", "hide on app.t", "t"),
+        ("ALTER POLICY", "policy", "app", "hide on app.t", "t"),
+        ("CREATE RULE", "rule", "app", "also_note on app.t", "t"),
+        ("DROP RULE", "rule", "app", "also_note on app.t", "t"),
+        ("DROP POLICY", "policy", "app", "hide on app.t", "t"),
+        ("DROP TRIGGER", "trigger", "app", "rewrite2 on app.t", "t"),
+    ]
+    assert_capture_works(kit_conn, roles)
+
+
+@pytest.mark.parametrize("action", ["INSERT", "UPDATE", "DELETE"])
+@pytest.mark.parametrize("who", ["owner", "superuser"])
+def test_do_instead_rule_on_an_audited_table_is_refused(
+        kit_conn: Conn, app_db: str, roles: Roles, action: str, who: Who) -> None:
+    """A DO INSTEAD rule diverts (or, with NOTHING, drops) writes before they reach the table, so capture
+    never sees them: refused, for the table's owner and a superuser alike, and nothing changes."""
+    if action == "INSERT":
+        statement = "CREATE RULE divert AS ON INSERT TO app.t DO INSTEAD INSERT INTO app.elsewhere VALUES (NEW.id)"
+    else:
+        statement = f"CREATE RULE divert AS ON {action} TO app.t DO INSTEAD NOTHING"
+    with connect(app_db, roles, "owner") as owner:
+        owner.execute("CREATE TABLE app.elsewhere (id int)")
+    run_refused(kit_conn, app_db, roles, who, statement, "divert on app.t", "DO INSTEAD rule", "audited table")
+    assert kit_conn.execute("SELECT count(*) FROM pg_rewrite WHERE ev_class = 'app.t'::regclass").fetchone() == (0,)

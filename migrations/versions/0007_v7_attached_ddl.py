@@ -1,0 +1,19 @@
+"""v7: DDL on the triggers, rules and policies of audited tables is recorded (PostgreSQL reports no schema
+for them, so the event triggers skipped them), and a DO INSTEAD rule on an audited table is refused.
+
+Revision ID: 0007
+Revises: 0006
+Create Date: 2026-12-06
+"""
+
+from __future__ import annotations
+
+revision = "0007"
+down_revision = "0006"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    """Nothing structural: functions only (sql/functions/on_ddl_command_end.sql, on_sql_drop.sql, guard_ddl.sql),
+    which come from the current sql/ sources after every upgrade."""

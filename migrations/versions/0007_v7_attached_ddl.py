@@ -1,5 +1,6 @@
 """v7: DDL on the triggers, rules and policies of audited tables is recorded (PostgreSQL reports no schema
-for them, so the event triggers skipped them), and a DO INSTEAD rule on an audited table is refused.
+for them, so the event triggers skipped them); a DO INSTEAD rule on an audited table, and a foreign or
+temporary inheritance child of one, are refused.
 
 Revision ID: 0007
 Revises: 0006

@@ -9,6 +9,7 @@ from typing import Any
 import click
 
 from ..core.errors import EXIT_FINDINGS
+from ..core.images import ABSENT
 from ..pg import db
 from ..verify import reconcile as reconciling
 from .group import REPORT_FORMATS, format_option, main, target_dsn
@@ -30,6 +31,8 @@ def _describe(problem: reconciling.Problem) -> str:
         return (f"{problem.table}: {problem.kind} {_compact(image)}: {problem.rows} {side} live "
                 f"{'row' if problem.rows == 1 else 'rows'} with this image than the log explains")
     key = _compact(problem.pk)
+    if problem.kind == "overwritten":
+        return _describe_overwritten(problem, key)
     if problem.kind == "changed":
         columns = problem.differing_columns
         what = f"column {columns[0]} differs" if len(columns) == 1 else f"columns {', '.join(columns)} differ"
@@ -41,6 +44,21 @@ def _describe(problem: reconciling.Problem) -> str:
     return f"{problem.table}: unrecorded {key}: live row with no recorded write since the table was enrolled"
 
 
+def _describe_overwritten(problem: reconciling.Problem, key: str) -> str:
+    """Which columns changed between two recorded writes of the key, from what to what, and the two events."""
+    pair = f"event {problem.previous_event_id} and event {problem.event_id}"
+    if problem.recorded is None:
+        return (f"{problem.table}: overwritten {key}: event {problem.previous_event_id} recorded its removal, but "
+                f"event {problem.event_id} found the row: written back with no recorded write in between")
+    changes = ", ".join(f"{change.column} {_side(change.old)} -> {_side(change.new)}" for change in problem.gap)
+    noun = "column" if len(problem.gap) == 1 else "columns"
+    return f"{problem.table}: overwritten {key}: {noun} {changes} between {pair}, with no recorded write in between"
+
+
+def _side(value: Any) -> str:
+    return "(absent)" if value is ABSENT else _compact(value)
+
+
 @main.command()
 @click.argument("tables", nargs=-1)
 @format_option(REPORT_FORMATS)
@@ -50,7 +68,9 @@ def reconcile(ctx: click.Context, tables: tuple[str, ...], output_format: str) -
 
     Each row is compared with the newest recorded image of its primary key (tables without one: row
     images are counted). A row that was changed, added or removed without being recorded is the trace of
-    a write that bypassed capture. Without TABLE, every enrolled table is checked. Streams: memory stays
+    a write that bypassed capture. The log is replayed too: a recorded write that found its row other than
+    the previous recorded write of the key left it (no recorded DDL in between) reveals a bypassing write
+    that was overwritten since (overwritten). Without TABLE, every enrolled table is checked. Streams: memory stays
     constant however large the tables. Needs the reader (or admin) role; recorded as a review.
     Exit 0 when every row is explained, 1 when some are not (each is named).
 

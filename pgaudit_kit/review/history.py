@@ -20,49 +20,12 @@ import psycopg
 from psycopg import sql
 
 from ..core.errors import UsageError
+from ..core.images import ABSENT, FieldChange, diff, write_gap
 from .events import Event, SealResolver, stream
 from .query import SELECT_EVENTS, PkValue, ResolvedTable, equals_any, pk_equals, resolve_tables
 from .timeparse import TimeBound, format_time
 
 ROW_OPS = ("I", "U", "D", "T")
-
-
-class _Absent:
-    """The column is not in the image (the row did not exist, or the column did not)."""
-
-    def __repr__(self) -> str:
-        return "ABSENT"
-
-
-ABSENT: Any = _Absent()
-
-
-@dataclass(frozen=True)
-class FieldChange:
-    column: str
-    old: Any = ABSENT
-    new: Any = ABSENT
-
-    def as_dict(self) -> dict[str, Any]:
-        """{"column", "old", "new"}; a side the column was absent from is left out (JSON null is SQL NULL)."""
-        found: dict[str, Any] = {"column": self.column}
-        if self.old is not ABSENT:
-            found["old"] = self.old
-        if self.new is not ABSENT:
-            found["new"] = self.new
-        return found
-
-
-def diff(before: dict[str, Any] | None, after: dict[str, Any] | None) -> list[FieldChange]:
-    """Field-level differences between two images (None: no row). Columns in the before image's order,
-    then columns only the after image has."""
-    before, after = before or {}, after or {}
-    changes = []
-    for column in [*before, *(c for c in after if c not in before)]:
-        old, new = before.get(column, ABSENT), after.get(column, ABSENT)
-        if old is ABSENT or new is ABSENT or old != new:
-            changes.append(FieldChange(column, old, new))
-    return changes
 
 
 def image_before(event: Event) -> dict[str, Any] | None:
@@ -146,7 +109,7 @@ class RowHistory:
                         entries.append(HistoryEntry(event))
                     continue
                 before, after = image_before(event), image_after(event)
-                entry = HistoryEntry(event, diff(before, after), diff(previous, before) if known else [])
+                entry = HistoryEntry(event, diff(before, after), write_gap(previous, before) if known else [])
                 previous, known = after, True
                 if not showing:
                     showing = True
@@ -201,4 +164,4 @@ def describe_key(documents: Sequence[str]) -> str:
 
 
 __all__ = ["ABSENT", "AsOf", "FieldChange", "HistoryEntry", "RowHistory", "as_of", "describe_key", "diff",
-           "format_time"]
+           "format_time", "write_gap"]

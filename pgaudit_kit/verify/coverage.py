@@ -39,6 +39,7 @@ def check(conn: psycopg.Connection[Any], findings: Findings) -> None:
     _check_function_privileges(conn, findings)
     _check_owner_reads_audited_tables(conn, findings)
     _check_enrolment_against_log(conn, findings)
+    _check_names_of_audited_tables(conn, findings)
     _check_maintenance_windows(conn, findings)
 
 
@@ -144,6 +145,30 @@ def _check_enrolment_against_log(conn: psycopg.Connection[Any], findings: Findin
         if action in ("enable", "options") and relid not in enrolled and relid not in rebound:
             findings.add(Finding("coverage_enrolment", f"{name} is no longer enrolled, but no recorded disable says "
                                  "so: its enrolment was removed behind the kit's back", object=name))
+
+
+def _check_names_of_audited_tables(conn: psycopg.Connection[Any], findings: Findings) -> None:
+    """A table that now holds a name an audited table was enrolled under, but is not audited itself: the
+    audited one was renamed away (or dropped by its disable) and another created in its place, so the
+    application's writes to that name go unrecorded. An audited table whose enrolment ended by a recorded
+    disable leaves its name free."""
+    for name, relid, former in conn.execute(
+            # the audited tables' control events, through the partial index of DDL and control events
+            """SELECT DISTINCT ON (c.oid) format('%I.%I', n.nspname, c.relname), c.oid::int8,
+                      format('%I.%I', t.schema_name, t.table_name)
+                 FROM pgaudit_kit.enrolled_table t
+                 JOIN pgaudit_kit.event k ON k.relid = t.relid AND k.op IN ('S', 'K') AND k.op = 'K'
+                 JOIN pg_namespace n ON n.nspname = k.schema_name
+                 JOIN pg_class c ON c.relnamespace = n.oid AND c.relname = k.table_name
+                WHERE k.row_data->>'action' IN ('enable', 'options') AND c.oid <> t.relid
+                  AND c.relkind IN ('r', 'p') AND NOT c.relispartition
+                  AND NOT EXISTS (SELECT FROM pgaudit_kit.enrolled_table e WHERE e.relid = c.oid)
+                  -- after a restore, before install re-binds, enrolment names OIDs that are gone (its own finding)
+                  AND EXISTS (SELECT FROM pg_class a WHERE a.oid = t.relid)
+                ORDER BY c.oid, k.id DESC"""):
+        findings.add(Finding("coverage_enrolment", f"{name} is not audited, but the audited table {former} was "
+                             "enrolled under that name: writes meant for it may land here unrecorded (enrol it, "
+                             "or rename it)", object=name, calculated=str(relid)))
 
 
 def _check_maintenance_windows(conn: psycopg.Connection[Any], findings: Findings) -> None:

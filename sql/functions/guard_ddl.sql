@@ -6,7 +6,8 @@
 --   * moving an object out of the kit's schemas (ALTER ... SET SCHEMA);
 --   * ALTER TABLE ... DISABLE TRIGGER (named, USER, ALL) or ENABLE REPLICA TRIGGER that leaves a kit
 --     trigger disabled or replica-only;
---   * a DO INSTEAD rule for INSERT, UPDATE or DELETE on an enrolled table (it would divert or suppress writes).
+--   * a DO INSTEAD rule for INSERT, UPDATE or DELETE on an enrolled table (it would divert or suppress writes);
+--   * a foreign or temporary inheritance child of an enrolled table (its rows show, its writes are not captured).
 -- Then schedules the commit-time invariant check for the transaction.
 CREATE OR REPLACE FUNCTION pgaudit_kit.guard_ddl() RETURNS event_trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = '' AS $fn$
@@ -82,6 +83,20 @@ BEGIN
                                       cmd.command_tag, cmd.object_identity, v_trigger.proname),
           HINT = 'To audit a table: pgaudit-kit enable TABLE.';
       END IF;
+    END IF;
+    IF cmd.classid = 'pg_catalog.pg_class'::regclass
+       AND EXISTS (SELECT FROM pg_catalog.pg_class c JOIN pg_catalog.pg_inherits i ON i.inhrelid = c.oid
+                     JOIN pgaudit_kit.enrolled_table e ON e.relid = i.inhparent
+                    WHERE c.oid = cmd.objid AND (c.relkind = 'f' OR c.relpersistence = 't')) THEN
+      -- its rows show in the audited parent, but it cannot be audited: a foreign table's writes happen
+      -- elsewhere, a temporary table is never enrolled (and vanishes with its session)
+      RAISE EXCEPTION USING
+        ERRCODE = 'insufficient_privilege',
+        MESSAGE = pg_catalog.format('pgaudit-kit: %s %s is refused: a foreign or temporary table cannot be an '
+                                    'inheritance child of an audited table', cmd.command_tag, cmd.object_identity),
+        DETAIL = 'Statement: ' || pg_catalog.left(pg_catalog.current_query(), 500),
+        HINT = 'Its rows would show in the audited table while its writes go unrecorded. Use an ordinary table, '
+               'which is enrolled with its parent''s options.';
     END IF;
     IF cmd.classid = 'pg_catalog.pg_rewrite'::regclass
        AND EXISTS (SELECT FROM pg_catalog.pg_rewrite w JOIN pgaudit_kit.enrolled_table e ON e.relid = w.ev_class

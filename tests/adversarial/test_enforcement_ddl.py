@@ -474,3 +474,37 @@ def test_do_instead_rule_on_an_audited_table_is_refused(
         owner.execute("CREATE TABLE app.elsewhere (id int)")
     run_refused(kit_conn, app_db, roles, who, statement, "divert on app.t", "DO INSTEAD rule", "audited table")
     assert kit_conn.execute("SELECT count(*) FROM pg_rewrite WHERE ev_class = 'app.t'::regclass").fetchone() == (0,)
+
+
+@pytest.mark.parametrize("statement", [
+    pytest.param("CREATE TEMPORARY TABLE shadow () INHERITS (app.t)", id="temporary-child"),
+    pytest.param("CREATE FOREIGN TABLE app.shadow () INHERITS (app.t) SERVER nowhere", id="foreign-child"),
+    pytest.param("ALTER FOREIGN TABLE app.loose INHERIT app.t", id="foreign-inherit"),
+])
+def test_foreign_or_temporary_child_of_an_audited_table_is_refused(
+        kit_conn: Conn, app_db: str, roles: Roles, statement: str) -> None:
+    """Issue 14, attack 4: a child whose rows appear in the audited parent but whose writes are never
+    captured (a foreign table writes elsewhere; a temporary one is never enrolled) is refused."""
+    kit_conn.execute("CREATE FOREIGN DATA WRAPPER nowhere_fdw")  # no handler: enough to create, not to query
+    kit_conn.execute("CREATE SERVER nowhere FOREIGN DATA WRAPPER nowhere_fdw")
+    kit_conn.execute("CREATE FOREIGN TABLE app.loose (id int NOT NULL, note text) SERVER nowhere")
+    run_refused(kit_conn, app_db, roles, "superuser", statement, "foreign or temporary table",
+                "inheritance child of an audited table")
+    assert kit_conn.execute("SELECT count(*) FROM pg_inherits WHERE inhparent = 'app.t'::regclass").fetchone() == (0,)
+
+
+def test_unaudited_table_in_the_place_of_a_renamed_audited_one_is_a_finding(
+        kit_conn: Conn, app_db: str, roles: Roles) -> None:
+    """Issue 14, attack 4: the owner renames the audited table away and creates an unaudited one under its
+    name; the application's writes go there. Only two DDL events showed it; verify now names it."""
+    assert cli("verify", dsn=app_db).exit_code == 0
+    with connect(app_db, roles, "owner") as owner:
+        owner.execute("ALTER TABLE app.t RENAME TO t_old")
+        owner.execute("CREATE TABLE app.t (id int PRIMARY KEY, note text)")
+    result = cli("verify", "--format", "json", dsn=app_db)
+    assert result.exit_code == 1
+    assert [(f["kind"], f["object"], f["message"]) for f in json.loads(result.stdout)["findings"]] == [
+        ("coverage_enrolment", "app.t", "app.t is not audited, but the audited table app.t_old was enrolled under "
+         "that name: writes meant for it may land here unrecorded (enrol it, or rename it)")]
+    kit_conn.execute("SELECT pgaudit_kit.enable_table('app.t')")
+    assert cli("verify", dsn=app_db).exit_code == 0

@@ -36,8 +36,8 @@ FROZEN = {
     "pgaudit_kit/shipped_functions/0003.json": "16dd055bbebaa53b6553ac29d6ee2e62f701f83ea3922d422c98ae0de042c90e",
     "pgaudit_kit/shipped_functions/0004.json": "f06af80aec2ee0854ab292075674d7c8be2d5baf5f8b5f1901ac3d5f7067e2f7",
     "pgaudit_kit/shipped_functions/0005.json": "949971ba514068b968272242d90257648c35c64e7b6817855720f5b000ae6e54",
-    "migrations/versions/0007_v7_attached_ddl.py": "446638d58ad6929cc801c74ab1facd7793e625808a544ba227417a795a3b8fda",
-    "pgaudit_kit/shipped_functions/0007.json": "f591503f6949af186254fc1c2fd8f7f33952e897fc3207de8ceedd3c9e6fedf9",
+    "migrations/versions/0007_v7_attached_ddl.py": "a16d3e545e38870c662f4f59a1205cb4b22f985d6e8edc054ad1fdb812d68676",
+    "pgaudit_kit/shipped_functions/0007.json": "a080d0000b9e8af6301a67232fbefcd6e4a337fdd2d42f01f9c8b34bdbce4b45",
     "pgaudit_kit/shipped_functions/0006.json": "ff3cfd37a28c041975557a788e38d92892b3abc8d7d41cab981be9ff863a89cd",
 }
 ROOT = Path(__file__).resolve().parents[2]

@@ -497,3 +497,176 @@ def test_large_table_streams_exact_problems_in_constant_memory(kit_conn: Conn, k
     assert summaries == [reconciling.TableChecked("public.big", 200000, 20004)]
     # 20,004 problems held at once would take tens of MB; a batch of 2,000 takes a few
     assert peak < 12 * 1024 * 1024, f"peak client memory {peak / 1e6:.1f} MB: problems were not streamed"
+
+
+# ---------------------------------------------------------------------------------------------------
+# bypasses that a recorded write overwrote: the log's own images disagree
+
+
+def _event_ids(conn: Conn, table: str) -> list[tuple[int, str, Any]]:
+    """(id, op, pk) of the table's recorded row events, oldest first."""
+    return [(int(i), str(op), pk) for i, op, pk in conn.execute(
+        "SELECT id, op::text, pk FROM pgaudit_kit.event WHERE relid = %s::regclass AND op IN ('I','U','D','T')"
+        " ORDER BY id", (table,))]
+
+
+def overwritten(report: dict[str, Any]) -> list[tuple[Any, ...]]:
+    """The overwritten problems as (table, key, previous event, event, differences)."""
+    return [(p["table"], json.dumps(p["pk"], sort_keys=True), p["previous_event_id"], p["event_id"],
+             p["differences"]) for p in report["problems"] if p["problem"] == "overwritten"]
+
+
+def test_bypass_overwritten_by_a_recorded_update_is_reported(kit_conn: Conn, kit_db: str) -> None:
+    kit_conn.execute("CREATE TABLE acct (id int PRIMARY KEY, owner text, balance numeric(12, 2))")
+    enable(kit_conn, "acct")
+    kit_conn.execute("INSERT INTO acct VALUES (1, 'ada', 10), (2, 'bob', 20)")
+    with capture_bypassed(kit_conn, "acct") as conn:
+        conn.execute("UPDATE acct SET balance = 1000000, owner = 'mallory' WHERE id = 1")
+    kit_conn.execute("UPDATE acct SET balance = 10, owner = 'ada' WHERE id = 1")  # covers the tracks, recorded
+    (insert, _, _), _, (update, op, _) = _event_ids(kit_conn, "acct")
+    assert op == "U"
+    code, report = run(kit_db, "acct")
+    # the live row is its newest recorded image: only the log's own images show the bypass
+    assert code == 1 and [p["problem"] for p in report["problems"]] == ["overwritten"]
+    assert overwritten(report) == [("public.acct", key(id=1), insert, update, [
+        {"column": "owner", "expected": "ada", "found": "mallory"},
+        {"column": "balance", "expected": "10.00", "found": "1000000.00"}])]
+    (problem,) = report["problems"]
+    assert problem["columns"] == ["owner", "balance"] and problem["live"] is None
+    assert problem["recorded"] == {"id": "1", "owner": "ada", "balance": "10.00"}
+    assert problem["before"] == {"id": "1", "owner": "mallory", "balance": "1000000.00"}
+    assert report["tables"] == [{"table": "public.acct", "rows_compared": 2, "problems": 1}]
+    text = cli("reconcile", "acct", dsn=kit_db)
+    assert text.exit_code == 1
+    assert text.stdout.splitlines() == [
+        f'public.acct: overwritten {{"id": "1"}}: columns owner "ada" -> "mallory", balance "10.00" -> '
+        f'"1000000.00" between event {insert} and event {update}, with no recorded write in between',
+        "public.acct: 2 live rows compared, 1 problem",
+        "1 table, 2 live rows: 1 problem (writes that bypassed capture)",
+    ]
+
+
+def test_bypass_overwritten_by_a_recorded_delete_is_reported(kit_conn: Conn, kit_db: str) -> None:
+    kit_conn.execute("CREATE TABLE acct (id int PRIMARY KEY, owner text, note text)")
+    enable(kit_conn, "acct")
+    kit_conn.execute("INSERT INTO acct VALUES (1, 'ada', NULL), (2, 'bob', 'x'), (3, 'cy', NULL)")
+    kit_conn.execute("DELETE FROM acct WHERE id = 3")
+    with capture_bypassed(kit_conn, "acct") as conn:
+        conn.execute("UPDATE acct SET note = 'paid' WHERE id = 1")
+        conn.execute("INSERT INTO acct VALUES (3, 'cy', 'back')")  # the log has it deleted
+    kit_conn.execute("DELETE FROM acct WHERE id IN (1, 3)")
+    written = [(op, pk["id"], i) for i, op, pk in _event_ids(kit_conn, "acct")]
+    inserted_1 = next(i for op, k, i in written if (op, k) == ("I", "1"))
+    deleted_1 = next(i for op, k, i in written if (op, k) == ("D", "1"))
+    deleted_3, deleted_3_again = (i for op, k, i in written if (op, k) == ("D", "3"))
+    code, report = run(kit_db, "acct")
+    assert code == 1 and {p["problem"] for p in report["problems"]} == {"overwritten"}
+    assert overwritten(report) == [
+        ("public.acct", key(id=1), inserted_1, deleted_1, [{"column": "note", "expected": None, "found": "paid"}]),
+        ("public.acct", key(id=3), deleted_3, deleted_3_again,
+         [{"column": "id", "found": "3"}, {"column": "note", "found": "back"}, {"column": "owner", "found": "cy"}]),
+    ]
+    assert report["problems"][1]["recorded"] is None
+    lines = cli("reconcile", "acct", dsn=kit_db).stdout.splitlines()
+    assert lines[:2] == [
+        f'public.acct: overwritten {{"id": "1"}}: column note null -> "paid" between event {inserted_1} and event '
+        f"{deleted_1}, with no recorded write in between",
+        f'public.acct: overwritten {{"id": "3"}}: event {deleted_3} recorded its removal, but event '
+        f"{deleted_3_again} found the row: written back with no recorded write in between",
+    ]
+
+
+def test_consecutive_recorded_writes_replay_clean(kit_conn: Conn, kit_db: str) -> None:
+    kit_conn.execute("CREATE TABLE t (id int PRIMARY KEY DEFERRABLE, v text, n int)")
+    enable(kit_conn, "t")
+    kit_conn.execute("INSERT INTO t SELECT g, 'v' || g, g FROM generate_series(1, 6) g")
+    kit_conn.execute("UPDATE t SET n = n + 1")
+    kit_conn.execute("UPDATE t SET v = v WHERE id = 1")  # changes nothing
+    kit_conn.execute("BEGIN; UPDATE t SET n = 0 WHERE id = 2; UPDATE t SET v = 'w' WHERE id = 2;"
+                     " DELETE FROM t WHERE id = 3; COMMIT")
+    kit_conn.execute("UPDATE t SET id = 7 - id WHERE id IN (1, 6)")  # a swap in one statement
+    kit_conn.execute("UPDATE t SET id = id + 1 WHERE id >= 4")  # a shift onto each other's keys
+    kit_conn.execute("UPDATE t SET id = 30 WHERE id = 2; UPDATE t SET v = 'x' WHERE id = 30")
+    kit_conn.execute("UPDATE t SET n = 9 WHERE id = 30")
+    assert_clean(kit_db, "t")
+
+
+def test_deleted_and_reinserted_keys_replay_clean(kit_conn: Conn, kit_db: str) -> None:
+    kit_conn.execute("CREATE TABLE t (id int PRIMARY KEY, v text)")
+    enable(kit_conn, "t")
+    kit_conn.execute("INSERT INTO t VALUES (1, 'a'), (2, 'b')")
+    kit_conn.execute("DELETE FROM t WHERE id = 1")
+    kit_conn.execute("INSERT INTO t VALUES (1, 'other')")
+    kit_conn.execute("UPDATE t SET v = 'again' WHERE id = 1")
+    kit_conn.execute("BEGIN; DELETE FROM t WHERE id = 2; INSERT INTO t VALUES (2, 'new'); COMMIT")
+    kit_conn.execute("DELETE FROM t")
+    assert_clean(kit_db, "t")
+
+
+def test_truncated_rows_replay_clean(kit_conn: Conn, kit_db: str) -> None:
+    kit_conn.execute("CREATE TABLE t (id int PRIMARY KEY, v text)")
+    enable(kit_conn, "t")
+    kit_conn.execute("INSERT INTO t VALUES (1, 'a'), (2, 'b')")
+    kit_conn.execute("UPDATE t SET v = 'b2' WHERE id = 2")
+    kit_conn.execute("TRUNCATE t")
+    kit_conn.execute("INSERT INTO t VALUES (2, 'c')")
+    kit_conn.execute("UPDATE t SET v = 'c2' WHERE id = 2")
+    kit_conn.execute("TRUNCATE t")
+    assert [op for _, op, _ in _event_ids(kit_conn, "t")].count("T") == 3
+    assert_clean(kit_db, "t")
+
+
+def test_redacted_and_excluded_columns_replay_clean(kit_conn: Conn, kit_db: str) -> None:
+    kit_conn.execute("CREATE TABLE t (id int PRIMARY KEY, secret text, blob bytea, v int)")
+    enable(kit_conn, "t", redact=["secret"], exclude=["blob"])
+    kit_conn.execute("INSERT INTO t VALUES (1, 'pin', '\\x01', 1), (2, NULL, NULL, 2)")
+    kit_conn.execute("UPDATE t SET blob = '\\x02' WHERE id = 1")  # excluded only
+    kit_conn.execute("UPDATE t SET secret = 'pin2', v = 3 WHERE id = 1")
+    kit_conn.execute("UPDATE t SET secret = 'new' WHERE id = 2")
+    kit_conn.execute("DELETE FROM t WHERE id = 1")
+    assert_clean(kit_db, "t")
+
+
+def test_schema_and_option_changes_between_writes_replay_clean(kit_conn: Conn, kit_db: str) -> None:
+    """Rows rewritten by DDL (a column added with a default, dropped, renamed, retyped) or recorded in
+    another form since an option change: the images on either side differ, and the event between explains it."""
+    kit_conn.execute("CREATE TABLE t (id int PRIMARY KEY, a text, b int, c numeric(8, 2), d text)")
+    enable(kit_conn, "t")
+    kit_conn.execute("INSERT INTO t SELECT g, 'a', g, 1.5, 'd' FROM generate_series(1, 6) g")
+    kit_conn.execute("ALTER TABLE t ADD COLUMN added int DEFAULT 7")
+    kit_conn.execute("UPDATE t SET b = 10 WHERE id = 1")
+    kit_conn.execute("ALTER TABLE t DROP COLUMN d")
+    kit_conn.execute("UPDATE t SET b = 20 WHERE id = 2")
+    kit_conn.execute("ALTER TABLE t RENAME COLUMN a TO a2")
+    kit_conn.execute("UPDATE t SET b = 30 WHERE id = 3")
+    kit_conn.execute("ALTER TABLE t ALTER COLUMN c TYPE numeric(8, 3)")  # 1.50 reads 1.500 now
+    kit_conn.execute("UPDATE t SET b = 40 WHERE id = 4")
+    kit_conn.execute("ALTER TABLE t ALTER COLUMN b TYPE text USING 'b' || b")
+    kit_conn.execute("DELETE FROM t WHERE id = 5")
+    enable(kit_conn, "t", redact=["a2"])  # recorded as a digest from now on
+    kit_conn.execute("UPDATE t SET c = 0 WHERE id = 6")
+    kit_conn.execute("UPDATE t SET c = 1 WHERE id IN (1, 6)")
+    kit_conn.execute("UPDATE t SET c = c + 0")  # every row again: the live rows are explained (see changed)
+    assert_clean(kit_db, "t")
+
+
+def test_rows_that_predate_enrolment_replay_clean(kit_conn: Conn, kit_db: str) -> None:
+    kit_conn.execute("CREATE TABLE t (id int PRIMARY KEY, v text)")
+    kit_conn.execute("INSERT INTO t VALUES (1, 'a'), (2, 'b'), (3, 'c')")
+    enable(kit_conn, "t")
+    kit_conn.execute("UPDATE t SET v = 'a2' WHERE id = 1")  # the first recorded event of its key
+    kit_conn.execute("DELETE FROM t WHERE id = 2")
+    kit_conn.execute("TRUNCATE t")
+    assert_clean(kit_db, "t")
+
+
+def test_a_schema_change_between_hides_an_overwritten_bypass(kit_conn: Conn, kit_db: str) -> None:
+    """The documented limit: recorded DDL between the two writes ends the comparison."""
+    kit_conn.execute("CREATE TABLE t (id int PRIMARY KEY, v text)")
+    enable(kit_conn, "t")
+    kit_conn.execute("INSERT INTO t VALUES (1, 'a')")
+    with capture_bypassed(kit_conn, "t") as conn:
+        conn.execute("UPDATE t SET v = 'forged' WHERE id = 1")
+    kit_conn.execute("COMMENT ON TABLE t IS 'recorded as DDL'")
+    kit_conn.execute("UPDATE t SET v = 'a' WHERE id = 1")
+    assert_clean(kit_db, "t")

@@ -9,8 +9,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from pgaudit_kit.core.errors import UsageError
+from pgaudit_kit.core.images import ABSENT, FieldChange, diff
 from pgaudit_kit.review.events import RawJson
-from pgaudit_kit.review.history import ABSENT, FieldChange, diff
 from pgaudit_kit.review.query import (
     ALL_OPS,
     DEFAULT_OPS,

@@ -1,6 +1,7 @@
 """v7: DDL on the triggers, rules and policies of audited tables is recorded (PostgreSQL reports no schema
 for them, so the event triggers skipped them); a DO INSTEAD rule on an audited table, and a foreign or
-temporary inheritance child of one, are refused.
+temporary inheritance child of one, are refused; reconcile no longer takes rows rewritten by recorded DDL for
+unrecorded writes.
 
 Revision ID: 0007
 Revises: 0006
@@ -16,5 +17,5 @@ depends_on = None
 
 
 def upgrade() -> None:
-    """Nothing structural: functions only (sql/functions/on_ddl_command_end.sql, on_sql_drop.sql, guard_ddl.sql),
-    which come from the current sql/ sources after every upgrade."""
+    """Nothing structural: functions only (sql/functions/on_ddl_command_end.sql, on_sql_drop.sql, guard_ddl.sql,
+    reconcile_table.sql), which come from the current sql/ sources after every upgrade."""

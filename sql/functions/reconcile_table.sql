@@ -58,6 +58,7 @@ DECLARE
   v_proj text[];
   v_events text;
   v_old text;
+  v_rewrites bigint[];   -- 32-bit xids of the table's recorded DDL since enrolment: a rewrite gives rows its xmin
 BEGIN
   SELECT * INTO cfg FROM pgaudit_kit.enrolled_table e WHERE e.relid = p_relid;
   IF NOT FOUND THEN
@@ -143,10 +144,16 @@ BEGIN
   -- A live row predates the enrolment when its xmin precedes the enrolling transaction. xmin is 32 bits:
   -- its distance back from this snapshot's next xid (mod 2^32) is exact for every row not frozen more than
   -- 2^32 transactions ago (freezing keeps the original xmin); 1 and 2 are frozen markers of old servers.
-  v_old := 'l.xmin::text::int8 < 3 OR ($5 - l.xmin::text::int8) % 4294967296 >= $5 - $6';
+  -- A row whose xmin is a transaction that ran recorded DDL on the table (ALTER TABLE ... TYPE, a stored
+  -- generated column: PostgreSQL rewrites every row) was rewritten by that DDL, not written unrecorded: it
+  -- counts as predating the enrolment, as it did before the rewrite.
+  v_rewrites := ARRAY(SELECT DISTINCT e.xid::text::int8 % 4294967296 FROM pgaudit_kit.event e
+                       WHERE e.op = 'S' AND e.relid = ANY (v_relids) AND e.id > v_start_id);
+  v_old := 'l.xmin::text::int8 < 3 OR ($5 - l.xmin::text::int8) % 4294967296 >= $5 - $6'
+           ' OR l.xmin::text::int8 = ANY ($11)';
   -- parameters of every dynamic statement below:
   --   $1 relids, $2 start event id, $3 ipad, $4 opad, $5 next xid, $6 enrolling xid, $7 primary key columns,
-  --   $8 current partitions, $9 the table, $10 recorded columns
+  --   $8 current partitions, $9 the table, $10 recorded columns, $11 xids of recorded DDL (v_rewrites)
   v_events := 'e.relid = ANY ($1) AND e.id > $2';
 
   IF v_pk IS NOT NULL THEN
@@ -215,7 +222,7 @@ BEGIN
       CASE WHEN pg_catalog.cardinality(v_switched_all) > 0
            THEN pg_catalog.format(' AND NOT rv.key = ANY (CASE%s ELSE ''{}''::text[] END)', v_switched_case)
            ELSE '' END)
-    USING v_relids, v_start_id, v_ipad, v_opad, v_next, v_start_xid, v_pk, v_parts, p_relid, v_cols;
+    USING v_relids, v_start_id, v_ipad, v_opad, v_next, v_start_xid, v_pk, v_parts, p_relid, v_cols, v_rewrites;
   ELSE
     -- Without a key, events of partitions detached or dropped since are left out of the replay (their
     -- rows left with them); events a current partition recorded while enrolled on its own count.
@@ -230,7 +237,7 @@ BEGIN
         CROSS JOIN pg_catalog.unnest($10) AS k(c)
        WHERE NOT e.row_data ? k.c$q$, v_events)
       INTO v_absent
-      USING v_relids, v_start_id, v_ipad, v_opad, v_next, v_start_xid, v_pk, v_parts, p_relid, v_cols;
+      USING v_relids, v_start_id, v_ipad, v_opad, v_next, v_start_xid, v_pk, v_parts, p_relid, v_cols, v_rewrites;
     v_compared := ARRAY(SELECT u.c FROM pg_catalog.unnest(v_cols) WITH ORDINALITY AS u(c, i)
                          WHERE NOT u.c = ANY (v_switched_all || v_absent) ORDER BY u.i);
     -- a recorded image projected onto the compared columns (jsonb_build_object: at most 100 arguments)
@@ -269,7 +276,7 @@ BEGIN
        ORDER BY 1, COALESCE(x.live_image, x.recorded_image)$q$,
       pgaudit_kit.image_sql(v_compared, v_bpchar, cfg.redacted_columns, 'l', '$3', '$4'),
       v_old, v_table, v_proj[1], v_proj[2], v_events)
-    USING v_relids, v_start_id, v_ipad, v_opad, v_next, v_start_xid, v_pk, v_parts, p_relid, v_cols;
+    USING v_relids, v_start_id, v_ipad, v_opad, v_next, v_start_xid, v_pk, v_parts, p_relid, v_cols, v_rewrites;
   END IF;
 
   RETURN QUERY EXECUTE pg_catalog.format('SELECT NULL::text, NULL::jsonb, NULL::jsonb, NULL::jsonb, pg_catalog.count(*), '

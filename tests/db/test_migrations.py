@@ -36,8 +36,8 @@ FROZEN = {
     "pgaudit_kit/shipped_functions/0003.json": "16dd055bbebaa53b6553ac29d6ee2e62f701f83ea3922d422c98ae0de042c90e",
     "pgaudit_kit/shipped_functions/0004.json": "f06af80aec2ee0854ab292075674d7c8be2d5baf5f8b5f1901ac3d5f7067e2f7",
     "pgaudit_kit/shipped_functions/0005.json": "949971ba514068b968272242d90257648c35c64e7b6817855720f5b000ae6e54",
-    "migrations/versions/0007_v7_attached_ddl.py": "a16d3e545e38870c662f4f59a1205cb4b22f985d6e8edc054ad1fdb812d68676",
-    "pgaudit_kit/shipped_functions/0007.json": "a080d0000b9e8af6301a67232fbefcd6e4a337fdd2d42f01f9c8b34bdbce4b45",
+    "migrations/versions/0007_v7_attached_ddl.py": "941c1622207674287ddfde0adc95e0fbb0d0d76ee33fc2024d33dd2c6f9c414b",
+    "pgaudit_kit/shipped_functions/0007.json": "56da6b0b9410e23630d8f282d532246482440bd88940a94d306d4799657f8fb0",
     "pgaudit_kit/shipped_functions/0006.json": "ff3cfd37a28c041975557a788e38d92892b3abc8d7d41cab981be9ff863a89cd",
 }
 ROOT = Path(__file__).resolve().parents[2]

@@ -235,6 +235,38 @@ BEGIN
                                  t.privilege_type, t.rel);
     RETURN NEXT;
   END LOOP;
+
+  -- capture and reconcile render each recorded column with its ::text cast, as the kit's owner: a cast to
+  -- text by a function a non-superuser owns (the owner of a type may create one) would run that function
+  -- with the owner's rights (read the redaction key, write history) and decide what is recorded
+  FOR t IN
+    WITH RECURSIVE col AS (
+      SELECT c.oid AS relid, a.attname::text AS attname, a.atttypid AS typid
+        FROM pgaudit_kit.enrolled_table et
+        CROSS JOIN LATERAL (SELECT et.relid UNION SELECT p.relid FROM pg_catalog.pg_partition_tree(et.relid) p) r
+        JOIN pg_catalog.pg_class c ON c.oid = r.relid
+        JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+       WHERE NOT a.attname::text = ANY (et.excluded_columns)
+      UNION  -- through domains down to the base type: a cast from any of them is the one to fear
+      SELECT col.relid, col.attname, ty.typbasetype
+        FROM col JOIN pg_catalog.pg_type ty ON ty.oid = col.typid AND ty.typtype = 'd')
+    SELECT DISTINCT col.relid::regclass::text AS rel, col.attname, k.castsource::regtype::text AS source,
+           k.castfunc::regprocedure::text AS func
+      FROM col
+      JOIN pg_catalog.pg_cast k ON k.castsource = col.typid AND k.casttarget = 'pg_catalog.text'::pg_catalog.regtype
+                                AND k.castmethod = 'f'
+      JOIN pg_catalog.pg_proc f ON f.oid = k.castfunc
+      JOIN pg_catalog.pg_roles o ON o.oid = f.proowner
+     WHERE NOT o.rolsuper
+     ORDER BY 1, 2
+  LOOP
+    kind := 'coverage_cast';
+    object := t.rel;
+    problem := pg_catalog.format('the cast of %s to text runs %s, which a non-superuser owns: capture of column %I '
+                                 'of %s would run it with the kit''s rights (drop the cast)', t.source, t.func,
+                                 t.attname, t.rel);
+    RETURN NEXT;
+  END LOOP;
 END
 $fn$;
 ALTER FUNCTION pgaudit_kit.invariant_problems() OWNER TO pgaudit_kit_owner;

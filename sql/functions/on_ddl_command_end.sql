@@ -5,8 +5,8 @@
 --   * an enrolled table whose shape changed (columns, name, partitions, children) gets its capture
 --     regenerated, so an added column is recorded from the very next write;
 -- then records every DDL command in scope (enrolled or auto-enrol schemas, the kit's schema, triggers,
--- rules and policies of tables there, and GRANT/REVOKE, which PostgreSQL reports without a schema) as an
--- op 'S' event with its statement text.
+-- rules and policies of tables there, and GRANT/REVOKE and casts, which PostgreSQL reports without a
+-- schema) as an op 'S' event with its statement text.
 -- Any failure here fails the DDL.
 CREATE OR REPLACE FUNCTION pgaudit_kit.on_ddl_command_end() RETURNS event_trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = '' AS $fn$
@@ -68,7 +68,8 @@ BEGIN
                    WHEN 'pg_catalog.pg_rewrite'::regclass THEN (SELECT w.ev_class FROM pg_catalog.pg_rewrite w WHERE w.oid = d.objid)
                    WHEN 'pg_catalog.pg_policy'::regclass THEN (SELECT p.polrelid FROM pg_catalog.pg_policy p WHERE p.oid = d.objid)
                  END AS relid) r LOOP
-    CONTINUE WHEN NOT (cmd.schema_name = ANY (v_scope_schemas) OR cmd.command_tag IN ('GRANT', 'REVOKE'));
+    CONTINUE WHEN NOT (cmd.schema_name = ANY (v_scope_schemas) OR cmd.command_tag IN ('GRANT', 'REVOKE')
+                       OR cmd.object_type = 'cast');  -- a cast can change what capture renders
     PERFORM pgaudit_kit.record_ddl_event(cmd.command_tag, cmd.object_type, cmd.schema_name, cmd.object_identity,
                                          cmd.relid);
   END LOOP;

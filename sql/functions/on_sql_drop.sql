@@ -25,6 +25,8 @@ BEGIN
         PERFORM pgaudit_kit.record_ddl_event(TG_TAG, obj.object_type, obj.address_names[1], obj.object_identity,
             pg_catalog.to_regclass(pg_catalog.format('%I.%I', obj.address_names[1], obj.address_names[2])));
       END IF;
+    ELSIF obj.original AND obj.object_type = 'cast' THEN
+      PERFORM pgaudit_kit.record_ddl_event(TG_TAG, obj.object_type, NULL, obj.object_identity, NULL);
     ELSIF obj.original AND obj.schema_name = ANY (v_scope_schemas) THEN
       PERFORM pgaudit_kit.record_ddl_event(TG_TAG, obj.object_type, obj.schema_name, obj.object_identity,
           CASE WHEN obj.classid = 'pg_catalog.pg_class'::regclass THEN obj.objid END);

@@ -508,3 +508,42 @@ def test_unaudited_table_in_the_place_of_a_renamed_audited_one_is_a_finding(
          "that name: writes meant for it may land here unrecorded (enrol it, or rename it)")]
     kit_conn.execute("SELECT pgaudit_kit.enable_table('app.t')")
     assert cli("verify", dsn=app_db).exit_code == 0
+
+
+# --- casts: code of a type's owner run as the kit's owner (issue 14, attack 2) ----------------------------
+
+# run as the kit's owner, it reads the redaction key the application may not (plpgsql: checked when it runs)
+LEAK = ("CREATE FUNCTION app.leak(app.mood) RETURNS text LANGUAGE plpgsql AS "
+        "$$ BEGIN RETURN 'forged: ' || (SELECT count(*) FROM pgaudit_kit.redaction_key); END $$")
+
+
+def test_a_user_cast_to_text_of_an_audited_column_type_is_refused(kit_conn: Conn, app_db: str, roles: Roles) -> None:
+    """Capture renders columns with their ::text cast, as the kit's owner. The owner of a type may create a
+    cast for it with a function of its own, which capture would then run with the kit's rights. Refused at
+    commit while a column of an audited table has that type (directly or through a domain), whether the cast
+    or the column comes first; a cast on another type is allowed and recorded."""
+    with connect(app_db, roles, "owner") as owner:
+        owner.execute("CREATE TYPE app.mood AS ENUM ('calm', 'glad')")
+        owner.execute("CREATE DOMAIN app.mood_d AS app.mood")
+        owner.execute(LEAK)
+        owner.execute("ALTER TABLE app.t ADD COLUMN mood app.mood_d")
+        owner.execute("INSERT INTO app.t VALUES (2, 'two', 'glad')")
+    run_refused(kit_conn, app_db, roles, "owner", "CREATE CAST (app.mood AS text) WITH FUNCTION app.leak(app.mood)",
+                "which a non-superuser owns", "app.leak(app.mood)", "column mood of app.t")
+    (inserted,) = events(kit_conn, "operation = 'INSERT' AND table_name = 't' AND pk->>'id' = '2'")
+    assert inserted["new_row"]["mood"] == "glad"  # as the type's own output renders it
+
+
+def test_an_audited_column_of_a_type_with_a_user_cast_is_refused(kit_conn: Conn, app_db: str, roles: Roles) -> None:
+    with connect(app_db, roles, "owner") as owner:
+        owner.execute("CREATE TYPE app.mood AS ENUM ('calm', 'glad')")
+        owner.execute(LEAK)
+        owner.execute("CREATE CAST (app.mood AS text) WITH FUNCTION app.leak(app.mood)")  # no audited column yet
+    cast_events = [e for e in events(kit_conn, "operation = 'DDL'") if e["details"]["object_type"] == "cast"]
+    assert [e["details"]["command_tag"] for e in cast_events] == ["CREATE CAST"]  # recorded, though unscoped
+    run_refused(kit_conn, app_db, roles, "owner", "ALTER TABLE app.t ADD COLUMN mood app.mood", "which a non-superuser owns")
+    with connect(app_db, roles, "owner") as owner:
+        owner.execute("DROP CAST (app.mood AS text)")
+        owner.execute("ALTER TABLE app.t ADD COLUMN mood app.mood")
+    assert [e["details"]["command_tag"] for e in events(kit_conn, "operation = 'DDL'")
+            if e["details"]["object_type"] == "cast"] == ["CREATE CAST", "DROP CAST"]

@@ -36,8 +36,8 @@ FROZEN = {
     "pgaudit_kit/shipped_functions/0003.json": "16dd055bbebaa53b6553ac29d6ee2e62f701f83ea3922d422c98ae0de042c90e",
     "pgaudit_kit/shipped_functions/0004.json": "f06af80aec2ee0854ab292075674d7c8be2d5baf5f8b5f1901ac3d5f7067e2f7",
     "pgaudit_kit/shipped_functions/0005.json": "949971ba514068b968272242d90257648c35c64e7b6817855720f5b000ae6e54",
-    "migrations/versions/0007_v7_attached_ddl.py": "941c1622207674287ddfde0adc95e0fbb0d0d76ee33fc2024d33dd2c6f9c414b",
-    "pgaudit_kit/shipped_functions/0007.json": "56da6b0b9410e23630d8f282d532246482440bd88940a94d306d4799657f8fb0",
+    "migrations/versions/0007_v7_attached_ddl.py": "cb3f071c0c00e728e0be1eb9b21f6d1781331021058b2eea4026281fc19f90cf",
+    "pgaudit_kit/shipped_functions/0007.json": "e988c52fc0097ab528bec8e49d1575ee966b0aa307a79354dea6f9a4913b4423",
     "pgaudit_kit/shipped_functions/0006.json": "ff3cfd37a28c041975557a788e38d92892b3abc8d7d41cab981be9ff863a89cd",
 }
 ROOT = Path(__file__).resolve().parents[2]

@@ -48,6 +48,9 @@ def install(ctx: click.Context, print_sql: bool, overwrite_drift: bool) -> None:
         click.echo(f"overwritten, and recorded in the audit log (control event overwrite_drift): {drift.message}")
     if result.rebound:
         click.echo(f"re-bound capture of {result.rebound} enrolled tables to their new OIDs (restored database)")
+    if result.origin_changed_from:
+        click.echo(f"recorded the change of checkpoint origin from {result.origin_changed_from} (a restore into "
+                   "another database or cluster): verify checks its checkpoints against this log")
     if result.before != result.after:
         click.echo(f"pgaudit-kit installed: revision {result.before or '(none)'} -> {result.after}")
     else:

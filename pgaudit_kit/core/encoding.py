@@ -52,8 +52,12 @@ def block_hash_input(block_no: int, first_seq: int, tree_size: int, root: bytes,
 
 
 # An infinite timestamp (the kit never writes one; a superuser may store one) is its text, "infinity" or
-# "-infinity", so that recomputing a leaf never fails on a stored value (docs/ENCODING.md §1).
-_MICROS = "CASE WHEN isfinite({0}) THEN (EXTRACT(epoch FROM {0}) * 1000000)::bigint::text ELSE {0}::text END"
+# "-infinity", so that recomputing a leaf never fails on a stored value (docs/ENCODING.md §1). So is a finite
+# one whose microseconds do not fit a bigint (from 294247 AD): the same decimal digits, computed as numeric.
+# The cheap bigint path is taken below a bound safely inside the range; both give the same digits there.
+_MICROS = ("CASE WHEN {0} > '-infinity' AND {0} < '294247-01-01 00:00:00+00' "
+           "THEN (EXTRACT(epoch FROM {0}) * 1000000)::bigint::text "
+           "WHEN isfinite({0}) THEN round(EXTRACT(epoch FROM {0}) * 1000000)::text ELSE {0}::text END")
 
 # Each field as a text SQL expression over ``pgaudit_kit.event e LEFT JOIN pgaudit_kit.transaction t``.
 EVENT_FIELD_SQL = (

@@ -296,12 +296,18 @@ def _read_tables_without_row_security(conn: psycopg.Connection[Any]) -> list[str
          ORDER BY 1""")]
 
 
+def _age(column: str) -> str:
+    """Seconds from *column* to now, without an interval (which an extreme timestamp a superuser stored would
+    overflow), an infinite one bounded to a finite float (JSON has no infinity)."""
+    return f"LEAST(GREATEST((EXTRACT(epoch FROM now()) - EXTRACT(epoch FROM {column}))::float8, -1e308), 1e308)"
+
+
 def _read_newest_checkpoint(conn: psycopg.Connection[Any]) -> dict[str, Any] | None:
     return _one(conn, """
         SELECT id, tree_size, note, created_by,
                to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') AS created_at,
-               EXTRACT(epoch FROM now() - created_at)::float8 AS age_seconds
-          FROM pgaudit_kit.checkpoint ORDER BY id DESC LIMIT 1""")
+               {age} AS age_seconds
+          FROM pgaudit_kit.checkpoint ORDER BY id DESC LIMIT 1""".replace("{age}", _age("created_at")))
 
 
 def _read_verify_result(conn: psycopg.Connection[Any], clean_only: bool) -> dict[str, Any] | None:
@@ -309,13 +315,13 @@ def _read_verify_result(conn: psycopg.Connection[Any], clean_only: bool) -> dict
     return _one(conn, """
         SELECT e.id AS event_id,
                to_char(e.statement_ts AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') AS recorded_at,
-               EXTRACT(epoch FROM now() - e.statement_ts)::float8 AS age_seconds,
+               {age} AS age_seconds,
                COALESCE((e.row_data->'filter'->>'clean')::boolean, false) AS clean,
                e.row_data->'filter' AS outcome, t.session_role, t.acting_role
           FROM pgaudit_kit.event e LEFT JOIN pgaudit_kit.transaction t ON t.xid = e.xid
          WHERE e.op = 'R' AND e.row_data->>'command' = 'verify-result'
            AND (NOT %s OR (e.row_data->'filter'->>'clean')::boolean)
-         ORDER BY e.id DESC LIMIT 1""", (clean_only,))
+         ORDER BY e.id DESC LIMIT 1""".replace("{age}", _age("e.statement_ts")), (clean_only,))
 
 
 def _read_lockdown_unrecorded(conn: psycopg.Connection[Any]) -> list[dict[str, Any]]:
@@ -365,8 +371,8 @@ def _read_function_drift(conn: psycopg.Connection[Any], installed_revision: str 
 
 
 def _read_lockdown_age(conn: psycopg.Connection[Any]) -> float | None:
-    row = _one(conn, """SELECT EXTRACT(epoch FROM now() - acted_at)::float8 AS age
-                          FROM pgaudit_kit.lockdown_event ORDER BY id DESC LIMIT 1""")
+    row = _one(conn, "SELECT {age} AS age FROM pgaudit_kit.lockdown_event ORDER BY id DESC LIMIT 1".replace(
+        "{age}", _age("acted_at")))
     return None if row is None else float(row["age"])
 
 

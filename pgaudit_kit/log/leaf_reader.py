@@ -47,13 +47,19 @@ EVENT_PART_SQL = sent_fields_sql(EVENT_OWN_FIELD_SQL)
 TRANSACTION_PART_SQL = sent_fields_sql(TRANSACTION_FIELD_SQL)
 NO_TRANSACTION_PART_SQL = "'\\x" + NULL_FIELD.hex() * len(TRANSACTION_FIELD_SQL) + "'::bytea"
 
+# An xid8 as a bigint, for the page's array of int8 (cheap to send and to read): above 2^63 - 1 (only a
+# superuser's edit stores one) it wraps to a negative value, which read_page maps back.
+XID_AS_INT8 = ("CASE WHEN {0} < '9223372036854775808'::xid8 THEN {0}::text::int8 "
+               "ELSE ({0}::text::numeric - 18446744073709551616)::int8 END")
+_WRAP = 2**64
+
 # One page: the first %(page)s events after lo, up to hi, in (xid, id) order, and any more at the last
 # position (only a dropped primary key allows that: the next page starts after it). The transaction part is
 # computed once per transaction record, in a subquery that OFFSET 0 keeps from being merged into the join
 # (merged, it would be computed again for every event); its xid range ends where the page does, found
 # first on the index alone.
 PAGE_SQL = f"""
-SELECT array_agg(p.xid::text::int8 ORDER BY p.xid, p.id), array_agg(p.id ORDER BY p.xid, p.id),
+SELECT array_agg({XID_AS_INT8.format("p.xid")} ORDER BY p.xid, p.id), array_agg(p.id ORDER BY p.xid, p.id),
        string_agg(p.leaf, ''::bytea ORDER BY p.xid, p.id)
   FROM (SELECT e.xid, e.id,
                sha256({LEAF_PREFIX_SQL} || {EVENT_PART_SQL} || COALESCE(t.part, {NO_TRANSACTION_PART_SQL})) AS leaf
@@ -74,7 +80,7 @@ SELECT array_agg(p.xid::text::int8 ORDER BY p.xid, p.id), array_agg(p.id ORDER B
 # Block ends where the sealed size crosses a multiple of the chunk size. The block table may have been
 # tampered with: cuts only decide who reads what, and read_leaves keeps those that go forward.
 CUTS_SQL = """
-SELECT last_xid::text::int8, last_event_id
+SELECT last_xid::text, last_event_id
   FROM (SELECT block_no, last_xid, last_event_id, tree_size / %(chunk)s AS part,
                lag(tree_size / %(chunk)s) OVER (ORDER BY block_no) AS part_before
           FROM pgaudit_kit.block WHERE block_no > %(after_block)s) b
@@ -109,6 +115,8 @@ def read_page(conn: psycopg.Connection[Any], lo: Position, hi: Position, page: i
     if row is None or row[1] is None:
         return None
     xids, ids, leaves = row
+    if xids and xids[-1] < 0:  # in xid order: wrapped ones (see XID_AS_INT8) come last
+        xids = [x + _WRAP if x < 0 else x for x in xids]
     if len(xids) != len(ids) or len(leaves) != HASH_SIZE * len(ids):
         raise KitError(f"verify read a malformed page of {len(ids)} events: {len(xids)} xids, {len(leaves)} bytes")
     return xids, ids, leaves

@@ -66,12 +66,12 @@ def prove_inclusion(conn: psycopg.Connection[Any], event_id: int) -> dict[str, A
     fields_sql = ", ".join(encoding.EVENT_FIELD_SQL)
     with db.translated_errors(), reviews.reviewed_read(conn, "prove", {"event_id": event_id}):
         event = conn.execute(
-            f"SELECT e.xid::text::int8, {fields_sql} FROM pgaudit_kit.event e "  # noqa: S608 -- constant SQL
+            f"SELECT e.xid::text, {fields_sql} FROM pgaudit_kit.event e "  # noqa: S608 -- constant SQL
             "LEFT JOIN pgaudit_kit.transaction t ON t.xid = e.xid WHERE e.id = %s", (event_id,)).fetchone()
         if event is None:
             raise UsageError(f"event {event_id} does not exist")
         block = conn.execute(
-            "SELECT first_seq, array_position(event_ids, %s) FROM pgaudit_kit.block "
+            "SELECT first_seq, array_position(ARRAY(SELECT unnest(event_ids)), %s) FROM pgaudit_kit.block "
             "WHERE (last_xid, last_event_id) >= (%s::text::xid8, %s) ORDER BY last_xid, last_event_id LIMIT 1",
             (event_id, event[0], event_id)).fetchone()
         if block is None or block[1] is None:

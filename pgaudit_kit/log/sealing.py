@@ -51,7 +51,10 @@ def backlog(conn: psycopg.Connection[Any]) -> Backlog:
     row = conn.execute(
         """
         WITH last AS (SELECT * FROM pgaudit_kit.block ORDER BY block_no DESC LIMIT 1)
-        SELECT count(e.id), min(e.statement_ts), EXTRACT(epoch FROM clock_timestamp() - min(e.statement_ts))::float8,
+        SELECT count(e.id), min(e.statement_ts),
+               -- no interval (an extreme timestamp a superuser stored overflows one), no infinity (JSON has none)
+               LEAST(GREATEST((EXTRACT(epoch FROM clock_timestamp()) - EXTRACT(epoch FROM min(e.statement_ts)))::float8,
+                              -1e308), 1e308),
                COALESCE((SELECT tree_size FROM last), 0), (SELECT sealed_at FROM last)
           FROM pgaudit_kit.event e
          WHERE (e.xid, e.id) > COALESCE((SELECT (last_xid, last_event_id) FROM last), ('0'::xid8, 0::bigint))

@@ -6,12 +6,16 @@ environment (``PGHOST``, ``PGUSER``, ``PGPASSWORD``, ...) and defaults.
 
 from __future__ import annotations
 
+import struct
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime, tzinfo
 from typing import Any
 
 import psycopg
 from psycopg import errors as pgerrors
+from psycopg.abc import Buffer
+from psycopg.types.datetime import TimestamptzBinaryLoader, TimestamptzLoader
 
 from ..core.errors import EnvironmentProblem, InsufficientPrivilege, KitError, NotInstalled, ReadOnlyServer, UsageError
 from ..core.names import KIT_SCHEMA
@@ -40,6 +44,50 @@ def describe_target(conn: psycopg.Connection[Any]) -> str:
     return f"{info.user}@{info.host}:{info.port}/{info.dbname}"
 
 
+class OutOfRangeTime(datetime):
+    """A timestamptz Python's datetime cannot hold: infinite, or outside years 1-9999 (the kit never writes one;
+    a superuser's edit may store one). It orders as the nearest datetime and prints as what was stored, so
+    that status, doctor and the review commands show it instead of failing; verify reports it."""
+
+    text: str
+
+    @classmethod
+    def of(cls, later: bool, text: str) -> OutOfRangeTime:
+        nearest = datetime.max if later else datetime.min
+        value = cls(nearest.year, nearest.month, nearest.day, nearest.hour, nearest.minute, nearest.second,
+                    nearest.microsecond, tzinfo=UTC)
+        value.text = text
+        return value
+
+    def isoformat(self, sep: str = "T", timespec: str = "auto") -> str:
+        return self.text
+
+    def __str__(self) -> str:
+        return self.text
+
+    def astimezone(self, tz: tzinfo | None = None) -> OutOfRangeTime:
+        return self
+
+
+class _TimestamptzLoader(TimestamptzLoader):
+    def load(self, data: Buffer) -> datetime:
+        try:
+            return super().load(data)
+        except psycopg.DataError:
+            text = bytes(data).decode("utf-8", "replace")
+            return OutOfRangeTime.of(not text.startswith("-") and not text.endswith("BC"), text)
+
+
+class _TimestamptzBinaryLoader(TimestamptzBinaryLoader):
+    def load(self, data: Buffer) -> datetime:
+        try:
+            return super().load(data)
+        except psycopg.DataError:
+            (micros,) = struct.unpack(">q", bytes(data))  # since 2000-01-01 00:00:00 UTC
+            text = {2**63 - 1: "infinity", -(2**63): "-infinity"}.get(micros)
+            return OutOfRangeTime.of(micros > 0, text or ("after 9999-12-31" if micros > 0 else "before 0001-01-01"))
+
+
 def connect(
     dsn: str | None, *, autocommit: bool = False, application_name: str = "pgaudit-kit"
 ) -> psycopg.Connection[Any]:
@@ -52,6 +100,8 @@ def connect(
         raise EnvironmentProblem(f"invalid connection string: {_first_line(str(exc))}") from exc
     except psycopg.OperationalError as exc:
         raise EnvironmentProblem(f"cannot connect: {_condense(str(exc))}") from exc
+    conn.adapters.register_loader("timestamptz", _TimestamptzLoader)
+    conn.adapters.register_loader("timestamptz", _TimestamptzBinaryLoader)
     return conn
 
 

@@ -149,7 +149,7 @@ class SealResolver:
 
     def _position(self) -> tuple[int, int] | None:
         if not self._loaded:
-            row = self._conn.execute("SELECT last_xid::text::int8, last_event_id, last_xid_sealed >= last_xid_events "
+            row = self._conn.execute("SELECT last_xid::text, last_event_id, last_xid_sealed >= last_xid_events "
                                      "FROM pgaudit_kit.block ORDER BY block_no DESC LIMIT 1").fetchone()
             self._sealed_to = (int(row[0]), int(row[1])) if row else None
             self._closed_xid = int(row[0]) if row and row[2] else None
@@ -163,9 +163,11 @@ class SealResolver:
     def _event_ids(self, block_no: int) -> dict[int, int]:
         ids = self._cache.get(block_no)
         if ids is None:
-            row = self._conn.execute("SELECT event_ids FROM pgaudit_kit.block WHERE block_no = %s",
-                                     (block_no,)).fetchone()
-            ids = {int(event_id): index for index, event_id in enumerate(row[0] if row else [])}
+            # as a flat list: a superuser's edit may leave NULLs or more dimensions, which only verify reports
+            row = self._conn.execute("SELECT ARRAY(SELECT unnest(event_ids)) FROM pgaudit_kit.block "
+                                     "WHERE block_no = %s", (block_no,)).fetchone()
+            ids = {int(event_id): index for index, event_id in enumerate(row[0] if row else [])
+                   if event_id is not None}
             self._cache[block_no] = ids
             while len(self._cache) > self._cache_blocks:
                 self._cache.popitem(last=False)
@@ -202,7 +204,7 @@ class SealResolver:
                 scattered += [(i, block_no) for i in ids]
         if scattered:  # a few events in each of many blocks: let the server find each one in its block
             for event_id, position in self._conn.execute(
-                    "SELECT v.id, pg_catalog.array_position(b.event_ids, v.id) - 1"
+                    "SELECT v.id, pg_catalog.array_position(ARRAY(SELECT unnest(b.event_ids)), v.id) - 1"
                     "  FROM unnest(%s::int8[], %s::int8[]) AS v(id, block_no)"
                     "  JOIN pgaudit_kit.block b ON b.block_no = v.block_no",
                     ([i for i, _ in scattered], [b for _, b in scattered])).fetchall():

@@ -306,7 +306,9 @@ def _key_sets(conn: psycopg.Connection[Any], relids: list[int]) -> list[tuple[st
     """Primary key column sets of the table: the enrolment's; for a table no longer enrolled, the key of a
     recorded event (found through event_row_idx)."""
     sets: list[tuple[str, ...]] = []
-    for (columns,) in conn.execute("SELECT pk_columns FROM pgaudit_kit.enrolled_table WHERE relid = ANY(%s::oid[]) "
+    # flat and without NULLs: the kit writes a list of names; a superuser's edit may store any text[]
+    for (columns,) in conn.execute("SELECT ARRAY(SELECT c FROM unnest(pk_columns) c WHERE c IS NOT NULL) "
+                                   "FROM pgaudit_kit.enrolled_table WHERE relid = ANY(%s::oid[]) "
                                    "AND pk_columns IS NOT NULL", (relids,)).fetchall():
         sets.append(tuple(columns))
     if not sets:  # no longer enrolled (dropped, disabled): the key of any recorded event of it

@@ -22,6 +22,7 @@ from alembic.runtime.migration import MigrationContext
 from ..control import lockdown
 from ..core.errors import DriftFound, HistoryExists
 from ..core.names import KIT_ROLES
+from ..log import sealing
 from ..log.sealing import backlog
 from ..pg import db
 from ..pg.catalog import auto_enrol_schemas, capture_problems, enrolled_tables
@@ -52,10 +53,11 @@ class InstallResult:
     after: str
     rebound: int = 0
     overwritten: list[Drift] = field(default_factory=list)
+    origin_changed_from: str | None = None  # a restore into another database or cluster, recorded
 
     @property
     def changed(self) -> bool:
-        return self.before != self.after or self.rebound > 0
+        return self.before != self.after or self.rebound > 0 or self.origin_changed_from is not None
 
 
 def install(connect: db.Connector, overwrite_drift: bool = False) -> InstallResult:
@@ -101,13 +103,35 @@ def install(connect: db.Connector, overwrite_drift: bool = False) -> InstallResu
                                  "drift": [d.as_dict() for d in drift]}),))
             # After a dump/restore, enrolled tables have new OIDs: bind capture to them again.
             rebound = conn.exec_driver_sql("SELECT pgaudit_kit.rebind_enrolments()").scalar()
-            return InstallResult(before=before, after=head_revision(), rebound=int(rebound or 0), overwritten=drift)
+            origin_from = _record_origin_change(raw)
+            return InstallResult(before=before, after=head_revision(), rebound=int(rebound or 0), overwritten=drift,
+                                 origin_changed_from=origin_from)
     except sa.exc.DBAPIError as exc:
         if isinstance(exc.orig, psycopg.Error):
             raise db.translate(exc.orig) from exc
         raise
     finally:
         engine.dispose()
+
+
+def _record_origin_change(conn: psycopg.Connection[Any]) -> str | None:
+    """After a restore into another database or cluster, the checkpoint origin (cluster, database, install id)
+    differs from the one the newest checkpoint names. Record the change (control event ``origin_change``,
+    sealed with the rest of the log) so that verify checks the earlier origin's checkpoints against this log's
+    roots instead of reporting them as another database's forever. Install needs a superuser: that is the
+    authorisation. Returns the earlier origin when it recorded one."""
+    current = sealing.origin(conn)
+    row = conn.execute("SELECT origin FROM pgaudit_kit.checkpoint ORDER BY id DESC LIMIT 1").fetchone()
+    if row is None or row[0] == current:
+        return None
+    recorded = conn.execute(
+        "SELECT EXISTS (SELECT FROM pgaudit_kit.event WHERE op = 'K' AND row_data->>'action' = 'origin_change' "
+        "AND row_data->>'from' = %s AND row_data->>'to' = %s)", (row[0], current)).fetchone()
+    if recorded and recorded[0]:
+        return None
+    conn.execute("SELECT pgaudit_kit.record_control_event('origin_change', NULL, NULL, NULL, %s::jsonb)",
+                 (json.dumps({"from": row[0], "to": current}),))
+    return str(row[0])
 
 
 def _drift_refusal(revision: str, drift: list[Drift]) -> str:
@@ -207,6 +231,23 @@ class Status:
         }
 
 
+def _column_names(value: Any) -> list[str]:
+    """A stored column list as names: the kit writes one-dimensional arrays of names; a superuser's edit may
+    leave NULLs (shown as "(null)") or more dimensions (flattened), which status shows rather than fail on."""
+    if not isinstance(value, list):
+        return [] if value is None else [str(value)]
+    return [name for item in value for name in (_column_names(item) if isinstance(item, list)
+                                                 else ["(null)" if item is None else str(item)])]
+
+
+def _listable(table: dict[str, Any]) -> dict[str, Any]:
+    shown: dict[str, Any] = {key: _column_names(table[key]) for key in ("excluded_columns", "redacted_columns")
+                             if key in table}
+    if table.get("pk_columns") is not None:
+        shown["pk_columns"] = _column_names(table["pk_columns"])
+    return {**table, **shown}
+
+
 def status(conn: psycopg.Connection[Any]) -> Status:
     """What is installed, what is enrolled, and anything wrong that can be seen cheaply."""
     with db.translated_errors():
@@ -223,7 +264,7 @@ def status(conn: psycopg.Connection[Any]) -> Status:
                 problems.append(
                     f"schema is at revision {installed}, newest is {head_revision()} (run: pgaudit-kit install)"
                 )
-            tables = enrolled_tables(conn)
+            tables = [_listable(t) for t in enrolled_tables(conn)]
             schemas = auto_enrol_schemas(conn)
             problems += [p.message for p in capture_problems(conn)]
             if conn.execute("SELECT to_regclass('pgaudit_kit.block') IS NOT NULL").fetchone() == (True,):

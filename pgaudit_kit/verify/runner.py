@@ -83,25 +83,35 @@ def _write_state(path: Path, origin: str, position: Position) -> None:
     os.replace(tmp, path)
 
 
-# A block's sealed_at in microseconds; an infinite one (only a superuser's edit stores it) as the extreme
-# bigint, whose block hash then cannot match: a finding, never an error.
-SEALED_AT_US = ("CASE WHEN isfinite(sealed_at) THEN (EXTRACT(epoch FROM sealed_at) * 1000000)::int8 "
+# A block's sealed_at in microseconds, exact (numeric: one beyond bigint, from 294247 AD, stays exact); an
+# infinite one (only a superuser's edit stores it) as the extreme bigint, whose block hash then cannot match:
+# a finding, never an error.
+SEALED_AT_US = ("CASE WHEN isfinite(sealed_at) THEN round(EXTRACT(epoch FROM sealed_at) * 1000000) "
                 "WHEN sealed_at > 'epoch'::timestamptz THEN 9223372036854775807 ELSE -9223372036854775808 END")
+# Whether a block's event_ids is other than the one-dimensional array from 1 the kit writes.
+EVENT_IDS_MALFORMED = "COALESCE(array_ndims(event_ids) > 1 OR array_lower(event_ids, 1) <> 1, false)"
+
+
+def _flat(items: list[Any]) -> list[Any]:
+    """A multidimensional array's elements in storage order (psycopg gives nested lists)."""
+    return [x for item in items for x in (_flat(item) if isinstance(item, list) else [item])]
 
 
 def _blocks(conn: psycopg.Connection[Any], after: int) -> Iterator[Block]:
     with conn.cursor(name="pgaudit_kit_verify_blocks", binary=True) as cur:
         cur.itersize = 20
         cur.execute(
-            """SELECT block_no, first_seq, tree_size, root, last_xid::text::int8, last_event_id, last_xid_events,
+            """SELECT block_no, first_seq, tree_size, root, last_xid::text, last_event_id, last_xid_events,
                       last_xid_sealed, event_ids, leaves, prev_hash, block_hash,
-                      {SEALED_AT_US}
+                      {SEALED_AT_US}, {EVENT_IDS_MALFORMED}
                  FROM pgaudit_kit.block WHERE block_no > %s ORDER BY block_no""".replace(
-            "{SEALED_AT_US}", SEALED_AT_US), (after,))
+            "{SEALED_AT_US}", SEALED_AT_US).replace("{EVENT_IDS_MALFORMED}", EVENT_IDS_MALFORMED), (after,))
         for row in cur:
             prev_hash = None if row[10] is None else bytes(row[10])
+            event_ids = _flat(row[8]) if row[13] else list(row[8])
             yield Block(int(row[0]), int(row[1]), int(row[2]), bytes(row[3]), int(row[4]), int(row[5]), int(row[6]),
-                        int(row[7]), list(row[8]), bytes(row[9]), prev_hash, bytes(row[11]), int(row[12]))
+                        int(row[7]), event_ids, bytes(row[9]), prev_hash, bytes(row[11]), int(row[12]),
+                        event_ids_malformed=bool(row[13]))
 
 
 def _note_size(note: str) -> int | None:
@@ -125,7 +135,7 @@ def _prefix_roots(conn: psycopg.Connection[Any], start: Position, wanted: frozen
     chain = [Block(int(r[0]), int(r[1]), int(r[2]), bytes(r[3]), int(r[4]), int(r[5]), int(r[6]), int(r[7]), [], b"",
                    None if r[8] is None else bytes(r[8]), bytes(r[9]), int(r[10]))
              for r in conn.execute(
-                 """SELECT block_no, first_seq, tree_size, root, last_xid::text::int8, last_event_id, last_xid_events,
+                 """SELECT block_no, first_seq, tree_size, root, last_xid::text, last_event_id, last_xid_events,
                            last_xid_sealed, prev_hash, block_hash, {SEALED_AT_US}
                       FROM pgaudit_kit.block WHERE block_no <= %s ORDER BY block_no""".replace(
                      "{SEALED_AT_US}", SEALED_AT_US), (start.block_no,))]
@@ -183,7 +193,9 @@ def verify(connect: db.Connector, *, anchor_dir: Path | None = None, public_key:
             if review.not_stored:
                 findings.add(Finding("coverage_guard", review.not_stored, object="pgaudit_kit.event"))
             start = Position()
-            if state is not None and not full and state.get("origin") == origin:
+            earlier_origins = _earlier_origins(conn, origin)
+            if state is not None and not full and (state.get("origin") == origin
+                                                   or state.get("origin") in earlier_origins):
                 start = Position.from_json(state)
                 stored = conn.execute("SELECT block_hash FROM pgaudit_kit.block WHERE block_no = %s",
                                       (start.block_no,)).fetchone()
@@ -203,7 +215,7 @@ def verify(connect: db.Connector, *, anchor_dir: Path | None = None, public_key:
                     start = Position()
             # Every checkpoint, and the trusted state, is checked against the root at its own size.
             stored_checkpoints = conn.execute("SELECT id, note FROM pgaudit_kit.checkpoint ORDER BY id").fetchall()
-            anchored = _anchored(anchor_dir, origin, findings) if anchor_dir is not None else []
+            anchored = _anchored(anchor_dir, origin, findings, earlier_origins) if anchor_dir is not None else []
             wanted = frozenset(size for size in [_note_size(note) for _, note in stored_checkpoints]
                                + [_note_size(a.note) for a in anchored]
                                + ([_state_size(state)] if state is not None else []) if size is not None)
@@ -227,15 +239,15 @@ def verify(connect: db.Connector, *, anchor_dir: Path | None = None, public_key:
             report.blocks_checked, report.events_checked = result.blocks_checked, result.events_checked
             report.unsealed_events = result.unsealed_events
             if state is not None:
-                check_trusted_state(state, origin, result.roots, report.tree_size, findings)
+                check_trusted_state(state, origin, result.roots, report.tree_size, findings, earlier_origins)
             stored_notes = {note for _, note in stored_checkpoints}
             for cid, note in stored_checkpoints:
                 check_checkpoint(note, f"#{cid} in the database", origin, key, result.roots, report.tree_size,
-                                 findings)
+                                 findings, earlier_origins)
                 report.checkpoints_checked += 1
             for note_file in anchored:
                 genuine = check_checkpoint(note_file.note, str(note_file.path), origin, key, result.roots,
-                                           report.tree_size, findings)
+                                           report.tree_size, findings, earlier_origins)
                 if genuine and note_file.note not in stored_notes:
                     findings.add(Finding("checkpoint_missing", f"anchored checkpoint {note_file.path} is not in "
                                          "the database: its row was deleted", object=str(note_file.path)))
@@ -259,11 +271,34 @@ def verify(connect: db.Connector, *, anchor_dir: Path | None = None, public_key:
     return report
 
 
-def _anchored(anchor_dir: Path, origin: str, findings: Findings) -> list[anchors.AnchoredNote]:
-    """This origin's anchored notes, plus those of earlier installations of the kit in the same database
-    (same cluster and database, other install id): after an uninstall and re-install their checkpoints
-    no longer match anything, and that must be reported rather than ignored."""
+def _earlier_origins(conn: psycopg.Connection[Any], origin: str) -> frozenset[str]:
+    """Origins this log recorded changing from (control events ``origin_change``, which `install` writes
+    after a restore into another database or cluster), following the chain back from *origin*.
+
+    Accepting an origin never hides an edit: its checkpoints are still compared with this log's roots, so a
+    forged change only turns another database's checkpoints from checkpoint_origin into checkpoint_root or
+    checkpoint_beyond_log findings, and the change itself is an event of the log, sealed like the rest."""
+    changes = {str(to): str(frm) for frm, to in conn.execute(
+        "SELECT e.row_data->>'from', e.row_data->>'to' FROM pgaudit_kit.event e "
+        "WHERE e.op = 'K' AND e.row_data->>'action' = 'origin_change' "
+        "AND e.row_data->>'from' IS NOT NULL AND e.row_data->>'to' IS NOT NULL ORDER BY e.id")}
+    found: set[str] = set()
+    current = origin
+    while current in changes and changes[current] not in found and changes[current] != origin:
+        current = changes[current]
+        found.add(current)
+    return frozenset(found)
+
+
+def _anchored(anchor_dir: Path, origin: str, findings: Findings,
+              earlier_origins: frozenset[str] = frozenset()) -> list[anchors.AnchoredNote]:
+    """This origin's anchored notes (and those of the origins it was restored from), plus those of earlier
+    installations of the kit in the same database (same cluster and database, other install id): after an
+    uninstall and re-install their checkpoints no longer match anything, and that must be reported rather
+    than ignored."""
     notes = anchors.read(anchor_dir, origin)
+    for earlier in sorted(earlier_origins):
+        notes += anchors.read(anchor_dir, earlier)
     folder = anchors.origin_dir(anchor_dir, origin)
     origin_file = folder / "ORIGIN"
     if origin_file.exists() and origin_file.read_text() != origin + "\n":

@@ -73,6 +73,7 @@ class Block:
     prev_hash: bytes | None
     block_hash: bytes
     sealed_at_us: int
+    event_ids_malformed: bool = False  # event_ids was not one-dimensional from 1 (event_ids holds its elements)
 
 
 @dataclass
@@ -159,6 +160,9 @@ def check_log(blocks: Iterable[Block], events: Iterable[Page], start: Position,
         if calculated_hash != b.block_hash:
             findings.add(Finding("block_hash", f"block {b.block_no}'s fields do not match its hash",
                                  block_no=b.block_no, expected=b64(b.block_hash), calculated=b64(calculated_hash)))
+        if b.event_ids_malformed:
+            findings.add(Finding("block_malformed", f"block {b.block_no}'s event ids are not a one-dimensional "
+                                 "array from 1, as sealing writes them", block_no=b.block_no))
         end = (b.last_xid, b.last_event_id)
         if stream.take_block(b.event_ids, b.leaves, end):
             _grow(frontier, b.leaves, wanted, result.roots)
@@ -287,8 +291,10 @@ def _rest_of_range(stream: EventStream, end: tuple[int, int]) -> dict[int, bytes
 
 
 def check_checkpoint(note: str, source: str, origin: str, key: signing.VerifierKey | None, roots: dict[int, bytes],
-                     log_size: int, findings: Findings) -> bool:
-    """One signed checkpoint against this database's origin, key and rebuilt roots.
+                     log_size: int, findings: Findings, earlier_origins: frozenset[str] = frozenset()) -> bool:
+    """One signed checkpoint against this database's origin, key and rebuilt roots. A checkpoint of an origin
+    this log recorded changing from (*earlier_origins*: a restore into another database or cluster) is
+    this log's too, and is compared with its roots like the others.
 
     Returns whether it is a genuine checkpoint of this log (signature and origin), whatever it says."""
     try:
@@ -296,7 +302,7 @@ def check_checkpoint(note: str, source: str, origin: str, key: signing.VerifierK
     except signing.SignatureError as exc:
         findings.add(Finding("checkpoint_signature", f"checkpoint {source}: {exc}", object=source))
         return False
-    if body.origin != origin:
+    if body.origin != origin and body.origin not in earlier_origins:
         findings.add(Finding("checkpoint_origin", f"checkpoint {source} belongs to another database or an earlier "
                              "installation", object=source, expected=origin, calculated=body.origin))
         return False
@@ -319,8 +325,8 @@ def check_checkpoint(note: str, source: str, origin: str, key: signing.VerifierK
 
 
 def check_trusted_state(state: dict[str, Any], origin: str, roots: dict[int, bytes], log_size: int,
-                        findings: Findings) -> None:
-    if state.get("origin") != origin:
+                        findings: Findings, earlier_origins: frozenset[str] = frozenset()) -> None:
+    if state.get("origin") != origin and state.get("origin") not in earlier_origins:
         findings.add(Finding("state_origin", "the trusted state belongs to another database or installation",
                              expected=str(state.get("origin")), calculated=origin))
         return

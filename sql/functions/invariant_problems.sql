@@ -8,10 +8,26 @@ DECLARE
   v_fn oid;
   v_expected text[];
 BEGIN
-  FOR e IN SELECT et.relid, et.schema_name, et.table_name, et.capture_mode, c.oid IS NOT NULL AS present
+  FOR e IN SELECT et.relid, et.schema_name, et.table_name, et.capture_mode, c.oid IS NOT NULL AS present,
+                  EXISTS (SELECT FROM pg_catalog.unnest(et.pk_columns) u WHERE u IS NULL)
+                  OR EXISTS (SELECT FROM pg_catalog.unnest(et.excluded_columns) u WHERE u IS NULL)
+                  OR EXISTS (SELECT FROM pg_catalog.unnest(et.redacted_columns) u WHERE u IS NULL)
+                  OR COALESCE(pg_catalog.array_ndims(et.pk_columns), 1) > 1
+                  OR COALESCE(pg_catalog.array_ndims(et.excluded_columns), 1) > 1
+                  OR COALESCE(pg_catalog.array_ndims(et.redacted_columns), 1) > 1 AS malformed
              FROM pgaudit_kit.enrolled_table et LEFT JOIN pg_catalog.pg_class c ON c.oid = et.relid
             ORDER BY et.schema_name, et.table_name LOOP
     v_name := pg_catalog.format('%I.%I', e.schema_name, e.table_name);
+    IF e.malformed THEN
+      -- the kit writes one-dimensional lists of column names; anything else was written behind its back, and
+      -- no capture function can be generated from it to compare with
+      kind := 'coverage_enrolment';
+      object := v_name;
+      problem := pg_catalog.format('enrolment of %s is malformed (a column list holds NULL or is not '
+                                   'one-dimensional): it was written behind the kit''s back', v_name);
+      RETURN NEXT;
+      CONTINUE;
+    END IF;
     kind := 'coverage_trigger';
     IF NOT e.present THEN
       object := v_name;

@@ -37,7 +37,7 @@ FROZEN = {
     "pgaudit_kit/shipped_functions/0004.json": "f06af80aec2ee0854ab292075674d7c8be2d5baf5f8b5f1901ac3d5f7067e2f7",
     "pgaudit_kit/shipped_functions/0005.json": "949971ba514068b968272242d90257648c35c64e7b6817855720f5b000ae6e54",
     "migrations/versions/0007_v7_attached_ddl.py": "cb3f071c0c00e728e0be1eb9b21f6d1781331021058b2eea4026281fc19f90cf",
-    "pgaudit_kit/shipped_functions/0007.json": "e988c52fc0097ab528bec8e49d1575ee966b0aa307a79354dea6f9a4913b4423",
+    "pgaudit_kit/shipped_functions/0007.json": "6b9b175a11edc854b840e6aa6e5c84e997545e46dbd104eaa84ab242ce738c42",
     "pgaudit_kit/shipped_functions/0006.json": "ff3cfd37a28c041975557a788e38d92892b3abc8d7d41cab981be9ff863a89cd",
 }
 ROOT = Path(__file__).resolve().parents[2]

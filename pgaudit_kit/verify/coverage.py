@@ -128,8 +128,9 @@ def _check_enrolment_against_log(conn: psycopg.Connection[Any], findings: Findin
             continue
         last[relid] = (action, options, name)
     for (old_relid,) in conn.execute(
+            # a hostile value that is no OID is simply not one (an OID has at most 10 digits)
             "SELECT (row_data->>'old_relid')::int8 FROM pgaudit_kit.event "
-            "WHERE op = 'K' AND row_data->>'action' = 'rebind'"):
+            "WHERE op = 'K' AND row_data->>'action' = 'rebind' AND row_data->>'old_relid' ~ '^[0-9]{1,10}$'"):
         rebound.add(old_relid)
     for relid, (name, current) in sorted(enrolled.items()):
         recorded = last.get(relid)
@@ -181,7 +182,7 @@ def _check_maintenance_windows(conn: psycopg.Connection[Any], findings: Findings
             # Recognised by its xmin, or, once a dump/restore has rewritten the rows (new xmin), by the same
             # transaction start time (both columns default to now()).
             "AND NOT EXISTS (SELECT FROM pgaudit_kit.install i "
-            "WHERE i.xmin::text = (m.xid::text::bigint % 4294967296)::text OR i.installed_at = m.started_at) "
+            "WHERE i.xmin::text = (m.xid::text::numeric % 4294967296)::text OR i.installed_at = m.started_at) "
             "ORDER BY m.xid"):
         findings.add(Finding("coverage_guard", f"maintenance window of transaction {xid} was not opened through "
                              "pgaudit_kit.begin_maintenance: nothing recorded it", object="pgaudit_kit.maintenance"))

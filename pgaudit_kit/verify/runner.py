@@ -147,8 +147,8 @@ def _prefix_roots(conn: psycopg.Connection[Any], start: Position, wanted: frozen
             "SELECT b.leaves, p.tree_size, p.frontier FROM pgaudit_kit.block b "
             "LEFT JOIN pgaudit_kit.block p ON p.block_no = b.block_no - 1 WHERE b.block_no = %s",
             (block_no,)).fetchone()
-        if row is None:
-            return None
+        if row is None or (row[1] is not None and (row[2] is None or any(p is None for p in row[2]))):
+            return None  # a stored frontier that cannot be one: the prefix was rewritten (a full run names it)
         before = merkle.Frontier(int(row[1]), [bytes(p) for p in row[2]]) if row[1] is not None else merkle.Frontier()
         inside[block_no] = (before, bytes(row[0]))
     return prefix_roots(chain, start.block_hash, sizes, inside)

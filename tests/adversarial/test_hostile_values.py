@@ -437,3 +437,30 @@ def test_column_lists_of_another_shape_are_shown_by_status(baseline: Baseline, c
     sequence item 0: expected str instance, list found; exit 4); status now lists them flattened, a NULL
     as "(null)". verify reports the enrolment (coverage_enrolment / coverage_capture_modified)."""
     run_edits(baseline, [edit_of(baseline, "enrolled_table", column, value)])
+
+
+def test_maintenance_window_with_an_xid_past_bigint_is_a_finding(baseline: Baseline) -> None:
+    """A maintenance window row whose xid is past 2^63 overflowed `xid::text::bigint` in coverage (exit 4);
+    it is a window nobody recorded opening: coverage_guard."""
+    a = baseline.fresh()
+    try:
+        with guards_off(a.conn):
+            a.conn.execute("INSERT INTO pgaudit_kit.maintenance (xid, reason) VALUES (%s::xid8, 'forged')", (str(U64),))
+        result = cli("verify", "--full", "--format", "json", dsn=a.dsn)
+        assert result.exit_code == 1, result.stderr
+        assert [f["kind"] for f in json.loads(result.stdout)["findings"]] == ["coverage_guard"]
+    finally:
+        a.conn.close()
+
+
+def test_rebind_event_with_a_relid_that_is_no_oid_is_not_a_crash(baseline: Baseline) -> None:
+    """A `rebind` control event whose old_relid is not a number stopped coverage's (int8 cast, exit 4)."""
+    a = baseline.fresh()
+    try:
+        with guards_off(a.conn):
+            a.conn.execute("UPDATE pgaudit_kit.event SET row_data = '{\"action\": \"rebind\", \"old_relid\": \"x\"}' "
+                           "WHERE id = (SELECT min(id) FROM pgaudit_kit.event WHERE op = 'K')")
+        result = cli("verify", "--full", "--format", "json", dsn=a.dsn)
+        assert result.exit_code == 1, result.stderr
+    finally:
+        a.conn.close()

@@ -29,7 +29,7 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any, TypeVar
@@ -149,10 +149,14 @@ def connect(server: TempServer, database: str) -> psycopg.Connection[Any]:
     return psycopg.connect(server.dsn(database), autocommit=True, application_name="pgaudit-kit-bench")
 
 
-def run_pgbench(server: TempServer, database: str, args: Sequence[str]) -> str:
+def run_pgbench(server: TempServer, database: str, args: Sequence[str],
+                extra_env: Mapping[str, str] | None = None) -> str:
+    """pgbench's stdout; extra_env (PGOPTIONS, say) is added to the server's client environment.
+    Raises RuntimeError when pgbench exits non-zero (a client aborted, a script error)."""
     # The caller's own PG* variables must not redirect pgbench to another server.
     env = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
     env.update(server.client_env(), PGDATABASE=database)
+    env.update(extra_env or {})
     result = subprocess.run(
         [server.tool("pgbench"), *args], capture_output=True, text=True, env=env, check=False
     )
@@ -286,7 +290,7 @@ def tpcb_run(server: TempServer, conn: psycopg.Connection[Any], database: str, c
         latency_ms=parse_number(r"latency average = ([0-9.]+) ms", out),
         wal_bytes=wal_since(conn, start),
     )
-    log(f"  {database:8} {clients:3} clients: {run.tps:9.1f} tps, {run.wal_bytes / run.transactions:7.0f} "
+    log(f"  {database:13} {clients:3} clients: {run.tps:9.1f} tps, {run.wal_bytes / run.transactions:7.0f} "
         "WAL bytes/txn")
     return run
 
@@ -371,31 +375,46 @@ def copy_payload(first_id: int, rows: int) -> bytes:
     return buffer.getvalue().encode()
 
 
+def insert_select(conn: psycopg.Connection[Any], table: str, first_id: int, rows: int) -> None:
+    """INSERT ... SELECT of rows generated in the server, ids first_id .. first_id + rows - 1, into a table
+    shaped as bench_bulk."""
+    conn.execute(sql.SQL(
+        "INSERT INTO {} (id, aid, delta, note, mtime)"
+        " SELECT g, g %% 1000000 + 1, g %% 5000 - 2500, 'inserted row ' || g, now()"
+        " FROM generate_series(%s::int8, %s::int8) g"
+    ).format(sql.Identifier(table)), (first_id, first_id + rows - 1))
+
+
+def timed_transaction(conn: psycopg.Connection[Any], work: Callable[[], object]) -> tuple[float, int]:
+    """Seconds and WAL bytes of work run as one transaction, commit (and its WAL flush) included."""
+    lsn = wal_lsn(conn)
+    start = time.perf_counter()
+    with conn.transaction():
+        work()
+    elapsed = time.perf_counter() - start
+    return elapsed, wal_since(conn, lsn)
+
+
 def bulk_run(conn: psycopg.Connection[Any], operation: str, rows: int, rep: int) -> tuple[float, int]:
     """Seconds and WAL bytes of one bulk operation."""
     # INSERT and COPY write fresh keys every repetition: ids [2*rep*rows + 1, 2*(rep+1)*rows].
     first_id = 2 * rep * rows + 1
     payload = copy_payload(first_id + rows, rows) if operation == "copy" else b""
     table = sql.Identifier(BULK_TABLE)
-    settle(conn)
-    lsn = wal_lsn(conn)
-    start = time.perf_counter()
-    with conn.transaction():  # one transaction, commit (and its WAL flush) included in the time
+
+    def work() -> None:
         if operation == "update":
             conn.execute("UPDATE pgbench_accounts SET abalance = abalance + 1 WHERE aid <= %s", (rows,))
         elif operation == "insert_select":
-            conn.execute(sql.SQL(
-                "INSERT INTO {} (id, aid, delta, note, mtime)"
-                " SELECT g, g %% 1000000 + 1, g %% 5000 - 2500, 'inserted row ' || g, now()"
-                " FROM generate_series(%s::int8, %s::int8) g"
-            ).format(table), (first_id, first_id + rows - 1))
+            insert_select(conn, BULK_TABLE, first_id, rows)
         else:
             with conn.cursor().copy(
                 sql.SQL("COPY {} (id, aid, delta, note, mtime) FROM STDIN").format(table)
             ) as copy:
                 copy.write(payload)
-    elapsed = time.perf_counter() - start
-    return elapsed, wal_since(conn, lsn)
+
+    settle(conn)
+    return timed_transaction(conn, work)
 
 
 def bulk(conns: dict[str, psycopg.Connection[Any]], rows: int, repeat: int) -> list[BulkResult]:

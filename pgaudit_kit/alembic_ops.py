@@ -22,13 +22,15 @@ from .core.names import KIT_SCHEMA
 
 
 def enable_table(op: Any, table: str, *, excluded_columns: Sequence[str] = (), redacted_columns: Sequence[str] = (),
-                 truncate: str = "capture", capture_statement: bool = False) -> None:
-    """Enrol *table* (a SQL name, resolved with the migration's search_path) from inside a migration."""
+                 truncate: str = "capture", capture_statement: bool = False, capture_mode: str | None = None) -> None:
+    """Enrol *table* (a SQL name, resolved with the migration's search_path) from inside a migration.
+
+    *capture_mode* is ``"row"`` or ``"statement"`` (``None`` keeps the table's mode; statement when new)."""
     op.execute(sa.text(
         "SELECT pgaudit_kit.enable_table(CAST(:table AS regclass), CAST(:excluded AS text[]), "
-        "CAST(:redacted AS text[]), :truncate, :statement)"
+        "CAST(:redacted AS text[]), :truncate, :statement, CAST(:mode AS text))"
     ).bindparams(table=table, excluded=list(excluded_columns), redacted=list(redacted_columns), truncate=truncate,
-                 statement=capture_statement))
+                 statement=capture_statement, mode=capture_mode))
 
 
 def disable_table(op: Any, table: str, reason: str) -> None:

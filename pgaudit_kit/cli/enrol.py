@@ -17,11 +17,11 @@ def _split_columns(value: str | None) -> tuple[str, ...]:
 
 
 def _capture_options(
-    exclude: str | None, redact: str | None, truncate: str, statement: bool
+    exclude: str | None, redact: str | None, truncate: str, statement: bool, mode: str | None = None
 ) -> enrolment.CaptureOptions:
     return enrolment.CaptureOptions(
         excluded_columns=_split_columns(exclude), redacted_columns=_split_columns(redact), truncate=truncate,
-        capture_statement=statement,
+        capture_statement=statement, capture_mode=mode,
     )
 
 
@@ -34,9 +34,13 @@ def _capture_options(
 @click.option("--truncate", type=click.Choice(enrolment.TRUNCATE_POLICIES), default="capture", show_default=True,
               help="TRUNCATE records every removed row, or is refused.")
 @click.option("--capture-statement", is_flag=True, help="Also record the DML statement text (may hold secrets).")
+@click.option("--capture-mode", type=click.Choice(enrolment.CAPTURE_MODES),
+              help="row: row triggers, cheapest for single-row writes; statement: set-based, cheapest for "
+                   "bulk writes. Default: the table's current mode, statement for a new enrolment.")
 @click.pass_context
 def enable(ctx: click.Context, tables: tuple[str, ...], schema: str | None, all_existing: bool,
-           exclude_columns: str | None, redact_columns: str | None, truncate: str, capture_statement: bool) -> None:
+           exclude_columns: str | None, redact_columns: str | None, truncate: str, capture_statement: bool,
+           capture_mode: str | None) -> None:
     """Enrol tables: every change to them is recorded inside the writing transaction.
 
     Names resolve as in SQL (search_path, quoting). Idempotent and all-or-nothing: an unknown name
@@ -47,6 +51,7 @@ def enable(ctx: click.Context, tables: tuple[str, ...], schema: str | None, all_
       pgaudit-kit enable public.orders '"Customer Accounts"'
       pgaudit-kit enable public.users --redact-columns email,phone --exclude-columns avatar
       pgaudit-kit enable --schema billing --all --truncate refuse
+      pgaudit-kit enable public.accounts --capture-mode row
     """
     if not tables and not schema:
         raise click.UsageError("name at least one TABLE, or --schema SCHEMA")
@@ -54,7 +59,9 @@ def enable(ctx: click.Context, tables: tuple[str, ...], schema: str | None, all_
         raise click.UsageError("give TABLEs or --schema, not both")
     if all_existing and not schema:
         raise click.UsageError("--all goes with --schema")
-    options = _capture_options(exclude_columns, redact_columns, truncate, capture_statement)
+    if capture_mode and schema:
+        raise click.UsageError("--capture-mode goes with named TABLEs (auto-enrolled tables get statement capture)")
+    options = _capture_options(exclude_columns, redact_columns, truncate, capture_statement, capture_mode)
     with db.connect(target_dsn(ctx)) as conn:
         if schema:
             count = enrolment.enable_schema(conn, schema, all_existing, options)

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import signal
+import threading
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -13,27 +16,58 @@ from ..pg import db
 from . import render
 from .group import REPORT_FORMATS, connect, connector, format_option, main, target_dsn
 
+if TYPE_CHECKING:
+    import psycopg
+
 
 @main.command()
+@click.option("--follow", is_flag=True,
+              help="Keep sealing every --interval seconds until stopped (SIGTERM or Ctrl-C); meanwhile writers "
+                   "do not seal at their commit.")
+@click.option("--interval", type=click.FloatRange(0.05, 3600), default=0.5, show_default=True,
+              help="With --follow: seconds between seals.")
 @click.pass_context
-def seal(ctx: click.Context) -> None:
-    """Seal recorded events into the hash-chained Merkle log now.
+def seal(ctx: click.Context, follow: bool, interval: float) -> None:
+    """Seal recorded events into the hash-chained Merkle log now, or continuously with --follow.
 
-    Sealing also happens by itself at commit (piggy-backed, at most every 200 ms); run this from cron
-    to bound the unsealed window on an idle database. Needs the admin role.
+    Without a follower, sealing also happens by itself at commit (piggy-backed on the writers, at most every
+    200 ms); run `seal` from cron to bound the unsealed window on an idle database. `seal --follow` (a
+    systemd service or a Kubernetes sidecar) takes sealing out of the writers' commit path: while it runs,
+    audited transactions commit without sealing, and if it dies they take sealing back within its lease
+    (at least 10 s). Prints a line a minute; exits 0 when stopped. Needs the admin role.
 
     \b
-    Example:
+    Examples:
       pgaudit-kit seal
+      pgaudit-kit seal --follow --interval 0.5
     """
     from ..log import sealing
 
-    with db.connect(target_dsn(ctx)) as conn:
+    if not follow and ctx.get_parameter_source("interval") is not click.core.ParameterSource.DEFAULT:
+        raise click.UsageError("--interval needs --follow")
+    with db.connect(target_dsn(ctx), autocommit=True, application_name="pgaudit-kit seal") as conn:
         db.require_writable(conn)
         db.require_installed(conn)
+        if follow:
+            _follow(conn, interval)
+            return
         count = sealing.seal(conn)
         state = sealing.backlog(conn)
     click.echo(f"sealed {count} events; log size {state.tree_size}; {state.count} events not yet sealable")
+
+
+def _follow(conn: psycopg.Connection[Any], interval: float) -> None:
+    from ..log import sealing
+
+    stop = threading.Event()
+    # SIGTERM (systemd, Kubernetes) and Ctrl-C end the current round, give the lease back and exit 0
+    previous = {signum: signal.signal(signum, lambda _signum, _frame: stop.set())
+                for signum in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        sealing.Follower(conn, interval, stop, lambda line: click.echo(line)).run()
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
 
 @main.command()

@@ -18,6 +18,7 @@ from ..pg import db
 from ..pg.relations import require_table
 
 TRUNCATE_POLICIES = ("capture", "refuse")
+CAPTURE_MODES = ("row", "statement")
 
 
 @dataclass(frozen=True)
@@ -26,10 +27,13 @@ class CaptureOptions:
     redacted_columns: tuple[str, ...] = ()
     truncate: str = "capture"
     capture_statement: bool = False
+    capture_mode: str | None = None  # row or statement; None keeps an enrolled table's mode
 
     def __post_init__(self) -> None:
         if self.truncate not in TRUNCATE_POLICIES:
             raise UsageError(f"--truncate must be one of {', '.join(TRUNCATE_POLICIES)}, not {self.truncate!r}")
+        if self.capture_mode not in (None, *CAPTURE_MODES):
+            raise UsageError(f"--capture-mode must be one of {', '.join(CAPTURE_MODES)}, not {self.capture_mode!r}")
 
 
 def enable_tables(
@@ -43,12 +47,23 @@ def enable_tables(
     with db.translated_errors(), conn.transaction():
         for table in tables:
             row = conn.execute(
-                "SELECT pgaudit_kit.enable_table(%s::oid::regclass, %s::text[], %s::text[], %s, %s)",
+                "SELECT pgaudit_kit.enable_table(%s::oid::regclass, %s::text[], %s::text[], %s, %s, %s)",
                 (table.oid, list(options.excluded_columns), list(options.redacted_columns), options.truncate,
-                 options.capture_statement),
+                 options.capture_statement, options.capture_mode),
             ).fetchone()
+            if options.capture_mode is not None:
+                _require_mode(conn, table.name, table.oid, options.capture_mode)
             results.append((table.name, bool(row and row[0])))
     return results
+
+
+def _require_mode(conn: psycopg.Connection[Any], name: str, oid: int, requested: str) -> None:
+    """Partitioned tables and inheritance trees are captured by row triggers whatever was asked: say so
+    (raising here rolls the whole enrolment back)."""
+    row = conn.execute("SELECT capture_mode FROM pgaudit_kit.enrolled_table WHERE relid = %s", (oid,)).fetchone()
+    if row and row[0] != requested:
+        raise UsageError(f"{name} is partitioned or in an inheritance tree: its rows are captured by row triggers "
+                         f"(--capture-mode {requested} is not available for it)")
 
 
 def enable_schema(conn: psycopg.Connection[Any], schema: str, existing: bool, options: CaptureOptions) -> int:

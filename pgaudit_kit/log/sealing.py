@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import math
+import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -25,8 +29,10 @@ def origin(conn: psycopg.Connection[Any]) -> str:
     return f"pgaudit-kit/{row[0]}/{quote(row[1], safe='')}/{row[2]}"
 
 
-def seal(conn: psycopg.Connection[Any], batch: int = 10000) -> int:
-    """Seal everything sealable now (several blocks if needed). Returns the number of events sealed."""
+def seal(conn: psycopg.Connection[Any], batch: int = 10000, between: Callable[[], None] | None = None) -> int:
+    """Seal everything sealable now (several blocks if needed). Returns the number of events sealed.
+
+    *between* runs after each block (the follower renews its lease there while it works off a backlog)."""
     total = 0
     with db.translated_errors():
         while True:
@@ -36,6 +42,63 @@ def seal(conn: psycopg.Connection[Any], batch: int = 10000) -> int:
             total += sealed
             if sealed < batch:
                 return total
+            if between:
+                between()
+
+
+@dataclass
+class Follower:
+    """`seal --follow`: seals every *interval* seconds until *stop* is set, holding the seal lease meanwhile,
+    so that writers leave sealing to it instead of sealing at their commit (pgaudit_kit.seal_at_commit).
+
+    The lease outlives a missed renewal or two (a long seal, a slow server) and runs out soon after the
+    process dies, so that writers take sealing back by themselves; a clean stop gives it back at once."""
+
+    conn: psycopg.Connection[Any]
+    interval: float
+    stop: threading.Event
+    report: Callable[[str], None]
+    report_every: float = 60.0
+    sealed: int = 0
+
+    @property
+    def lease_seconds(self) -> int:
+        return max(10, math.ceil(self.interval * 5))
+
+    def run(self) -> int:
+        """Returns the number of events sealed."""
+        self.report(f"following: sealing every {self.interval:g} s; writers leave sealing to this process "
+                    f"(lease {self.lease_seconds} s)")
+        renewed = reported = time.monotonic()
+        sealed_since_report = 0
+        self._renew()
+        try:
+            while not self.stop.is_set():
+                if time.monotonic() - renewed >= self.lease_seconds / 3:
+                    self._renew()
+                    renewed = time.monotonic()
+                count = seal(self.conn, between=self._renew)
+                self.sealed += count
+                sealed_since_report += count
+                if time.monotonic() - reported >= self.report_every:
+                    self.report(f"sealed {sealed_since_report} events in the last {self.report_every:g} s; "
+                                f"{self._state()}")
+                    reported, sealed_since_report = time.monotonic(), 0
+                self.stop.wait(self.interval)
+        finally:
+            if not self.conn.closed and not self.conn.broken:
+                with db.translated_errors():
+                    self.conn.execute("SELECT pgaudit_kit.renew_seal_lease(0)")
+        self.report(f"stopped: sealed {self.sealed} events; {self._state()}")
+        return self.sealed
+
+    def _renew(self) -> None:
+        with db.translated_errors():
+            self.conn.execute("SELECT pgaudit_kit.renew_seal_lease(%s)", (self.lease_seconds,))
+
+    def _state(self) -> str:
+        state = backlog(self.conn)
+        return f"log size {state.tree_size}; {state.count} events not yet sealable"
 
 
 @dataclass

@@ -1,15 +1,20 @@
--- pgaudit-kit: pgaudit_kit.enable_table(table, excluded, redacted, truncate, capture_statement) -> boolean
+-- pgaudit-kit: pgaudit_kit.enable_table(table, excluded, redacted, truncate, capture_statement, capture_mode) -> boolean
 -- Enrols a table (or changes its options): validates everything first, then stores the options,
 -- generates the capture function and installs its triggers, all in the caller's transaction. Returns
 -- true when something changed (and records that as a control event), false when already enrolled with
 -- the same options. Inheritance children are enrolled with the same options.
+-- Capture mode: 'statement' (statement triggers with transition tables: set-based, the cheaper per row of
+-- a multi-row statement) or 'row' (row triggers: the cheaper per single-row statement, bench/RESULTS.md);
+-- NULL keeps the table's mode (statement for a new enrolment), so refreshes and re-binds keep it.
+-- Partitioned tables and inheritance trees are always captured by row triggers (see below).
 -- SECURITY DEFINER as the installing superuser: creating triggers on a user's table needs its owner's
 -- rights; EXECUTE is granted to pgaudit_kit_admin only.
 CREATE OR REPLACE FUNCTION pgaudit_kit.enable_table(p_table regclass,
                                          p_excluded_columns text[] DEFAULT '{}',
                                          p_redacted_columns text[] DEFAULT '{}',
                                          p_truncate text DEFAULT 'capture',
-                                         p_capture_statement boolean DEFAULT false) RETURNS boolean
+                                         p_capture_statement boolean DEFAULT false,
+                                         p_capture_mode text DEFAULT NULL) RETURNS boolean
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = '' AS $fn$
 DECLARE
   v_rel record;
@@ -64,6 +69,10 @@ BEGIN
   IF p_excluded_columns && p_redacted_columns THEN
     RAISE EXCEPTION 'pgaudit-kit: a column cannot be both excluded and redacted' USING ERRCODE = 'invalid_parameter_value';
   END IF;
+  IF p_capture_mode IS NOT NULL AND p_capture_mode NOT IN ('statement', 'row') THEN
+    RAISE EXCEPTION 'pgaudit-kit: capture mode must be statement or row, not %', p_capture_mode
+      USING ERRCODE = 'invalid_parameter_value';
+  END IF;
   IF p_truncate IS NULL OR p_truncate NOT IN ('capture', 'refuse') THEN
     RAISE EXCEPTION 'pgaudit-kit: truncate policy must be capture or refuse, not %', p_truncate
       USING ERRCODE = 'invalid_parameter_value';
@@ -81,11 +90,12 @@ BEGIN
   -- Transition tables are not allowed on inheritance children, and on an inheritance parent they
   -- would also hold the children's rows (recorded again by the children); partitioned tables need the
   -- partition of each row, which only row triggers see.
+  SELECT * INTO v_prev FROM pgaudit_kit.enrolled_table WHERE relid = p_table;
   v_mode := CASE WHEN v_rel.relkind = 'p'
                    OR EXISTS (SELECT FROM pg_catalog.pg_inherits i WHERE i.inhrelid = p_table OR i.inhparent = p_table)
-                 THEN 'row' ELSE 'statement' END;
-  SELECT * INTO v_prev FROM pgaudit_kit.enrolled_table WHERE relid = p_table;
+                 THEN 'row' ELSE COALESCE(p_capture_mode, v_prev.capture_mode, 'statement') END;
   v_changed := v_prev.relid IS NULL
+            OR v_prev.capture_mode IS DISTINCT FROM v_mode
             OR v_prev.excluded_columns IS DISTINCT FROM p_excluded_columns
             OR v_prev.redacted_columns IS DISTINCT FROM p_redacted_columns
             OR v_prev.truncate_policy IS DISTINCT FROM p_truncate
@@ -116,13 +126,13 @@ BEGIN
   FOR v_child IN SELECT i.inhrelid FROM pg_catalog.pg_inherits i JOIN pg_catalog.pg_class c ON c.oid = i.inhrelid
                   WHERE i.inhparent = p_table AND NOT c.relispartition LOOP
     v_changed := pgaudit_kit.enable_table(v_child::regclass, p_excluded_columns, p_redacted_columns, p_truncate,
-                                          p_capture_statement) OR v_changed;
+                                          p_capture_statement, p_capture_mode) OR v_changed;
   END LOOP;
   RETURN v_changed;
 END
 $fn$;
-REVOKE ALL ON FUNCTION pgaudit_kit.enable_table(regclass, text[], text[], text, boolean) FROM PUBLIC;
-COMMENT ON FUNCTION pgaudit_kit.enable_table(regclass, text[], text[], text, boolean) IS
+REVOKE ALL ON FUNCTION pgaudit_kit.enable_table(regclass, text[], text[], text, boolean, text) FROM PUBLIC;
+COMMENT ON FUNCTION pgaudit_kit.enable_table(regclass, text[], text[], text, boolean, text) IS
     'pgaudit-kit: enrol a table (or change its options); idempotent, transactional, recorded';
-GRANT EXECUTE ON FUNCTION pgaudit_kit.enable_table(regclass, text[], text[], text, boolean) TO pgaudit_kit_admin;
-GRANT EXECUTE ON FUNCTION pgaudit_kit.enable_table(regclass, text[], text[], text, boolean) TO pgaudit_kit_owner;
+GRANT EXECUTE ON FUNCTION pgaudit_kit.enable_table(regclass, text[], text[], text, boolean, text) TO pgaudit_kit_admin;
+GRANT EXECUTE ON FUNCTION pgaudit_kit.enable_table(regclass, text[], text[], text, boolean, text) TO pgaudit_kit_owner;

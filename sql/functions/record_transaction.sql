@@ -1,14 +1,13 @@
 -- pgaudit_kit.record_transaction() -- called by capture at a transaction's first audited statement and by
 -- control and DDL recording: refuses the transaction while the kit is locked down, then writes its row.
--- Checked once per transaction (later statements find the row): a transaction that had already written
+-- Checked once per transaction (later statements find it recorded): a transaction that had already written
 -- audited rows when the lockdown committed may finish; every one that starts writing after it is refused.
 CREATE OR REPLACE FUNCTION pgaudit_kit.record_transaction() RETURNS void
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = '' AS $fn$
 DECLARE
   v_lock record;
 BEGIN
-  IF EXISTS (SELECT FROM pgaudit_kit.transaction t
-              WHERE t.xid OPERATOR(pg_catalog.=) pg_catalog.pg_current_xact_id()) THEN
+  IF pgaudit_kit.transaction_recorded() THEN
     RETURN;
   END IF;
   SELECT l.locked, l.reason, l.acted_by, l.acted_at INTO v_lock

@@ -6,24 +6,30 @@
 -- max_prepared_transactions > 0: PREPARE TRANSACTION is refused after NOTIFY. A transaction that skips because
 -- another notified within 100 ms commits within about that time of it, and the watcher reads again 250 ms
 -- after each wake-up, so it is seen.
--- Sealing: at most every 200 ms, only under READ COMMITTED (a REPEATABLE READ / SERIALIZABLE writer must not
--- see extra serialization failures), only if the sealing lock is free (never waits for another writer), at
--- most 2000 events at a time. A sealing failure is reported as a WARNING; the events stay recorded, unsealed,
--- until the next seal (status reports the backlog).
+-- Sealing: never while a `seal --follow` process holds the seal lease (pgaudit_kit.seal_lease: sealing is then
+-- out of the writers' commit path); otherwise at most every 200 ms, only under READ COMMITTED (a REPEATABLE
+-- READ / SERIALIZABLE writer must not see extra serialization failures), only if the sealing lock is free
+-- (never waits for another writer), at most 2000 events at a time. A sealing failure is reported as a
+-- WARNING; the events stay recorded, unsealed, until the next seal (status reports the backlog).
+-- Leases are read with pg_sequence_last_value(), a plain expression rather than a query (NULL until a lease
+-- was first set, which compares as no lease): with a follower running, a commit runs no query here.
 CREATE OR REPLACE FUNCTION pgaudit_kit.seal_at_commit() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = '' AS $fn$
 DECLARE
+  v_now double precision := EXTRACT(epoch FROM pg_catalog.clock_timestamp());
   v_now_ms bigint;
 BEGIN
-  IF (SELECT s.last_value FROM pgaudit_kit.watch_lease s) > EXTRACT(epoch FROM pg_catalog.clock_timestamp())
+  IF pg_catalog.pg_sequence_last_value('pgaudit_kit.watch_lease'::regclass) > v_now
      AND pg_catalog.current_setting('max_prepared_transactions') = '0' THEN
-    v_now_ms := pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.clock_timestamp()) * 1000)::bigint;
-    IF v_now_ms - (SELECT s.last_value FROM pgaudit_kit.watch_notified s) >= 100 THEN
+    v_now_ms := pg_catalog.floor(v_now * 1000)::bigint;
+    IF v_now_ms - pg_catalog.pg_sequence_last_value('pgaudit_kit.watch_notified'::regclass) >= 100
+       OR pg_catalog.pg_sequence_last_value('pgaudit_kit.watch_notified'::regclass) IS NULL THEN
       PERFORM pg_catalog.setval('pgaudit_kit.watch_notified'::regclass, v_now_ms);
       PERFORM pg_catalog.pg_notify('pgaudit_kit_events', '');
     END IF;
   END IF;
-  IF pg_catalog.current_setting('transaction_isolation') <> 'read committed'
+  IF pg_catalog.pg_sequence_last_value('pgaudit_kit.seal_lease'::regclass) > v_now
+     OR pg_catalog.current_setting('transaction_isolation') <> 'read committed'
      OR EXISTS (SELECT FROM (SELECT b.sealed_at FROM pgaudit_kit.block b ORDER BY b.block_no DESC LIMIT 1) last
                  WHERE last.sealed_at > pg_catalog.clock_timestamp() - interval '200 milliseconds') THEN
     RETURN NULL;
@@ -38,6 +44,5 @@ END
 $fn$;
 ALTER FUNCTION pgaudit_kit.seal_at_commit() OWNER TO pgaudit_kit_owner;
 REVOKE ALL ON FUNCTION pgaudit_kit.seal_at_commit() FROM PUBLIC;
-COMMENT ON FUNCTION pgaudit_kit.seal_at_commit() IS 'pgaudit-kit: piggy-backed sealing at commit (try-lock, bounded)';
 COMMENT ON FUNCTION pgaudit_kit.seal_at_commit() IS
-    'pgaudit-kit: at commit, notify watchers (at most every 100 ms) and seal (try-lock, bounded)';
+    'pgaudit-kit: at commit, notify watchers (at most every 100 ms) and seal unless a follower does (try-lock, bounded)';

@@ -1,7 +1,5 @@
--- pgaudit-kit: the per-transaction who/where row, now behind the lockdown check.
-
--- pgaudit_kit.write_transaction_row() -- writes the who/where row of the current transaction once (the
--- body of v1's record_transaction). acting_role reads the "role" setting (SET ROLE) because inside a
+-- pgaudit_kit.write_transaction_row() -- writes the who/where row of the current transaction once and marks
+-- it written (pgaudit_kit.transaction_recorded()). acting_role reads the "role" setting (SET ROLE) because inside a
 -- SECURITY DEFINER function current_user is the kit owner, not the writer. Called directly only by
 -- paths that must work during a lockdown: lockdown, unlock, review events and maintenance.
 CREATE OR REPLACE FUNCTION pgaudit_kit.write_transaction_row() RETURNS void
@@ -11,8 +9,7 @@ DECLARE
   v_context jsonb;
   v_role text := pg_catalog.current_setting('role');
 BEGIN
-  IF EXISTS (SELECT FROM pgaudit_kit.transaction t
-              WHERE t.xid OPERATOR(pg_catalog.=) pg_catalog.pg_current_xact_id()) THEN
+  IF pgaudit_kit.transaction_recorded() THEN
     RETURN;
   END IF;
   IF v_context_text IS NOT NULL THEN
@@ -25,7 +22,12 @@ BEGIN
           NULLIF(pg_catalog.current_setting('pgaudit_kit.actor', true), ''),
           v_context, CASE WHEN v_context IS NULL THEN v_context_text END,
           NULLIF(pg_catalog.current_setting('application_name'), ''),
-          pg_catalog.inet_client_addr(), pg_catalog.inet_client_port(), pg_catalog.pg_backend_pid());
+          pg_catalog.inet_client_addr(), pg_catalog.inet_client_port(), pg_catalog.pg_backend_pid())
+  -- The row may exist although the marks say otherwise (a role that reset the setting itself): the arbiter
+  -- check reads with a dirty snapshot, which takes no SERIALIZABLE predicate lock, where a probe would.
+  ON CONFLICT (xid) DO NOTHING;
+  PERFORM pg_catalog.setval('pgaudit_kit.recorded_xact'::regclass, pg_catalog.pg_current_xact_id()::text::bigint);
+  PERFORM pg_catalog.set_config('pgaudit_kit.recorded_xact', pg_catalog.pg_current_xact_id()::text, true);
 END
 $fn$;
 ALTER FUNCTION pgaudit_kit.write_transaction_row() OWNER TO pgaudit_kit_owner;

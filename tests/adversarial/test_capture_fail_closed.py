@@ -154,3 +154,43 @@ def test_capture_triggers_are_enabled_always_and_security_definer(kit_conn: Conn
     for _name, enabled, secdef, config, owner in rows:
         assert enabled == "A" and secdef and owner == "pgaudit_kit_owner"
         assert 'search_path=""' in config
+
+
+FORGE_MARK = "SELECT set_config('pgaudit_kit.recorded_xact', pg_current_xact_id()::text, true)"
+WHO = "SELECT acting_role FROM pgaudit_kit.transaction WHERE xid = %s::xid8"
+
+
+def test_a_forged_recorded_mark_skips_neither_the_who_where_row_nor_the_lockdown(kit_conn: Conn, kit_db: str) -> None:
+    # Capture skips writing the who/where row (and the lockdown check) when the transaction-local setting
+    # pgaudit_kit.recorded_xact names the transaction. Any role may set it; only the kit can make currval()
+    # of the kit's sequence agree with it.
+    kit_conn.execute("CREATE TABLE t (id int PRIMARY KEY)")
+    enable(kit_conn, "t")
+    kit_conn.execute("DROP ROLE IF EXISTS app; CREATE ROLE app; GRANT INSERT ON t TO app")
+    try:
+        with psycopg.connect(kit_db, autocommit=True) as app:
+            app.execute("SET ROLE app")
+            # a session that never wrote an audited row: the forged mark is refused, the write with it
+            with pytest.raises(psycopg.errors.ObjectNotInPrerequisiteState, match="recorded_xact"), app.transaction():
+                app.execute(FORGE_MARK)
+                app.execute("INSERT INTO t VALUES (1)")
+            app.execute("INSERT INTO t VALUES (2)")
+            # a session that did: the mark names an older transaction, so this one is recorded as usual
+            with app.transaction():
+                app.execute(FORGE_MARK)
+                xid = app.execute("SELECT pg_current_xact_id()::text").fetchone()
+                app.execute("INSERT INTO t VALUES (3)")
+            assert xid is not None and kit_conn.execute(WHO, xid).fetchall() == [("app",)]
+            # and a lockdown still refuses it
+            assert kit_conn.execute("SELECT pgaudit_kit.lockdown('INC-9: forged marks')").fetchone() == (True,)
+            with pytest.raises(psycopg.errors.ObjectNotInPrerequisiteState, match="locked down"), app.transaction():
+                app.execute(FORGE_MARK)
+                app.execute("INSERT INTO t VALUES (4)")
+            # nor can the role set the kit's half of the mark
+            with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                app.execute("SELECT setval('pgaudit_kit.recorded_xact', pg_current_xact_id()::text::bigint)")
+        assert kit_conn.execute("SELECT pgaudit_kit.unlock('INC-9: done')").fetchone() == (True,)
+        assert kit_conn.execute("SELECT array_agg(id ORDER BY id) FROM t").fetchone() == ([2, 3],)
+        assert [e["operation"] for e in events(kit_conn)] == ["INSERT", "INSERT"]
+    finally:
+        kit_conn.execute("DROP OWNED BY app; DROP ROLE app")

@@ -95,6 +95,53 @@ def test_enable_is_idempotent_and_option_changes_are_recorded(kit_conn: Conn, ki
     assert events(kit_conn)[0]["new_row"] == {"id": "1"}
 
 
+CAPTURE_TRIGGERS = ("SELECT array_agg(tgname::text ORDER BY tgname) FROM pg_trigger "
+                    "WHERE tgrelid = %s::regclass AND tgname::text LIKE 'pgaudit\\_kit\\_capture\\_%%'")
+WRITES = ["INSERT INTO {t} VALUES (1, 'a', 1.5), (2, 'b', NULL)", "UPDATE {t} SET note = 'c' WHERE id = 1",
+          "UPDATE {t} SET amount = amount WHERE id = 2", "DELETE FROM {t} WHERE id = 2", "TRUNCATE {t}"]
+
+
+def _recorded(conn: Conn, table: str) -> list[tuple[Any, ...]]:
+    return [(e["operation"], e["pk"], e["old_row"], e["new_row"], e["changed_columns"])
+            for e in events(conn, f"table_name = '{table}' AND operation IN ('INSERT','UPDATE','DELETE','TRUNCATE')")]
+
+
+def test_capture_mode_row_records_what_statement_mode_records(kit_conn: Conn, kit_db: str) -> None:
+    for table in ("by_row", "by_statement"):
+        kit_conn.execute(f"CREATE TABLE {table} (id int PRIMARY KEY, note text, amount numeric)")
+    assert cli("enable", "by_row", "--capture-mode", "row", dsn=kit_db).exit_code == 0
+    assert cli("enable", "by_statement", dsn=kit_db).exit_code == 0
+    assert kit_conn.execute(CAPTURE_TRIGGERS, ("by_row",)).fetchone() == (
+        ["pgaudit_kit_capture_row", "pgaudit_kit_capture_truncate"],)
+    for table in ("by_row", "by_statement"):
+        for statement in WRITES:
+            kit_conn.execute(statement.format(t=table))
+    assert _recorded(kit_conn, "by_row") == _recorded(kit_conn, "by_statement")
+    assert len(_recorded(kit_conn, "by_row")) == 6
+    # the mode is kept by an enable without it, changed (and recorded) by one with it
+    assert "already enrolled" in cli("enable", "by_row", dsn=kit_db).stdout
+    assert cli("enable", "by_row", "--capture-mode", "statement", dsn=kit_db).exit_code == 0
+    modes = [e["details"]["options"]["capture_mode"]
+             for e in events(kit_conn, "operation = 'CONTROL' AND table_name = 'by_row'")]
+    assert modes == ["row", "statement"]
+    assert kit_conn.execute(CAPTURE_TRIGGERS, ("by_row",)).fetchone() == (
+        ["pgaudit_kit_capture_delete", "pgaudit_kit_capture_insert", "pgaudit_kit_capture_truncate",
+         "pgaudit_kit_capture_update"],)
+    verified = cli("verify", "--full", "--format", "json", dsn=kit_db)
+    assert verified.exit_code == 0 and json.loads(verified.stdout)["findings"] == []
+
+
+def test_statement_capture_is_refused_for_partitioned_tables(kit_conn: Conn, kit_db: str) -> None:
+    kit_conn.execute("CREATE TABLE m (id int, k int) PARTITION BY RANGE (k); "
+                     "CREATE TABLE m1 PARTITION OF m FOR VALUES FROM (0) TO (10)")
+    result = cli("enable", "m", "--capture-mode", "statement", dsn=kit_db)
+    assert result.exit_code == 2 and "captured by row triggers" in result.stderr
+    assert _enrolled(kit_conn) == []
+    assert cli("enable", "--schema", "public", "--capture-mode", "row", dsn=kit_db).exit_code == 2
+    with pytest.raises(psycopg.errors.InvalidParameterValue), kit_conn.transaction():
+        kit_conn.execute("SELECT pgaudit_kit.enable_table('m', p_capture_mode => 'rows')")
+
+
 def test_status_lists_enrolled_tables_with_options(kit_conn: Conn, kit_db: str) -> None:
     kit_conn.execute("CREATE TABLE t (id int, a int, b text, PRIMARY KEY (id, a))")
     cli("enable", "t", "--redact-columns", "b", "--capture-statement", dsn=kit_db)

@@ -34,12 +34,12 @@ USER_STATE = {
     "schemas": "SELECT array_agg(nspname::text ORDER BY nspname) FROM pg_namespace WHERE nspname NOT LIKE 'pg\\_%'"
                " AND nspname NOT IN ('pgaudit_kit', 'pgaudit_kit_guard')",
     "alembic": "SELECT array_agg(version_num ORDER BY version_num) FROM public.alembic_version",
-    "tables": "SELECT array_agg(c.oid::regclass::text ORDER BY 1) FROM pg_class c WHERE relnamespace IN ('app'::regnamespace, 'public'::regnamespace)",
+    "tables": "SELECT array_agg(c.oid::regclass::text ORDER BY c.oid::regclass::text) FROM pg_class c WHERE relnamespace IN ('app'::regnamespace, 'public'::regnamespace)",
     "triggers": "SELECT array_agg(tgname::text || ':' || tgenabled::text ORDER BY tgname) FROM pg_trigger WHERE NOT tgisinternal"
                 " AND tgrelid NOT IN (SELECT c.oid FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'pgaudit_kit')",
     "event_triggers": "SELECT array_agg(evtname::text || ':' || evtenabled::text ORDER BY evtname) FROM pg_event_trigger WHERE evtname NOT LIKE 'pgaudit\\_kit%'",
     "rows": "SELECT array_agg(name ORDER BY id) FROM app.items",
-    "functions": "SELECT array_agg(p.oid::regprocedure::text || md5(prosrc) ORDER BY 1) FROM pg_proc p WHERE pronamespace = 'app'::regnamespace",
+    "functions": "SELECT array_agg(p.oid::regprocedure::text || md5(prosrc) ORDER BY p.oid::regprocedure::text) FROM pg_proc p WHERE pronamespace = 'app'::regnamespace",
 }
 
 

@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import stat
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -199,3 +202,47 @@ def test_large_transactions_span_blocks_and_cannot_gain_events(audited: Conn, ki
                            ).fetchone() == (25,)
     report = json.loads(cli("verify", "--full", "--format", "json", dsn=kit_db).stdout)
     assert [(f["kind"], f["event_id"]) for f in report["findings"]] == [("event_inserted", forged[0])]
+
+
+LEASE = "SELECT pg_sequence_last_value('pgaudit_kit.seal_lease') > extract(epoch FROM now())"
+
+
+def test_writers_leave_sealing_to_a_follower_while_its_lease_is_valid(audited: Conn) -> None:
+    audited.execute("SELECT pgaudit_kit.renew_seal_lease(60)")
+    assert audited.execute(LEASE).fetchone() == (True,)
+    for i in range(3):
+        audited.execute("INSERT INTO t VALUES (%s, 'a')", (i,))
+        time.sleep(0.25)  # past the 200 ms between piggy-backed seals
+    assert audited.execute("SELECT count(*) FROM pgaudit_kit.block").fetchone() == (0,)
+    audited.execute("SELECT pgaudit_kit.renew_seal_lease(0)")  # given back: the next writer seals
+    assert audited.execute(LEASE).fetchone() == (False,)
+    audited.execute("INSERT INTO t VALUES (9, 'b')")
+    assert len(_sealed_ids(audited)) >= 3
+    with pytest.raises(psycopg.errors.InvalidParameterValue):
+        audited.execute("SELECT pgaudit_kit.renew_seal_lease(3601)")
+
+
+def test_seal_follow_seals_while_running_and_gives_the_lease_back_when_stopped(audited: Conn, kit_db: str) -> None:
+    follower = subprocess.Popen([sys.executable, "-m", "pgaudit_kit", "--dsn", kit_db, "seal", "--follow",
+                                 "--interval", "0.1"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 10
+        while audited.execute(LEASE).fetchone() != (True,):
+            assert time.monotonic() < deadline, "the follower never took the seal lease"
+            time.sleep(0.05)
+        audited.execute("INSERT INTO t SELECT g, 'x' FROM generate_series(1, 50) g")
+        audited.execute("INSERT INTO t VALUES (51, 'y')")  # a second writer commit: it must not seal itself
+        total = int(audited.execute("SELECT count(*) FROM pgaudit_kit.event").fetchone()[0])  # type: ignore[index]
+        while len(_sealed_ids(audited)) < total:
+            assert time.monotonic() < deadline, "the follower did not seal the new events"
+            time.sleep(0.05)
+        follower.send_signal(signal.SIGTERM)
+        out, err = follower.communicate(timeout=10)
+    finally:
+        if follower.poll() is None:
+            follower.kill()
+    assert follower.returncode == 0, err
+    assert out.splitlines()[0].startswith("following: sealing every 0.1 s")
+    assert out.splitlines()[-1] == f"stopped: sealed {total} events; log size {total}; 0 events not yet sealable"
+    assert audited.execute(LEASE).fetchone() == (False,)
+    assert cli("seal", "--interval", "1", dsn=kit_db).exit_code == 2  # --interval without --follow

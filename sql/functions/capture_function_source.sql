@@ -110,9 +110,11 @@ DECLARE
   v_ts timestamptz := pg_catalog.statement_timestamp();
   v_ipad bytea;
   v_opad bytea;
+  v_recorded boolean;
 BEGIN
   IF NOT pgaudit_kit.transaction_recorded() THEN
-    PERFORM pgaudit_kit.record_transaction();
+    -- an assignment is a plain expression, PERFORM a query (an executor started and stopped)
+    v_recorded := pgaudit_kit.record_transaction() IS NOT NULL;
   END IF;%4$s
   IF TG_OP = 'TRUNCATE' THEN%5$s%6$s
   END IF;

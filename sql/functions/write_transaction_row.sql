@@ -2,12 +2,17 @@
 -- it written (pgaudit_kit.transaction_recorded()). acting_role reads the "role" setting (SET ROLE) because inside a
 -- SECURITY DEFINER function current_user is the kit owner, not the writer. Called directly only by
 -- paths that must work during a lockdown: lockdown, unlock, review events and maintenance.
+-- On the write path, calls are assignments, not PERFORM (here setval and set_config; its callers assign
+-- `write_transaction_row() IS NOT NULL`, true for a void result): PERFORM runs its call as a query (an
+-- executor started and stopped), an assignment as a plain expression.
 CREATE OR REPLACE FUNCTION pgaudit_kit.write_transaction_row() RETURNS void
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = '' AS $fn$
 DECLARE
   v_context_text text := NULLIF(pg_catalog.current_setting('pgaudit_kit.context', true), '');
   v_context jsonb;
   v_role text := pg_catalog.current_setting('role');
+  v_xid bigint;
+  v_setting text;
 BEGIN
   IF pgaudit_kit.transaction_recorded() THEN
     RETURN;
@@ -26,8 +31,8 @@ BEGIN
   -- The row may exist although the marks say otherwise (a role that reset the setting itself): the arbiter
   -- check reads with a dirty snapshot, which takes no SERIALIZABLE predicate lock, where a probe would.
   ON CONFLICT (xid) DO NOTHING;
-  PERFORM pg_catalog.setval('pgaudit_kit.recorded_xact'::regclass, pg_catalog.pg_current_xact_id()::text::bigint);
-  PERFORM pg_catalog.set_config('pgaudit_kit.recorded_xact', pg_catalog.pg_current_xact_id()::text, true);
+  v_xid := pg_catalog.setval('pgaudit_kit.recorded_xact'::regclass, pg_catalog.pg_current_xact_id()::text::bigint);
+  v_setting := pg_catalog.set_config('pgaudit_kit.recorded_xact', pg_catalog.pg_current_xact_id()::text, true);
 END
 $fn$;
 ALTER FUNCTION pgaudit_kit.write_transaction_row() OWNER TO pgaudit_kit_owner;

@@ -32,6 +32,7 @@ CREATE SEQUENCE pgaudit_kit.seal_lease AS bigint MINVALUE 0 START 0 NO CYCLE;
 ALTER SEQUENCE pgaudit_kit.seal_lease OWNER TO pgaudit_kit_owner;
 COMMENT ON SEQUENCE pgaudit_kit.seal_lease IS
     'pgaudit-kit: Unix time until which a seal --follow process seals (writers do not seal at commit until then)';
+GRANT SELECT ON SEQUENCE pgaudit_kit.seal_lease TO pgaudit_kit_admin, pgaudit_kit_reader;
 -- The commit-time trigger gains a WHEN clause (sql/triggers/at_commit.sql), which the sources add by creating it
 -- anew: drop it here unless it was tampered with (disabled: an upgrade must not erase that evidence; verify
 -- reports it). Its pending event (this upgrade's own who/where row) fires first: PostgreSQL refuses to drop a

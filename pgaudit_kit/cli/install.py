@@ -96,6 +96,9 @@ def status(ctx: click.Context, output_format: str) -> None:
             age = log["oldest_unsealed_age_seconds"]
             click.echo(f"sealed log:         {log['tree_size']} events; {log['unsealed_events']} not yet sealed"
                        + (f" (oldest {age:.1f}s)" if age is not None else ""))
+            until = log["follower_lease_until"]
+            click.echo("sealed by:          " + (f"a follower (seal --follow), lease until {until}" if until
+                                                 else "writers at their commit (no seal --follow running)"))
         if report.auto_enrol_schemas:
             click.echo("auto-enrol schemas: " + ", ".join(s["schema_name"] for s in report.auto_enrol_schemas))
         if report.lockdown is not None:

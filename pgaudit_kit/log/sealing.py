@@ -127,6 +127,17 @@ def backlog(conn: psycopg.Connection[Any]) -> Backlog:
     return Backlog(int(row[0]), row[1], row[2], int(row[3]), row[4])
 
 
+def follower_lease(conn: psycopg.Connection[Any]) -> datetime | None:
+    """Until when a `seal --follow` process holds the seal lease (writers leave sealing to it), or None."""
+    if conn.execute("SELECT to_regclass('pgaudit_kit.seal_lease') IS NOT NULL").fetchone() != (True,):
+        return None  # a revision before 0008
+    row = conn.execute(
+        "SELECT to_timestamp(s.until) FROM (SELECT pg_sequence_last_value('pgaudit_kit.seal_lease') AS until) s "
+        "WHERE s.until > extract(epoch FROM clock_timestamp())"
+    ).fetchone()
+    return row[0] if row else None
+
+
 @dataclass
 class CheckpointResult:
     origin: str

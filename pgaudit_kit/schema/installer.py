@@ -23,7 +23,7 @@ from ..control import lockdown
 from ..core.errors import DriftFound, HistoryExists
 from ..core.names import KIT_ROLES
 from ..log import sealing
-from ..log.sealing import backlog
+from ..log.sealing import backlog, follower_lease
 from ..pg import db
 from ..pg.catalog import auto_enrol_schemas, capture_problems, enrolled_tables
 from .drift import Drift, upgrade_drift
@@ -269,10 +269,12 @@ def status(conn: psycopg.Connection[Any]) -> Status:
             problems += [p.message for p in capture_problems(conn)]
             if conn.execute("SELECT to_regclass('pgaudit_kit.block') IS NOT NULL").fetchone() == (True,):
                 state = backlog(conn)
+                follower = follower_lease(conn)
                 sealed_log = {"tree_size": state.tree_size, "unsealed_events": state.count,
                               "oldest_unsealed_age_seconds": None if state.age_seconds is None
                               else round(state.age_seconds, 3),
-                              "last_sealed_at": state.last_sealed_at.isoformat() if state.last_sealed_at else None}
+                              "last_sealed_at": state.last_sealed_at.isoformat() if state.last_sealed_at else None,
+                              "follower_lease_until": follower.isoformat() if follower else None}
             if conn.execute("SELECT to_regclass('pgaudit_kit.lockdown_event') IS NOT NULL").fetchone() == (True,):
                 current = lockdown.state(conn)
                 locked = current.as_dict()

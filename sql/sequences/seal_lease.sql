@@ -8,3 +8,5 @@ CREATE SEQUENCE pgaudit_kit.seal_lease AS bigint MINVALUE 0 START 0 NO CYCLE;
 ALTER SEQUENCE pgaudit_kit.seal_lease OWNER TO pgaudit_kit_owner;
 COMMENT ON SEQUENCE pgaudit_kit.seal_lease IS
     'pgaudit-kit: Unix time until which a seal --follow process seals (writers do not seal at commit until then)';
+-- status shows who seals; SELECT on a sequence reads it, it cannot move it
+GRANT SELECT ON SEQUENCE pgaudit_kit.seal_lease TO pgaudit_kit_admin, pgaudit_kit_reader;

@@ -118,6 +118,8 @@ def test_verify_and_prove_are_recorded_as_review_events_of_the_reviewer(roles: R
     kit_conn.execute("INSERT INTO accounts VALUES (1, 100)")
     verified = cli("verify", "--full", "--format", "json", dsn=roles.dsn(roles.reader))
     assert verified.exit_code == 0, verified.stdout + verified.stderr
+    status = cli("status", dsn=roles.dsn(roles.reader))  # a reviewer may read who seals (the seal lease)
+    assert status.exit_code == 0 and "sealed by:          writers at their commit" in status.stdout, status.stderr
     target = kit_conn.execute("SELECT max(id) FROM pgaudit_kit.event WHERE op = 'I'").fetchone()
     assert target is not None
     cli("seal", dsn=roles.kit_db)

@@ -207,15 +207,19 @@ def test_large_transactions_span_blocks_and_cannot_gain_events(audited: Conn, ki
 LEASE = "SELECT pg_sequence_last_value('pgaudit_kit.seal_lease') > extract(epoch FROM now())"
 
 
-def test_writers_leave_sealing_to_a_follower_while_its_lease_is_valid(audited: Conn) -> None:
+def test_writers_leave_sealing_to_a_follower_while_its_lease_is_valid(audited: Conn, kit_db: str) -> None:
+    assert "sealed by:          writers at their commit" in cli("status", dsn=kit_db).stdout
     audited.execute("SELECT pgaudit_kit.renew_seal_lease(60)")
     assert audited.execute(LEASE).fetchone() == (True,)
+    assert json.loads(cli("status", "--format", "json", dsn=kit_db).stdout)["sealed_log"]["follower_lease_until"]
+    assert "sealed by:          a follower (seal --follow), lease until" in cli("status", dsn=kit_db).stdout
     for i in range(3):
         audited.execute("INSERT INTO t VALUES (%s, 'a')", (i,))
         time.sleep(0.25)  # past the 200 ms between piggy-backed seals
     assert audited.execute("SELECT count(*) FROM pgaudit_kit.block").fetchone() == (0,)
     audited.execute("SELECT pgaudit_kit.renew_seal_lease(0)")  # given back: the next writer seals
     assert audited.execute(LEASE).fetchone() == (False,)
+    assert json.loads(cli("status", "--format", "json", dsn=kit_db).stdout)["sealed_log"]["follower_lease_until"] is None
     audited.execute("INSERT INTO t VALUES (9, 'b')")
     assert len(_sealed_ids(audited)) >= 3
     with pytest.raises(psycopg.errors.InvalidParameterValue):

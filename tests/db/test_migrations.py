@@ -39,6 +39,8 @@ FROZEN = {
     "migrations/versions/0007_v7_attached_ddl.py": "cb3f071c0c00e728e0be1eb9b21f6d1781331021058b2eea4026281fc19f90cf",
     "pgaudit_kit/shipped_functions/0007.json": "6b9b175a11edc854b840e6aa6e5c84e997545e46dbd104eaa84ab242ce738c42",
     "pgaudit_kit/shipped_functions/0006.json": "ff3cfd37a28c041975557a788e38d92892b3abc8d7d41cab981be9ff863a89cd",
+    "migrations/versions/0008_v8_write_path.py": "960f9f375431b38ead88725c062f85a67195d52e69e263ab872a8ffcc8d175d0",
+    "pgaudit_kit/shipped_functions/0008.json": "839493a8c942cc352902e3f5e956cae20eed0487212bbe6192972e06189cb206",
 }
 ROOT = Path(__file__).resolve().parents[2]
 CAPTURE = re.compile(r"pgaudit_kit\.capture_\d+\(\)")

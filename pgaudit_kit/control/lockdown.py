@@ -1,7 +1,8 @@
 """Lockdown: refuse every audited write until an admin unlocks, recorded with who and why.
 
 The state lives in the append-only table pgaudit_kit.lockdown_event; the check runs inside the kit's
-SQL (pgaudit_kit.record_transaction), so it holds for every client, not only this tool.
+SQL (pgaudit_kit.check_lockdown, before the first audited write of a transaction), so it holds for every
+client, not only this tool.
 """
 
 from __future__ import annotations

@@ -81,11 +81,22 @@ def test_transaction_table_unwritable(audited: Conn) -> None:
     _assert_write_refused(audited, "UPDATE accounts SET balance = 0", "permission denied for table transaction")
 
 
-def test_broken_kit_function(audited: Conn) -> None:
+@pytest.mark.parametrize(("function", "statement"), [
+    # what TRUNCATE capture (and the kit's own recording) calls before its first event
+    ("record_transaction()", "TRUNCATE accounts"),
+    # what the first statement of a transaction calls while writing its who/where row (with a context set)
+    ("parse_json_or_null(p_text text)",
+     "SELECT set_config('pgaudit_kit.context', '{\"request\": 1}', true); UPDATE accounts SET balance = 0"),
+])
+def test_broken_kit_function(audited: Conn, function: str, statement: str) -> None:
+    name, signature = function.split("(")
+    returns = audited.execute("SELECT pg_get_function_result(p.oid) FROM pg_proc p WHERE p.proname = %s"
+                              " AND p.pronamespace = 'pgaudit_kit'::regnamespace", (name,)).fetchone()
+    assert returns is not None
     with guards_off(audited):
-        audited.execute("""CREATE OR REPLACE FUNCTION pgaudit_kit.record_transaction() RETURNS void
+        audited.execute(f"""CREATE OR REPLACE FUNCTION pgaudit_kit.{name}({signature} RETURNS {returns[0]}
             LANGUAGE plpgsql SECURITY DEFINER SET search_path = '' AS $$ BEGIN PERFORM 1 / 0; END $$""")
-    _assert_write_refused(audited, "UPDATE accounts SET balance = 0", "division by zero", "record_transaction")
+    _assert_write_refused(audited, statement, "division by zero", name)
 
 
 def test_capture_function_dropped(audited: Conn) -> None:

@@ -58,7 +58,24 @@ BEGIN
                        ELSE ARRAY['pgaudit_kit_capture_row'] END || ARRAY['pgaudit_kit_capture_truncate'];
     -- the table itself, then each partition: its row-trigger clone and its own TRUNCATE trigger
     FOR t IN
-      SELECT x.rel, x.tgname, tr.tgenabled, tr.tgfoid
+      SELECT x.rel, x.tgname, tr.tgenabled, tr.tgfoid,
+             -- the trigger as install_capture_triggers creates it: timing, events and level (tgtype bits: 1 row,
+             -- 2 before, 4 insert, 8 delete, 16 update, 32 truncate), no WHEN condition, no column list, no
+             -- arguments, not a constraint trigger, the transition tables capture reads. Dropped and created
+             -- anew in one transaction, a trigger of that name could otherwise fire on fewer writes or none.
+             tr.tgtype IS DISTINCT FROM CASE x.tgname WHEN 'pgaudit_kit_capture_row' THEN 29
+                                                      WHEN 'pgaudit_kit_capture_insert' THEN 4
+                                                      WHEN 'pgaudit_kit_capture_update' THEN 16
+                                                      WHEN 'pgaudit_kit_capture_delete' THEN 8
+                                                      WHEN 'pgaudit_kit_capture_truncate' THEN 34 END
+             OR tr.tgqual IS NOT NULL OR tr.tgnargs <> 0 OR tr.tgconstraint <> 0
+             OR pg_catalog.cardinality(tr.tgattr::pg_catalog.int2[]) <> 0
+             OR tr.tgoldtable IS DISTINCT FROM CASE WHEN x.tgname IN ('pgaudit_kit_capture_update',
+                                                                      'pgaudit_kit_capture_delete')
+                                                    THEN 'pgaudit_kit_old' END
+             OR tr.tgnewtable IS DISTINCT FROM CASE WHEN x.tgname IN ('pgaudit_kit_capture_insert',
+                                                                      'pgaudit_kit_capture_update')
+                                                    THEN 'pgaudit_kit_new' END AS reshaped
         FROM (SELECT e.relid::regclass AS rel, n AS tgname FROM pg_catalog.unnest(v_expected) n
               UNION ALL
               SELECT p.relid, n FROM pg_catalog.pg_partition_tree(e.relid) p
@@ -77,6 +94,11 @@ BEGIN
         RETURN NEXT;
       ELSIF v_fn IS NOT NULL AND t.tgfoid <> v_fn THEN
         problem := pg_catalog.format('trigger %s on %s does not call the table''s capture function', t.tgname, t.rel);
+        RETURN NEXT;
+      ELSIF t.reshaped THEN
+        problem := pg_catalog.format('trigger %s on %s is not the one the kit creates (its timing, events, WHEN '
+                                     'condition, column list or transition tables differ): writes may go unrecorded',
+                                     t.tgname, t.rel);
         RETURN NEXT;
       END IF;
     END LOOP;

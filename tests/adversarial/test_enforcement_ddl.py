@@ -131,6 +131,42 @@ def test_dropped_capture_trigger_is_refused_at_commit_with_the_writes_it_hid(kit
     assert_capture_works(kit_conn, roles)
 
 
+# A capture trigger dropped and created anew under its own name, in one transaction, by a superuser: with a WHEN
+# condition, on fewer events or for one column, it would let writes through
+# unrecorded while still existing, enabled ALWAYS and calling the table's capture function.
+RESHAPED_TRIGGERS = [
+    pytest.param("app.t", "pgaudit_kit_capture_update",
+                 "AFTER UPDATE ON app.t REFERENCING OLD TABLE AS pgaudit_kit_old NEW TABLE AS pgaudit_kit_new "
+                 "FOR EACH STATEMENT WHEN (false)", "UPDATE app.t SET note = 'hidden' WHERE id = 1", id="when-false"),
+    pytest.param("app.pt", "pgaudit_kit_capture_row", "AFTER INSERT OR UPDATE OF k OR DELETE ON app.pt FOR EACH ROW",
+                 "UPDATE app.pt SET note = 'hidden' WHERE id = 1", id="column-list"),
+    pytest.param("app.pt", "pgaudit_kit_capture_row", "AFTER INSERT ON app.pt FOR EACH ROW",
+                 "DELETE FROM app.pt WHERE id = 1", id="fewer-events"),
+    pytest.param("app.t", "pgaudit_kit_capture_truncate", "BEFORE TRUNCATE ON app.t FOR EACH STATEMENT "
+                 "WHEN (false)", "TRUNCATE app.t", id="truncate-when-false"),
+]
+
+
+@pytest.mark.parametrize(("table", "trigger", "definition", "write"), RESHAPED_TRIGGERS)
+def test_capture_trigger_recreated_weaker_is_refused_at_commit(kit_conn: Conn, app_db: str, roles: Roles, table: str,
+                                                               trigger: str, definition: str, write: str) -> None:
+    row = kit_conn.execute("SELECT %s::regclass::oid", (table,)).fetchone()
+    assert row is not None
+    before = snapshot(kit_conn)
+    with connect(app_db, roles, "superuser") as conn:
+        conn.autocommit = False
+        conn.execute(sql.SQL("DROP TRIGGER {} ON {}").format(sql.Identifier(trigger), sql.SQL(table)))
+        conn.execute(sql.SQL("CREATE TRIGGER {} {} EXECUTE FUNCTION pgaudit_kit.{}()").format(
+            sql.Identifier(trigger), sql.SQL(definition), sql.Identifier(f"capture_{row[0]}")))
+        conn.execute(sql.SQL("ALTER TABLE {} ENABLE ALWAYS TRIGGER {}").format(sql.SQL(table), sql.Identifier(trigger)))
+        conn.execute(write)
+        with pytest.raises(psycopg.errors.InsufficientPrivilege) as caught:
+            conn.commit()
+        assert f"{trigger} on {table} is not the one the kit creates" in str(caught.value.diag.message_primary)
+    assert_unchanged(kit_conn, before)
+    assert_capture_works(kit_conn, roles)
+
+
 # ---------------------------------------------------------------------------------------------------
 # the kit's own schema, tables, functions and triggers: changed only by `pgaudit-kit install`
 

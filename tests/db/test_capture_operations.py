@@ -282,3 +282,36 @@ def test_copy_binary_large_batch_is_exact(accounts: Conn) -> None:
         copy.write(buf.getvalue())
     got = {(e["new_row"]["id"], e["new_row"]["owner"], e["new_row"]["balance"]) for e in events(accounts)}
     assert got == {(str(i), f"owner {i}", str(i * 3)) for i in range(1, 2001)}
+
+
+
+@pytest.mark.parametrize("mode", ["statement", "row"])
+def test_resetting_the_session_or_rolling_back_the_first_write_keeps_one_who_where_row(kit_conn: Conn,
+                                                                                      mode: str) -> None:
+    """Capture knows its transaction's who/where row is written from a transaction-local setting and currval():
+    RESET ALL clears the first, a rollback to a savepoint restores it but not the second. Either way the
+    transaction keeps writing, every write is recorded, and it has exactly one who/where row: the one written
+    first, or the one written after the first was rolled back."""
+    kit_conn.execute("CREATE TABLE acct (id int PRIMARY KEY, balance int NOT NULL)")
+    kit_conn.execute("SELECT pgaudit_kit.enable_table('acct', '{}', '{}', 'capture', false, %s)", (mode,))
+    xids = []
+    with kit_conn.transaction():
+        kit_conn.execute("SELECT set_config('pgaudit_kit.actor', 'first', true)")
+        kit_conn.execute("INSERT INTO acct VALUES (1, 10)")
+        kit_conn.execute("RESET ALL")
+        assert kit_conn.execute("SELECT current_setting('pgaudit_kit.recorded_xact', true)").fetchone() in [("",), (None,)]
+        kit_conn.execute("SELECT set_config('pgaudit_kit.actor', 'second', true)")
+        kit_conn.execute("INSERT INTO acct VALUES (2, 20)")
+        xids.append(kit_conn.execute("SELECT pg_current_xact_id()::text").fetchone())
+    with kit_conn.transaction():
+        with kit_conn.transaction():  # a savepoint around the transaction's first audited write, rolled back
+            kit_conn.execute("SELECT set_config('pgaudit_kit.actor', 'undone', true)")
+            kit_conn.execute("INSERT INTO acct VALUES (3, 30)")
+            raise psycopg.Rollback()
+        kit_conn.execute("SELECT set_config('pgaudit_kit.actor', 'after', true)")
+        kit_conn.execute("INSERT INTO acct VALUES (4, 40)")
+        xids.append(kit_conn.execute("SELECT pg_current_xact_id()::text").fetchone())
+    recorded = kit_conn.execute(
+        "SELECT t.xid::text, t.actor, array_agg(e.pk->>'id' ORDER BY e.id) FROM pgaudit_kit.transaction t "
+        "JOIN pgaudit_kit.event e ON e.xid = t.xid WHERE e.op = 'I' GROUP BY 1, 2 ORDER BY 1").fetchall()
+    assert recorded == [(xids[0][0], "first", ["1", "2"]), (xids[1][0], "after", ["4"])]

@@ -41,6 +41,8 @@ FROZEN = {
     "pgaudit_kit/shipped_functions/0006.json": "ff3cfd37a28c041975557a788e38d92892b3abc8d7d41cab981be9ff863a89cd",
     "migrations/versions/0008_v8_write_path.py": "960f9f375431b38ead88725c062f85a67195d52e69e263ab872a8ffcc8d175d0",
     "pgaudit_kit/shipped_functions/0008.json": "839493a8c942cc352902e3f5e956cae20eed0487212bbe6192972e06189cb206",
+    "migrations/versions/0009_v9_first_statement.py": "5c3447d34cff7bc80a8602b6a435b9353466aae6c03f82ccfe2117faacb89f7c",
+    "pgaudit_kit/shipped_functions/0009.json": "8e00118f4b58617ec421a6185a9ce702551d41729a0ff244be9affb45633f4fb",
 }
 ROOT = Path(__file__).resolve().parents[2]
 CAPTURE = re.compile(r"pgaudit_kit\.capture_\d+\(\)")

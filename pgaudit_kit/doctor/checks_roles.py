@@ -147,13 +147,13 @@ def check_redaction_key_readers(f: Facts) -> Item:
     findings: list[str] = []
     advice: list[str] = []
     if view:
-        findings.append(f"roles without a kit role that may read recorded history through pgaudit_kit.change: "
+        findings.append(f"roles without a kit role that may read recorded history through the kit's views: "
                         f"{_holders(view)}")
-        advice.append("Row-level security hides the kit's tables and the redaction key from them, but the view "
-                      "pgaudit_kit.change runs as the kit's owner: they read every recorded row image (redacted "
-                      "columns as digests), who did it and the statements, and such reads are not recorded as "
-                      "reviews. Revoke pg_read_all_data (or the grant) if they should not; give reviewers "
-                      "pgaudit-kit grant reader instead.")
+        advice.append("Row-level security hides the kit's tables and the redaction key from them, but the views "
+                      "(pgaudit_kit.change, recorded_event, staged_event) run as the kit's owner: they read every "
+                      "recorded row image (redacted columns as digests), who did it and the statements, and such "
+                      "reads are not recorded as reviews. Revoke pg_read_all_data (or the grant) if they should not; "
+                      "give reviewers pgaudit-kit grant reader instead.")
     if replication:
         findings.append(f"roles with REPLICATION (can copy the whole cluster, key included): {join_names(replication)}")
         advice.append("A base backup holds the redaction key and all history: keep replication roles and backups "

@@ -267,14 +267,15 @@ def _read_other_writers(conn: psycopg.Connection[Any]) -> list[dict[str, Any]]:
 
 
 def _read_history_view_readers(conn: psycopg.Connection[Any]) -> list[dict[str, Any]]:
-    """Roles (as for _read_privilege_holders) without a kit role that may read the view pgaudit_kit.change, e.g.
-    through pg_read_all_data. The view runs as its owner, the kit's owner, whom row-level security does not
-    restrict: it shows them every recorded event that the kit's tables hide from them."""
+    """Roles (as for _read_privilege_holders) without a kit role that may read one of the kit's views
+    (pgaudit_kit.change, recorded_event, staged_event), e.g. through pg_read_all_data. A view runs as its owner,
+    the kit's owner, whom row-level security does not restrict: it shows them every recorded event that the
+    kit's tables hide from them."""
     rows = _rows(conn, """
         WITH holders AS (
           SELECT h.oid, h.rolname::text AS holder, 'SELECT ON ' || v.oid::regclass::text AS privilege, true AS usable
             FROM pg_catalog.pg_class v CROSS JOIN pg_catalog.pg_roles h
-           WHERE v.relnamespace = 'pgaudit_kit'::regnamespace AND v.relname = 'change' AND v.relkind = 'v'
+           WHERE v.relnamespace = 'pgaudit_kit'::regnamespace AND v.relkind = 'v'
              AND pg_catalog.has_table_privilege(h.oid, v.oid, 'SELECT')
              AND pg_catalog.has_schema_privilege(h.oid, v.relnamespace, 'USAGE'))
         SELECT m.rolname::text AS role, m.rolcanlogin AS login, m.rolbypassrls AS bypassrls,

@@ -111,17 +111,25 @@ class Backlog:
 
 
 def backlog(conn: psycopg.Connection[Any]) -> Backlog:
+    """Recorded events not sealed yet: those in pgaudit_kit.event after the sealed position and those still in
+    chunks (counted from their id arrays, not expanded)."""
+    chunks = ("SELECT sum(cardinality(c.ids)), min(c.statement_ts) FROM pgaudit_kit.event_chunk c"
+              if conn.execute("SELECT to_regclass('pgaudit_kit.event_chunk') IS NOT NULL").fetchone() == (True,)
+              else "SELECT 0, NULL::timestamptz")  # a revision before 0010
     row = conn.execute(
         """
-        WITH last AS (SELECT * FROM pgaudit_kit.block ORDER BY block_no DESC LIMIT 1)
-        SELECT count(e.id), min(e.statement_ts),
+        WITH last AS (SELECT * FROM pgaudit_kit.block ORDER BY block_no DESC LIMIT 1),
+             waiting(n, oldest) AS (
+                 SELECT count(e.id), min(e.statement_ts) FROM pgaudit_kit.event e
+                  WHERE (e.xid, e.id) > COALESCE((SELECT (last_xid, last_event_id) FROM last), ('0'::xid8, 0::bigint))
+                 UNION ALL """ + chunks + """)
+        SELECT COALESCE(sum(w.n), 0), min(w.oldest),
                -- no interval (an extreme timestamp a superuser stored overflows one), no infinity (JSON has none)
-               LEAST(GREATEST((EXTRACT(epoch FROM clock_timestamp()) - EXTRACT(epoch FROM min(e.statement_ts)))::float8,
+               LEAST(GREATEST((EXTRACT(epoch FROM clock_timestamp()) - EXTRACT(epoch FROM min(w.oldest)))::float8,
                               -1e308), 1e308),
                COALESCE((SELECT tree_size FROM last), 0), (SELECT sealed_at FROM last)
-          FROM pgaudit_kit.event e
-         WHERE (e.xid, e.id) > COALESCE((SELECT (last_xid, last_event_id) FROM last), ('0'::xid8, 0::bigint))
-        """
+          FROM waiting w
+        """  # noqa: S608 -- constant SQL
     ).fetchone()
     assert row is not None
     return Backlog(int(row[0]), row[1], row[2], int(row[3]), row[4])

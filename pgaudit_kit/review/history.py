@@ -81,7 +81,7 @@ class RowHistory:
 
     def __iter__(self) -> Iterator[list[HistoryEntry]]:
         conn = self._conn
-        bounds = conn.execute(sql.SQL("SELECT min(e.id), max(e.id), count(*) FROM pgaudit_kit.event e WHERE ")
+        bounds = conn.execute(sql.SQL("SELECT min(e.id), max(e.id), count(*) FROM pgaudit_kit.recorded_event e WHERE ")
                               + self._row_sql, self._row_params).fetchone()
         if not bounds or bounds[0] is None:
             return
@@ -89,7 +89,7 @@ class RowHistory:
         start, hidden = first, 0
         if self.limit and total > self.limit:
             # the newest `limit` writes, plus the one before them (not shown) for the first one's gap
-            row = conn.execute(sql.SQL("SELECT e.id FROM pgaudit_kit.event e WHERE ") + self._row_sql
+            row = conn.execute(sql.SQL("SELECT e.id FROM pgaudit_kit.recorded_event e WHERE ") + self._row_sql
                                + sql.SQL(" ORDER BY e.id DESC OFFSET %s LIMIT 1"),
                                [*self._row_params, self.limit]).fetchone()
             assert row is not None

@@ -312,7 +312,7 @@ def _key_sets(conn: psycopg.Connection[Any], relids: list[int]) -> list[tuple[st
                                    "AND pk_columns IS NOT NULL", (relids,)).fetchall():
         sets.append(tuple(columns))
     if not sets:  # no longer enrolled (dropped, disabled): the key of any recorded event of it
-        row = conn.execute("SELECT pk FROM pgaudit_kit.event WHERE relid = ANY(%s::oid[]) AND pk IS NOT NULL "
+        row = conn.execute("SELECT pk FROM pgaudit_kit.recorded_event WHERE relid = ANY(%s::oid[]) AND pk IS NOT NULL "
                            "LIMIT 1", (relids,)).fetchone()
         if row and isinstance(row[0], dict):
             sets.append(tuple(row[0]))
@@ -329,7 +329,7 @@ SELECT_EVENTS = sql.SQL(
     " e.partition_name, e.pk, e.row_data, e.old_values, e.statement,"
     " t.xid IS NOT NULL, t.actor, t.acting_role, t.session_role, t.context::text, t.context_raw,"
     " t.application_name, pg_catalog.host(t.client_addr), t.client_port, t.backend_pid, t.xact_start"
-    " FROM pgaudit_kit.event e LEFT JOIN pgaudit_kit.transaction t ON t.xid = e.xid")
+    " FROM pgaudit_kit.recorded_event e LEFT JOIN pgaudit_kit.transaction t ON t.xid = e.xid")
 
 
 @dataclass

@@ -236,7 +236,7 @@ SELECT w.key, w.prev_id, w.id, w.prev_after, w.before
                                     WHEN e.op IN ('D', 'T') THEN e.row_data END AS before,
                                CASE WHEN p.part <> 'from' AND e.op IN ('I', 'U') THEN e.row_data END AS after,
                                p.part <> 'all' AS moved, e.xid, e.statement_ts AS ts
-                          FROM pgaudit_kit.event e
+                          FROM pgaudit_kit.recorded_event e
                          CROSS JOIN LATERAL pg_catalog.unnest(
                                  CASE WHEN e.op = 'U'
                                            AND e.old_values ?| ARRAY(SELECT pg_catalog.jsonb_object_keys(e.pk))

@@ -14,6 +14,10 @@ DECLARE
   v_body text;
   v_first text;
   v_truncate text;
+  v_chunked boolean;  -- statements of many rows are recorded as chunks (pgaudit_kit.event_chunk)
+  v_chunk_cols text := 'xid, statement_ts, op, relid, schema_name, table_name, partition_name, columns, pk_columns, '
+                       'id, ids, pks, images, old_images, statement';
+  v_chunk_fixed text;  -- columns and pk_columns
 BEGIN
   SELECT * INTO STRICT cfg FROM pgaudit_kit.enrolled_table WHERE relid = p_relid;
   SELECT pg_catalog.array_agg(a.attname::text ORDER BY a.attnum) INTO v_cols
@@ -35,31 +39,74 @@ BEGIN
   v_partition := pg_catalog.format(
       'CASE WHEN TG_RELID OPERATOR(pg_catalog.<>) %s::oid THEN TG_RELID::regclass::text END', p_relid);
   v_target := pg_catalog.format('%s::oid, %L, %L', p_relid, cfg.schema_name, cfg.table_name);
+  -- a chunk holds at least one recorded column (an array of empty rows cannot be built)
+  v_chunked := pg_catalog.cardinality(v_cols) > 0;
+  v_chunk_fixed := pg_catalog.format('%L::text[], %s', v_cols::text,
+                                     COALESCE(pg_catalog.format('%L::text[]', cfg.pk_columns::text), 'NULL'));
 
   IF cfg.capture_mode = 'statement' THEN
     v_body := pg_catalog.format($t$
-  IF TG_OP = 'INSERT' THEN
+  IF TG_OP = 'INSERT' THEN%9$s
     INSERT INTO pgaudit_kit.event (%1$s)
     SELECT v_xid, v_ts, 'I', %2$s, NULL, %3$s, %4$s, NULL, %5$s
-      FROM pgaudit_kit_new n;
-  ELSIF TG_OP = 'UPDATE' THEN
+      FROM pgaudit_kit_new n;%12$s
+  ELSIF TG_OP = 'UPDATE' THEN%10$s
     -- Transition tables list old and new versions of the updated rows in the same order.
     INSERT INTO pgaudit_kit.event (%1$s)
     SELECT v_xid, v_ts, 'U', %2$s, NULL, %3$s, %4$s, %6$s, %5$s
       FROM (SELECT pg_catalog.row_number() OVER () AS pgaudit_kit_rn, o.* FROM pgaudit_kit_old o) o
       JOIN (SELECT pg_catalog.row_number() OVER () AS pgaudit_kit_rn, n.* FROM pgaudit_kit_new n) n
-        ON n.pgaudit_kit_rn OPERATOR(pg_catalog.=) o.pgaudit_kit_rn;
-  ELSIF TG_OP = 'DELETE' THEN
+        ON n.pgaudit_kit_rn OPERATOR(pg_catalog.=) o.pgaudit_kit_rn;%12$s
+  ELSIF TG_OP = 'DELETE' THEN%11$s
     INSERT INTO pgaudit_kit.event (%1$s)
     SELECT v_xid, v_ts, 'D', %2$s, NULL, %7$s, %8$s, NULL, %5$s
-      FROM pgaudit_kit_old o;$t$,
+      FROM pgaudit_kit_old o;%12$s$t$,
       v_cols_list, v_target,
       pgaudit_kit.pk_sql(cfg.pk_columns, v_bpchar, 'n'),
       pgaudit_kit.image_sql(v_cols, v_bpchar, cfg.redacted_columns, 'n', 'v_ipad', 'v_opad'),
       v_stmt,
       pgaudit_kit.old_values_sql(v_cols, v_bpchar, cfg.redacted_columns, 'o', 'n', 'v_ipad', 'v_opad'),
       pgaudit_kit.pk_sql(cfg.pk_columns, v_bpchar, 'o'),
-      pgaudit_kit.image_sql(v_cols, v_bpchar, cfg.redacted_columns, 'o', 'v_ipad', 'v_opad'));
+      pgaudit_kit.image_sql(v_cols, v_bpchar, cfg.redacted_columns, 'o', 'v_ipad', 'v_opad'),
+      -- a statement of 32 rows or more: chunks of up to 1,024 rows, each row's event id drawn as it would
+      -- have been for its event (the probe reads at most 32 rows of the transition table)
+      CASE WHEN v_chunked THEN pg_catalog.format($c$
+    IF EXISTS (SELECT FROM pgaudit_kit_new OFFSET 31) THEN
+      INSERT INTO pgaudit_kit.event_chunk (%1$s)
+      SELECT v_xid, v_ts, 'I', %2$s, NULL, %3$s, pg_catalog.min(n.pgaudit_kit_id), pg_catalog.array_agg(n.pgaudit_kit_id),
+             %4$s, pg_catalog.array_agg(%5$s), NULL, %6$s
+        FROM (SELECT pg_catalog.nextval('pgaudit_kit.event_id_seq'::regclass) AS pgaudit_kit_id,
+                     pg_catalog.row_number() OVER () AS pgaudit_kit_rn, n.* FROM pgaudit_kit_new n) n
+       GROUP BY (n.pgaudit_kit_rn OPERATOR(pg_catalog.-) 1) OPERATOR(pg_catalog./) 1024;
+    ELSE$c$, v_chunk_cols, v_target, v_chunk_fixed,
+          pgaudit_kit.chunk_keys_sql(cfg.pk_columns, v_bpchar, 'n'),
+          pgaudit_kit.values_sql(v_cols, v_bpchar, cfg.redacted_columns, 'n', 'v_ipad', 'v_opad'), v_stmt) ELSE '' END,
+      CASE WHEN v_chunked THEN pg_catalog.format($c$
+    IF EXISTS (SELECT FROM pgaudit_kit_new OFFSET 31) THEN
+      INSERT INTO pgaudit_kit.event_chunk (%1$s)
+      SELECT v_xid, v_ts, 'U', %2$s, NULL, %3$s, pg_catalog.min(n.pgaudit_kit_id), pg_catalog.array_agg(n.pgaudit_kit_id),
+             %4$s, pg_catalog.array_agg(%5$s), pg_catalog.array_agg(%6$s), %7$s
+        FROM (SELECT pg_catalog.row_number() OVER () AS pgaudit_kit_rn, o.* FROM pgaudit_kit_old o) o
+        JOIN (SELECT pg_catalog.nextval('pgaudit_kit.event_id_seq'::regclass) AS pgaudit_kit_id,
+                     pg_catalog.row_number() OVER () AS pgaudit_kit_rn, n.* FROM pgaudit_kit_new n) n
+          ON n.pgaudit_kit_rn OPERATOR(pg_catalog.=) o.pgaudit_kit_rn
+       GROUP BY (n.pgaudit_kit_rn OPERATOR(pg_catalog.-) 1) OPERATOR(pg_catalog./) 1024;
+    ELSE$c$, v_chunk_cols, v_target, v_chunk_fixed,
+          pgaudit_kit.chunk_keys_sql(cfg.pk_columns, v_bpchar, 'n'),
+          pgaudit_kit.values_sql(v_cols, v_bpchar, cfg.redacted_columns, 'n', 'v_ipad', 'v_opad'),
+          pgaudit_kit.values_sql(v_cols, v_bpchar, cfg.redacted_columns, 'o', 'v_ipad', 'v_opad'), v_stmt) ELSE '' END,
+      CASE WHEN v_chunked THEN pg_catalog.format($c$
+    IF EXISTS (SELECT FROM pgaudit_kit_old OFFSET 31) THEN
+      INSERT INTO pgaudit_kit.event_chunk (%1$s)
+      SELECT v_xid, v_ts, 'D', %2$s, NULL, %3$s, pg_catalog.min(o.pgaudit_kit_id), pg_catalog.array_agg(o.pgaudit_kit_id),
+             %4$s, pg_catalog.array_agg(%5$s), NULL, %6$s
+        FROM (SELECT pg_catalog.nextval('pgaudit_kit.event_id_seq'::regclass) AS pgaudit_kit_id,
+                     pg_catalog.row_number() OVER () AS pgaudit_kit_rn, o.* FROM pgaudit_kit_old o) o
+       GROUP BY (o.pgaudit_kit_rn OPERATOR(pg_catalog.-) 1) OPERATOR(pg_catalog./) 1024;
+    ELSE$c$, v_chunk_cols, v_target, v_chunk_fixed,
+          pgaudit_kit.chunk_keys_sql(cfg.pk_columns, v_bpchar, 'o'),
+          pgaudit_kit.values_sql(v_cols, v_bpchar, cfg.redacted_columns, 'o', 'v_ipad', 'v_opad'), v_stmt) ELSE '' END,
+      CASE WHEN v_chunked THEN E'\n    END IF;' ELSE '' END);
   ELSE
     v_body := pg_catalog.format($t$
   IF TG_OP = 'INSERT' THEN
@@ -89,14 +136,23 @@ BEGIN
       pg_catalog.format('%I.%I', cfg.schema_name, cfg.table_name));
   ELSE
     -- The trigger fires on each truncated table (every partition too), before its rows are gone; the
-    -- relation is only known at run time, so this one statement is dynamic.
+    -- relation is only known at run time, so this one statement is dynamic. Its rows go in chunks.
     v_truncate := pg_catalog.format($t$
-    EXECUTE %1$L || TG_RELID::regclass::text || ' r'
+    EXECUTE %1$L || TG_RELID::regclass::text || %4$L
       USING v_xid, v_ts, v_ipad, v_opad, %2$s, %3$s;$t$,
-      pg_catalog.format('INSERT INTO pgaudit_kit.event (%s) SELECT $1, $2, ''T'', %s, $6, %s, %s, NULL, $5 FROM ONLY ',
+      CASE WHEN v_chunked THEN pg_catalog.format(
+          'INSERT INTO pgaudit_kit.event_chunk (%s) SELECT $1, $2, ''T'', %s, $6, %s, pg_catalog.min(r.pgaudit_kit_id), '
+          'pg_catalog.array_agg(r.pgaudit_kit_id), %s, pg_catalog.array_agg(%s), NULL, $5 '
+          'FROM (SELECT pg_catalog.nextval(''pgaudit_kit.event_id_seq''::regclass) AS pgaudit_kit_id, '
+          'pg_catalog.row_number() OVER () AS pgaudit_kit_rn, r.* FROM ONLY ',
+          v_chunk_cols, v_target, v_chunk_fixed, pgaudit_kit.chunk_keys_sql(cfg.pk_columns, v_bpchar, 'r'),
+          pgaudit_kit.values_sql(v_cols, v_bpchar, cfg.redacted_columns, 'r', '$3', '$4'))
+      ELSE pg_catalog.format('INSERT INTO pgaudit_kit.event (%s) SELECT $1, $2, ''T'', %s, $6, %s, %s, NULL, $5 FROM ONLY ',
           v_cols_list, v_target, pgaudit_kit.pk_sql(cfg.pk_columns, v_bpchar, 'r'),
-          pgaudit_kit.image_sql(v_cols, v_bpchar, cfg.redacted_columns, 'r', '$3', '$4')),
-      v_stmt, v_partition);
+          pgaudit_kit.image_sql(v_cols, v_bpchar, cfg.redacted_columns, 'r', '$3', '$4')) END,
+      v_stmt, v_partition,
+      CASE WHEN v_chunked
+        THEN ' r) r GROUP BY (r.pgaudit_kit_rn OPERATOR(pg_catalog.-) 1) OPERATOR(pg_catalog./) 1024' ELSE ' r' END);
   END IF;
 
   -- The body runs in one of two forms: a transaction's first audited statement also writes the transaction's
@@ -112,7 +168,7 @@ LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = ''%7$s
 AS $capture$
 #variable_conflict use_variable
--- pgaudit-kit capture v7 for %2$s (%3$s mode), generated by pgaudit_kit.capture_function_source. Do not edit:
+-- pgaudit-kit capture v8 for %2$s (%3$s mode), generated by pgaudit_kit.capture_function_source. Do not edit:
 -- verification compares this text with a fresh generation.
 DECLARE
   v_xid xid8 := pg_catalog.pg_current_xact_id();

@@ -1,8 +1,8 @@
 -- pgaudit-kit: SQL fragment builders used only by pgaudit_kit.capture_function_source.
 --   column_text_sql: a column's exact text output. ::text for every type except bpchar (and domains
 --                    over it), whose cast to text strips trailing blanks: those go through bpcharout.
---   image_sql: jsonb object {column: text output} of a row (redacted columns as keyed digests);
---              jsonb_build_object takes at most 100 arguments, so columns go in chunks of 50.
+--   values_sql: text[] of a row's recorded values (redacted columns as keyed digests);
+--   image_sql: jsonb object {column: recorded value} of a row, jsonb_object of the names and values_sql.
 --   pk_sql: jsonb object of the primary key columns, or NULL for tables without one.
 --   old_values_sql: the old image minus the columns whose text output did not change.
 -- All columns are referenced qualified by an alias (alias.column), so no column name can collide

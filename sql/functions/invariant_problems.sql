@@ -107,8 +107,10 @@ BEGIN
   FOR t IN
     SELECT x.rel, x.tgname, tr.tgenabled
       FROM (SELECT pg_catalog.to_regclass('pgaudit_kit.' || r) AS rel, 'pgaudit_kit_guard' AS tgname
-              FROM pg_catalog.unnest(ARRAY['install', 'transaction', 'event', 'block', 'checkpoint', 'maintenance',
-                                           'lockdown_event', 'redaction_key', 'enrolled_table', 'auto_enrol_schema']) r
+              FROM pg_catalog.unnest(ARRAY['install', 'transaction', 'event', 'event_chunk', 'block', 'checkpoint',
+                                           'maintenance', 'lockdown_event', 'redaction_key', 'enrolled_table',
+                                           'auto_enrol_schema']) r
+            UNION ALL SELECT 'pgaudit_kit.event_chunk'::regclass, 'pgaudit_kit_chunk_loss'
             UNION ALL SELECT 'pgaudit_kit.transaction'::regclass, 'pgaudit_kit_seal_at_commit'
             UNION ALL SELECT 'pgaudit_kit.pending_check'::regclass, 'pgaudit_kit_check_invariants') x
       LEFT JOIN pg_catalog.pg_trigger tr ON tr.tgrelid = x.rel AND tr.tgname = x.tgname
@@ -146,7 +148,8 @@ BEGIN
         SELECT 'FORCE ROW LEVEL SECURITY' WHERE c.relforcerowsecurity
         UNION ALL
         SELECT 'switched-off row-level security' WHERE NOT c.relrowsecurity AND c.relname IN (
-            'install', 'transaction', 'event', 'block', 'checkpoint', 'maintenance', 'lockdown_event', 'redaction_key',
+            'install', 'transaction', 'event', 'event_chunk', 'block', 'checkpoint', 'maintenance', 'lockdown_event',
+            'redaction_key',
             'enrolled_table', 'auto_enrol_schema', 'pending_check')) x
      WHERE c.relnamespace = 'pgaudit_kit'::regnamespace AND c.relkind IN ('r', 'p', 'v')
      ORDER BY 1, 2

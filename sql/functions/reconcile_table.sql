@@ -195,7 +195,7 @@ BEGIN
                                                          pg_catalog.unnest(CASE WHEN e.op = 'U' AND e.old_values ?| $7
                                                                                 THEN '{f,t}'::boolean[]
                                                                                 ELSE '{f}'::boolean[] END) AS moved
-                                                    FROM pgaudit_kit.event e
+                                                    FROM pgaudit_kit.recorded_event e
                                                    WHERE %7$s AND e.op IN ('I', 'U', 'D', 'T')) e) x
                                   WINDOW k AS (PARTITION BY x.pk ORDER BY x.event_id DESC)
                                    ORDER BY x.pk, x.event_id DESC) w) z) y) r ON r.pk = l.pk
@@ -232,7 +232,7 @@ BEGIN
     -- compared: the recorded columns every replayed image has, redacted alike in all of them
     EXECUTE pg_catalog.format($q$
       SELECT COALESCE(pg_catalog.array_agg(DISTINCT k.c), '{}')
-        FROM (SELECT e.row_data FROM pgaudit_kit.event e
+        FROM (SELECT e.row_data FROM pgaudit_kit.recorded_event e
                WHERE %s AND e.op IN ('I', 'U', 'D', 'T') AND NOT e.row_data ?& $10) e
         CROSS JOIN pg_catalog.unnest($10) AS k(c)
        WHERE NOT e.row_data ? k.c$q$, v_events)
@@ -269,7 +269,7 @@ BEGIN
                                     FROM (SELECT e.id, e.op, e.row_data, e.old_values,
                                                  pg_catalog.unnest(CASE WHEN e.op = 'U' THEN '{t,f}'::boolean[]
                                                                         ELSE '{f}'::boolean[] END) AS before
-                                            FROM pgaudit_kit.event e
+                                            FROM pgaudit_kit.recorded_event e
                                            WHERE %6$s AND e.op IN ('I', 'U', 'D', 'T')) e) d) s
                    GROUP BY s.image) r ON r.image = l.image) x
        WHERE x.diff <> 0

@@ -30,6 +30,11 @@ DECLARE
   v_new_xid xid8;
   v_cap_id bigint;
   v_now timestamptz := pg_catalog.clock_timestamp();
+  v_horizon xid8;             -- transactions below it have ended: taken once, for the chunks and the events alike
+  v_expand_xid xid8;          -- the last chunk expanded by this call
+  v_expand_id bigint;
+  v_stop_xid xid8;            -- the first chunk left: the events from its position on wait for it
+  v_stop_id bigint;
 BEGIN
   IF p_wait THEN
     PERFORM pg_catalog.pg_advisory_xact_lock(1885823850);  -- 'pgks': the sealing lock
@@ -48,6 +53,28 @@ BEGIN
     v_prev := v_last.block_hash;
   END IF;
   v_first := v_size;
+  v_horizon := pg_catalog.pg_snapshot_xmin(pg_catalog.pg_current_snapshot());
+  -- Chunks (pgaudit_kit.event_chunk: statements of many rows) of ended transactions become events first, whole
+  -- chunks in (xid, id) order, up to about p_max_events events; the events of a chunk left for a later call, and
+  -- all that follow them, wait for it, so the log's order is the order in which they were recorded.
+  SELECT c.xid, c.id INTO v_expand_xid, v_expand_id
+    FROM (SELECT c.xid, c.id, pg_catalog.sum(pg_catalog.cardinality(c.ids)) OVER (ORDER BY c.xid, c.id)
+                              - pg_catalog.cardinality(c.ids) AS before
+            FROM pgaudit_kit.event_chunk c WHERE c.xid < v_horizon) c
+   WHERE c.before < p_max_events
+   ORDER BY c.xid DESC, c.id DESC LIMIT 1;
+  IF FOUND THEN
+    INSERT INTO pgaudit_kit.event OVERRIDING SYSTEM VALUE
+    SELECT e.* FROM pgaudit_kit.event_chunk c CROSS JOIN LATERAL pgaudit_kit.chunk_events(c) e
+     WHERE (c.xid, c.id) <= (v_expand_xid, v_expand_id);
+    DELETE FROM pgaudit_kit.event_chunk c WHERE (c.xid, c.id) <= (v_expand_xid, v_expand_id);
+  END IF;
+  SELECT c.xid, c.id INTO v_stop_xid, v_stop_id
+    FROM pgaudit_kit.event_chunk c WHERE c.xid < v_horizon ORDER BY c.xid, c.id LIMIT 1;
+  IF NOT FOUND THEN
+    v_stop_xid := v_horizon;
+    v_stop_id := 0;
+  END IF;
   -- the last id of the sealed transaction's events still to seal (NULL: none left)
   SELECT pg_catalog.max(r.id) INTO v_cap_id
     FROM (SELECT r.id FROM pgaudit_kit.event r WHERE r.xid = v_last_xid AND r.id > v_last_id
@@ -62,7 +89,7 @@ BEGIN
                  pg_catalog.sha256('\x00'::bytea OPERATOR(pg_catalog.||) pgaudit_kit.event_leaf_input(e, t)) AS leaf
             FROM pgaudit_kit.event e LEFT JOIN pgaudit_kit.transaction t ON t.xid = e.xid
            WHERE (e.xid, e.id) > (v_last_xid, v_last_id)
-             AND e.xid < pg_catalog.pg_snapshot_xmin(pg_catalog.pg_current_snapshot())
+             AND (e.xid, e.id) < (v_stop_xid, v_stop_id)
              AND (e.xid > v_last_xid OR e.id <= v_cap_id)
            ORDER BY e.xid, e.id
            LIMIT p_max_events) b;
@@ -81,8 +108,10 @@ BEGIN
   ELSE
     v_last_xid := v_new_xid;
     v_xid_sealed := v_taken_of_last;
-    -- the transaction has ended (its xid is below the horizon): this is all it will ever have
-    v_xid_events := (SELECT pg_catalog.count(*) FROM pgaudit_kit.event e WHERE e.xid = v_last_xid);
+    -- the transaction has ended (its xid is below the horizon): this is all it will ever have, its chunks' included
+    v_xid_events := (SELECT pg_catalog.count(*) FROM pgaudit_kit.event e WHERE e.xid = v_last_xid)
+                    + COALESCE((SELECT pg_catalog.sum(pg_catalog.cardinality(c.ids)) FROM pgaudit_kit.event_chunk c
+                                 WHERE c.xid = v_last_xid), 0);
   END IF;
   -- RFC 9162 append, a level at a time. Bit k of the tree size is set when the frontier holds a complete
   -- subtree of 2^k leaves: v_levels[k + 1]. At level k the new nodes start at index v_pos (the old size

@@ -10,7 +10,7 @@ DO $rls$
 DECLARE
   t text;
 BEGIN
-  FOREACH t IN ARRAY ARRAY['install', 'transaction', 'event', 'block', 'checkpoint', 'maintenance', 'lockdown_event',
+  FOREACH t IN ARRAY ARRAY['install', 'transaction', 'event', 'event_chunk', 'block', 'checkpoint', 'maintenance', 'lockdown_event',
                            'redaction_key', 'enrolled_table', 'auto_enrol_schema', 'pending_check'] LOOP
     IF t IN ('redaction_key', 'pending_check') THEN
       -- no policy at all: nobody but the owner sees a row

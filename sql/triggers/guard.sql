@@ -9,13 +9,16 @@ DECLARE
   v_function text;
   v_events text;
 BEGIN
-  FOREACH t IN ARRAY ARRAY['install', 'transaction', 'event', 'block', 'checkpoint', 'maintenance',
+  FOREACH t IN ARRAY ARRAY['install', 'transaction', 'event', 'event_chunk', 'block', 'checkpoint', 'maintenance',
                            'lockdown_event', 'redaction_key', 'enrolled_table', 'auto_enrol_schema'] LOOP
     CONTINUE WHEN EXISTS (SELECT FROM pg_catalog.pg_trigger g
                            WHERE g.tgrelid = pg_catalog.format('pgaudit_kit.%I', t)::regclass
                              AND g.tgname = 'pgaudit_kit_guard');
     IF t IN ('enrolled_table', 'auto_enrol_schema') THEN
       v_function := 'guard_config_change'; v_events := 'INSERT OR UPDATE OR DELETE OR TRUNCATE';
+    ELSIF t = 'event_chunk' THEN
+      -- DELETE is checked after the fact (pgaudit_kit_chunk_loss below): sealing deletes what it has written
+      v_function := 'refuse_history_change'; v_events := 'UPDATE OR TRUNCATE';
     ELSE
       v_function := 'refuse_history_change'; v_events := 'UPDATE OR DELETE OR TRUNCATE';
     END IF;
@@ -23,5 +26,11 @@ BEGIN
       FOR EACH STATEMENT EXECUTE FUNCTION pgaudit_kit.%I()', v_events, t, v_function);
     EXECUTE pg_catalog.format('ALTER TABLE pgaudit_kit.%I ENABLE ALWAYS TRIGGER pgaudit_kit_guard', t);
   END LOOP;
+  IF NOT EXISTS (SELECT FROM pg_catalog.pg_trigger g WHERE g.tgrelid = 'pgaudit_kit.event_chunk'::regclass
+                    AND g.tgname = 'pgaudit_kit_chunk_loss') THEN
+    CREATE TRIGGER pgaudit_kit_chunk_loss AFTER DELETE ON pgaudit_kit.event_chunk REFERENCING OLD TABLE AS pgaudit_kit_gone
+      FOR EACH STATEMENT EXECUTE FUNCTION pgaudit_kit.refuse_chunk_loss();
+    ALTER TABLE pgaudit_kit.event_chunk ENABLE ALWAYS TRIGGER pgaudit_kit_chunk_loss;
+  END IF;
 END
 $guards$;

@@ -1,4 +1,4 @@
--- pgaudit-kit: pgaudit_kit.change -- recorded events joined with their transaction, with the old
+-- pgaudit-kit: pgaudit_kit.change -- recorded events (pgaudit_kit.recorded_event) joined with their transaction, with the old
 -- and new images spelled out and the changed columns listed. The view reviewers read.
 CREATE OR REPLACE VIEW pgaudit_kit.change AS
 SELECT e.id,
@@ -27,7 +27,7 @@ SELECT e.id,
        t.client_port,
        t.backend_pid,
        t.xact_start
-  FROM pgaudit_kit.event e
+  FROM pgaudit_kit.recorded_event e
   LEFT JOIN pgaudit_kit.transaction t ON t.xid = e.xid;
 ALTER VIEW pgaudit_kit.change OWNER TO pgaudit_kit_owner;
 COMMENT ON VIEW pgaudit_kit.change IS 'pgaudit-kit: recorded changes with who/where, old and new rows, changed columns';

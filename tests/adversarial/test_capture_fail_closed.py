@@ -25,9 +25,12 @@ def audited(kit_conn: Conn) -> Iterator[Conn]:
 
 
 def _event_count(conn: Conn) -> Any:
-    table = "pgaudit_kit.event" if conn.execute("SELECT to_regclass('pgaudit_kit.event')").fetchone() != (None,) \
-        else "pgaudit_kit.event_gone"
-    return conn.execute(f"SELECT count(*) FROM {table}").fetchone()
+    """Rows of the event table and of the chunk table (each under its own name or the one a test renamed it to)."""
+    counts = []
+    for table in ("event", "event_gone", "event_chunk", "event_chunk_gone"):
+        if conn.execute("SELECT to_regclass(%s)", (f"pgaudit_kit.{table}",)).fetchone() != (None,):
+            counts.append(conn.execute(f"SELECT count(*) FROM pgaudit_kit.{table}").fetchone())
+    return counts
 
 
 def _assert_write_refused(conn: Conn, statement: str, *needles: str) -> None:
@@ -45,16 +48,25 @@ def _assert_write_refused(conn: Conn, statement: str, *needles: str) -> None:
     assert _event_count(conn) == count
 
 
-@pytest.mark.parametrize("statement", [
-    "UPDATE accounts SET balance = 0",
-    "INSERT INTO accounts VALUES (2, 5)",
-    "DELETE FROM accounts",
-    "TRUNCATE accounts",
+@pytest.mark.parametrize(("statement", "table"), [
+    ("UPDATE accounts SET balance = 0", "event"),
+    ("INSERT INTO accounts VALUES (2, 5)", "event"),
+    ("DELETE FROM accounts", "event"),
+    # a statement of 32 rows or more, and TRUNCATE, are recorded as chunks
+    ("INSERT INTO accounts SELECT g, 0 FROM generate_series(100, 199) g", "event_chunk"),
+    ("TRUNCATE accounts", "event_chunk"),
 ])
-def test_revoked_insert_privilege_fails_every_write(audited: Conn, statement: str) -> None:
+def test_revoked_insert_privilege_fails_every_write(audited: Conn, statement: str, table: str) -> None:
     with guards_off(audited):
-        audited.execute("REVOKE INSERT ON pgaudit_kit.event FROM pgaudit_kit_owner")
-    _assert_write_refused(audited, statement, "permission denied for table event")
+        audited.execute(f"REVOKE INSERT ON pgaudit_kit.{table} FROM pgaudit_kit_owner")
+    _assert_write_refused(audited, statement, f"permission denied for table {table}")
+
+
+def test_chunk_table_missing(audited: Conn) -> None:
+    with guards_off(audited):
+        audited.execute("ALTER TABLE pgaudit_kit.event_chunk RENAME TO event_chunk_gone")
+    _assert_write_refused(audited, "INSERT INTO accounts SELECT g, 0 FROM generate_series(100, 199) g",
+                          'relation "pgaudit_kit.event_chunk" does not exist')
 
 
 def test_event_table_missing(audited: Conn) -> None:

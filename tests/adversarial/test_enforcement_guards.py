@@ -78,9 +78,34 @@ def test_every_kit_table_is_guarded_always(kit_conn: Conn) -> None:
          WHERE c.relnamespace = 'pgaudit_kit'::regnamespace AND c.relkind IN ('r', 'p')
            AND c.relname NOT IN ('alembic_version', 'pending_check')
          ORDER BY 1""").fetchall()
-    expected = sorted([(t, "A", "refuse_history_change") for t in HISTORY_TABLES]
+    expected = sorted([(t, "A", "refuse_history_change") for t in (*HISTORY_TABLES, "event_chunk")]
                       + [(t, "A", "guard_config_change") for t in CONFIG_TABLES])
     assert guarded == expected
+
+
+@pytest.mark.parametrize("who", ["kit_owner", "superuser"])
+@pytest.mark.parametrize("op", ["UPDATE", "DELETE", "TRUNCATE"])
+def test_unsealed_chunks_cannot_be_changed_or_removed(kit_conn: Conn, app_db: str, roles: Roles, who: Who,
+                                                      op: str) -> None:
+    """A statement of many rows is recorded as chunks (pgaudit_kit.event_chunk) that sealing later turns into
+    events. Until then they are the only record of those changes: UPDATE and TRUNCATE are refused as on every
+    history table, and DELETE of a chunk whose events are not written yet is refused after the fact (sealing
+    deletes the chunks it has expanded, in the same transaction)."""
+    with connect_app(kit_conn, roles) as conn:
+        conn.execute("INSERT INTO app.t SELECT g, 'bulk' FROM generate_series(2000, 2099) g")
+    chunks = "SELECT xid::text, id, ids, images FROM pgaudit_kit.event_chunk ORDER BY xid, id"
+    recorded = kit_conn.execute(chunks).fetchall()
+    assert len(recorded) == 1 and len(recorded[0][2]) == 100
+    before = snapshot(kit_conn)
+    with connect(app_db, roles, who) as conn:
+        assert_refused(conn, history_change(conn, op, "event_chunk"), "pgaudit_kit.event_chunk")
+    assert_unchanged(kit_conn, before)
+    assert kit_conn.execute(chunks).fetchall() == recorded
+    while kit_conn.execute("SELECT pgaudit_kit.seal()").fetchone() != (0,):
+        pass
+    assert kit_conn.execute(chunks).fetchall() == []
+    assert len(events(kit_conn, "table_name = 't' AND new_row->>'note' = 'bulk'")) == 100
+    assert_capture_works(kit_conn, roles)
 
 
 @pytest.mark.parametrize("who", ["kit_owner", "superuser"])

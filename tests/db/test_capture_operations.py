@@ -273,7 +273,10 @@ def test_bulk_update_is_recorded_set_based(kit_conn: Conn) -> None:
         "SELECT count(*) FROM pg_trigger WHERE tgrelid = 'big'::regclass AND tgtype & 1 = 1 AND tgname::text LIKE 'pgaudit%'"
     ).fetchone()
     assert calls == (0,), "capture of a plain table must not use row-level triggers"
-    assert kit_conn.execute("SELECT count(*) FROM pgaudit_kit.event WHERE op = 'U'").fetchone() == (20000,)
+    # 20 chunks of up to 1,024 rows (pgaudit_kit.event_chunk); sealing expands them into events
+    assert kit_conn.execute("SELECT count(*), sum(cardinality(ids)) FROM pgaudit_kit.event_chunk WHERE op = 'U'"
+                            ).fetchone() == (20, 20000)
+    assert kit_conn.execute("SELECT count(*) FROM pgaudit_kit.recorded_event WHERE op = 'U'").fetchone() == (20000,)
 
 
 def test_copy_binary_large_batch_is_exact(accounts: Conn) -> None:

@@ -38,7 +38,7 @@ class Recorder:
         self.last = self._max_id()
 
     def _max_id(self) -> int:
-        row = self.conn.execute("SELECT coalesce(max(id), 0) FROM pgaudit_kit.event").fetchone()
+        row = self.conn.execute("SELECT coalesce(max(id), 0) FROM pgaudit_kit.recorded_event").fetchone()
         assert row is not None
         return int(row[0])
 

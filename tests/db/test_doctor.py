@@ -543,7 +543,7 @@ def test_pg_read_all_data_reads_history_through_the_view_but_not_the_key(env: En
         admin.execute(sql.SQL("GRANT pg_read_all_data TO {}").format(sql.Identifier(reader)))
     item = env.item("redaction_key_readers")
     assert item["severity"] == "info" and item["details"]["readers"] == []
-    assert f"through pgaudit_kit.change: {reader} (via pg_read_all_data)" in item["finding"]
+    assert f"through the kit's views: {reader} (via pg_read_all_data)" in item["finding"]
     assert item["details"]["refused_by_row_security"][0]["privileges"] == ["SELECT ON pgaudit_kit.redaction_key"]
     with env.connect_as(reader) as conn:  # the reasons, for real
         assert conn.execute("SELECT count(*) FROM pgaudit_kit.redaction_key").fetchone() == (0,)

@@ -130,6 +130,11 @@ def test_upgrade_from_a_released_revision_builds_the_schema_of_the_sources(
         assert upgraded.execute("SELECT * FROM pgaudit_kit.invariant_problems()").fetchall() == []
         upgraded.execute("DELETE FROM t WHERE id = 20")
         assert upgraded.execute("SELECT count(*) FROM pgaudit_kit.event WHERE op = 'D'").fetchone() == (1,)
+        upgraded.execute("INSERT INTO t SELECT g, 'bulk' FROM generate_series(100, 199) g")  # chunks (0010)
+        while upgraded.execute("SELECT pgaudit_kit.seal()").fetchone() != (0,):
+            pass
+        assert upgraded.execute("SELECT count(*) FROM pgaudit_kit.event WHERE op = 'I' AND row_data->>'note' = 'bulk'"
+                                ).fetchone() == (100,)
     report = cli("verify", "--full", "--format", "json", dsn=empty_db)
     assert report.exit_code == 0, report.output
     assert json.loads(report.stdout)["findings"] == []

@@ -506,7 +506,8 @@ def test_large_table_streams_exact_problems_in_constant_memory(kit_conn: Conn, k
 def _event_ids(conn: Conn, table: str) -> list[tuple[int, str, Any]]:
     """(id, op, pk) of the table's recorded row events, oldest first."""
     return [(int(i), str(op), pk) for i, op, pk in conn.execute(
-        "SELECT id, op::text, pk FROM pgaudit_kit.event WHERE relid = %s::regclass AND op IN ('I','U','D','T')"
+        "SELECT id, op::text, pk FROM pgaudit_kit.recorded_event WHERE relid = %s::regclass "
+        "AND op IN ('I','U','D','T')"
         " ORDER BY id", (table,))]
 
 

@@ -91,7 +91,8 @@ def insert_rows(dsn: str, table: str, ids: range, *, one_transaction: bool = Fal
 def event_ids(dsn: str, table: str, op: str = "I") -> list[int]:
     with psycopg.connect(dsn) as conn:
         return [int(r[0]) for r in conn.execute(
-            "SELECT id FROM pgaudit_kit.event WHERE relid = %s::regclass AND op = %s ORDER BY id", (table, op))]
+            "SELECT id FROM pgaudit_kit.recorded_event WHERE relid = %s::regclass AND op = %s ORDER BY id",
+            (table, op))]
 
 
 @pytest.fixture

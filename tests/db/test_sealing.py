@@ -236,7 +236,7 @@ def test_seal_follow_seals_while_running_and_gives_the_lease_back_when_stopped(a
             time.sleep(0.05)
         audited.execute("INSERT INTO t SELECT g, 'x' FROM generate_series(1, 50) g")
         audited.execute("INSERT INTO t VALUES (51, 'y')")  # a second writer commit: it must not seal itself
-        total = int(audited.execute("SELECT count(*) FROM pgaudit_kit.event").fetchone()[0])  # type: ignore[index]
+        total = int(audited.execute("SELECT count(*) FROM pgaudit_kit.recorded_event").fetchone()[0])  # type: ignore[index]
         while len(_sealed_ids(audited)) < total:
             assert time.monotonic() < deadline, "the follower did not seal the new events"
             time.sleep(0.05)

@@ -38,6 +38,13 @@ def short_program(k: int) -> list[str]:
     return [f"UPDATE acct SET balance = balance + 1 WHERE id = {k}", "COMMIT"]
 
 
+def bulk_program(k: int) -> list[str]:
+    """A statement of 50 rows first (recorded as a chunk, with the who/where row), then a single-row one."""
+    return [f"INSERT INTO bulk SELECT g, {k} FROM generate_series({k * 100}, {k * 100 + 49}) g",
+            f"UPDATE acct SET balance = balance + 1 WHERE id = {k}",
+            "COMMIT"]
+
+
 def interleavings(sessions: int, length: int) -> list[list[int]]:
     """Every order of *sessions* programs of *length* steps each, as the session of each step."""
     if sessions == 1:
@@ -58,16 +65,20 @@ def audited(kit_conn: Conn) -> Conn:
         CREATE TABLE acct (id int PRIMARY KEY, balance int NOT NULL) WITH (fillfactor = 50);
         INSERT INTO acct SELECT g, 0 FROM generate_series(1, 1000) g;
         CREATE TABLE hist (acct_id int NOT NULL, delta int NOT NULL) PARTITION BY RANGE (acct_id);
-        CREATE TABLE hist_all PARTITION OF hist FOR VALUES FROM (MINVALUE) TO (MAXVALUE);""")
+        CREATE TABLE hist_all PARTITION OF hist FOR VALUES FROM (MINVALUE) TO (MAXVALUE);
+        CREATE TABLE bulk (id int PRIMARY KEY, k int NOT NULL);""")
     enable(kit_conn, "acct")
     enable(kit_conn, "hist")
+    enable(kit_conn, "bulk")
     modes = dict(kit_conn.execute("SELECT table_name, capture_mode FROM pgaudit_kit.enrolled_table").fetchall())
-    assert modes == {"acct": "statement", "hist": "row"}
+    assert modes == {"acct": "statement", "hist": "row", "bulk": "statement"}
     return kit_conn
 
 
-@pytest.mark.parametrize(("sessions", "program", "count"), [(2, long_program, 70), (3, short_program, 90)],
-                         ids=["two transactions of four steps", "three transactions of two steps"])
+@pytest.mark.parametrize(("sessions", "program", "count"), [(2, long_program, 70), (3, short_program, 90),
+                                                           (2, bulk_program, 20)],
+                         ids=["two transactions of four steps", "three transactions of two steps",
+                              "two transactions with a chunked statement"])
 def test_serializable_writers_of_different_rows_always_all_commit(
         audited: Conn, kit_db: str, sessions: int, program: Callable[[int], list[str]], count: int) -> None:
     options = "-c default_transaction_isolation=serializable -c lock_timeout=2s"
@@ -88,11 +99,13 @@ def test_serializable_writers_of_different_rows_always_all_commit(
         for conn in connections:
             conn.close()
     written = sessions * count
-    inserts = written if program is long_program else 0
+    inserts_per_transaction: dict[Callable[[int], list[str]], int] = {long_program: 1, short_program: 0,
+                                                                      bulk_program: 50}
+    inserts = written * inserts_per_transaction[program]
     counts = audited.execute("""
         SELECT count(*) FILTER (WHERE e.op = 'U'), count(*) FILTER (WHERE e.op = 'I'), count(DISTINCT e.xid),
                count(DISTINCT t.xid)
-          FROM pgaudit_kit.event e LEFT JOIN pgaudit_kit.transaction t ON t.xid = e.xid
+          FROM pgaudit_kit.recorded_event e LEFT JOIN pgaudit_kit.transaction t ON t.xid = e.xid
          WHERE e.op IN ('U', 'I')""").fetchone()
     # every write recorded, each transaction with its who/where row
     assert counts == (written, inserts, written, written)

@@ -18,6 +18,8 @@ DECLARE
   v_chunk_cols text := 'xid, statement_ts, op, relid, schema_name, table_name, partition_name, columns, pk_columns, '
                        'id, ids, pks, images, old_images, statement';
   v_chunk_fixed text;  -- columns and pk_columns
+  v_numbered text;
+  v_chunk_insert text;
 BEGIN
   SELECT * INTO STRICT cfg FROM pgaudit_kit.enrolled_table WHERE relid = p_relid;
   SELECT pg_catalog.array_agg(a.attname::text ORDER BY a.attnum) INTO v_cols
@@ -43,6 +45,19 @@ BEGIN
   v_chunked := pg_catalog.cardinality(v_cols) > 0;
   v_chunk_fixed := pg_catalog.format('%L::text[], %s', v_cols::text,
                                      COALESCE(pg_catalog.format('%L::text[]', cfg.pk_columns::text), 'NULL'));
+  -- a transition table's rows, each with the event id it will have and its row number (%1$s alias, %2$s table)
+  v_numbered := $c$(SELECT pg_catalog.nextval('pgaudit_kit.event_id_seq'::regclass) AS pgaudit_kit_id,
+                       pg_catalog.row_number() OVER () AS pgaudit_kit_rn, %1$s.* FROM %2$s %1$s) %1$s$c$;
+  -- one statement's chunks; the statement's own parts are filled in here, the parts of an operation left as
+  -- %1$s op, %2$s transition table probed, %3$s alias, %4$s rows, %5$s keys, %6$s values, %7$s old values
+  v_chunk_insert := pg_catalog.format($c$
+    IF EXISTS (SELECT FROM %%2$s OFFSET 31) THEN
+      INSERT INTO pgaudit_kit.event_chunk (%1$s)
+      SELECT v_xid, v_ts, %%1$L, %2$s, NULL, %3$s, pg_catalog.min(%%3$s.pgaudit_kit_id),
+             pg_catalog.array_agg(%%3$s.pgaudit_kit_id), %%5$s, pg_catalog.array_agg(%%6$s), %%7$s, %4$s
+        FROM %%4$s
+       GROUP BY (%%3$s.pgaudit_kit_rn OPERATOR(pg_catalog.-) 1) OPERATOR(pg_catalog./) 1024;
+    ELSE$c$, v_chunk_cols, v_target, v_chunk_fixed, v_stmt);
 
   IF cfg.capture_mode = 'statement' THEN
     v_body := pg_catalog.format($t$
@@ -68,44 +83,24 @@ BEGIN
       pgaudit_kit.old_values_sql(v_cols, v_bpchar, cfg.redacted_columns, 'o', 'n', 'v_ipad', 'v_opad'),
       pgaudit_kit.pk_sql(cfg.pk_columns, v_bpchar, 'o'),
       pgaudit_kit.image_sql(v_cols, v_bpchar, cfg.redacted_columns, 'o', 'v_ipad', 'v_opad'),
-      -- a statement of 32 rows or more: chunks of up to 1,024 rows, each row's event id drawn as it would
-      -- have been for its event (the probe reads at most 32 rows of the transition table)
-      CASE WHEN v_chunked THEN pg_catalog.format($c$
-    IF EXISTS (SELECT FROM pgaudit_kit_new OFFSET 31) THEN
-      INSERT INTO pgaudit_kit.event_chunk (%1$s)
-      SELECT v_xid, v_ts, 'I', %2$s, NULL, %3$s, pg_catalog.min(n.pgaudit_kit_id), pg_catalog.array_agg(n.pgaudit_kit_id),
-             %4$s, pg_catalog.array_agg(%5$s), NULL, %6$s
-        FROM (SELECT pg_catalog.nextval('pgaudit_kit.event_id_seq'::regclass) AS pgaudit_kit_id,
-                     pg_catalog.row_number() OVER () AS pgaudit_kit_rn, n.* FROM pgaudit_kit_new n) n
-       GROUP BY (n.pgaudit_kit_rn OPERATOR(pg_catalog.-) 1) OPERATOR(pg_catalog./) 1024;
-    ELSE$c$, v_chunk_cols, v_target, v_chunk_fixed,
-          pgaudit_kit.chunk_keys_sql(cfg.pk_columns, v_bpchar, 'n'),
-          pgaudit_kit.values_sql(v_cols, v_bpchar, cfg.redacted_columns, 'n', 'v_ipad', 'v_opad'), v_stmt) ELSE '' END,
-      CASE WHEN v_chunked THEN pg_catalog.format($c$
-    IF EXISTS (SELECT FROM pgaudit_kit_new OFFSET 31) THEN
-      INSERT INTO pgaudit_kit.event_chunk (%1$s)
-      SELECT v_xid, v_ts, 'U', %2$s, NULL, %3$s, pg_catalog.min(n.pgaudit_kit_id), pg_catalog.array_agg(n.pgaudit_kit_id),
-             %4$s, pg_catalog.array_agg(%5$s), pg_catalog.array_agg(%6$s), %7$s
-        FROM (SELECT pg_catalog.row_number() OVER () AS pgaudit_kit_rn, o.* FROM pgaudit_kit_old o) o
-        JOIN (SELECT pg_catalog.nextval('pgaudit_kit.event_id_seq'::regclass) AS pgaudit_kit_id,
-                     pg_catalog.row_number() OVER () AS pgaudit_kit_rn, n.* FROM pgaudit_kit_new n) n
-          ON n.pgaudit_kit_rn OPERATOR(pg_catalog.=) o.pgaudit_kit_rn
-       GROUP BY (n.pgaudit_kit_rn OPERATOR(pg_catalog.-) 1) OPERATOR(pg_catalog./) 1024;
-    ELSE$c$, v_chunk_cols, v_target, v_chunk_fixed,
+      -- a statement of 32 rows or more: chunks of up to 1,024 rows (op, transition table probed, alias, rows,
+      -- keys, values, old values)
+      CASE WHEN v_chunked THEN pg_catalog.format(v_chunk_insert, 'I', 'pgaudit_kit_new', 'n',
+          pg_catalog.format(v_numbered, 'n', 'pgaudit_kit_new'), pgaudit_kit.chunk_keys_sql(cfg.pk_columns, v_bpchar, 'n'),
+          pgaudit_kit.values_sql(v_cols, v_bpchar, cfg.redacted_columns, 'n', 'v_ipad', 'v_opad'), 'NULL') ELSE '' END,
+      CASE WHEN v_chunked THEN pg_catalog.format(v_chunk_insert, 'U', 'pgaudit_kit_new', 'n',
+          pg_catalog.format($c$%s
+          JOIN (SELECT pg_catalog.row_number() OVER () AS pgaudit_kit_rn, o.* FROM pgaudit_kit_old o) o
+            ON o.pgaudit_kit_rn OPERATOR(pg_catalog.=) n.pgaudit_kit_rn$c$,
+                            pg_catalog.format(v_numbered, 'n', 'pgaudit_kit_new')),
           pgaudit_kit.chunk_keys_sql(cfg.pk_columns, v_bpchar, 'n'),
           pgaudit_kit.values_sql(v_cols, v_bpchar, cfg.redacted_columns, 'n', 'v_ipad', 'v_opad'),
-          pgaudit_kit.values_sql(v_cols, v_bpchar, cfg.redacted_columns, 'o', 'v_ipad', 'v_opad'), v_stmt) ELSE '' END,
-      CASE WHEN v_chunked THEN pg_catalog.format($c$
-    IF EXISTS (SELECT FROM pgaudit_kit_old OFFSET 31) THEN
-      INSERT INTO pgaudit_kit.event_chunk (%1$s)
-      SELECT v_xid, v_ts, 'D', %2$s, NULL, %3$s, pg_catalog.min(o.pgaudit_kit_id), pg_catalog.array_agg(o.pgaudit_kit_id),
-             %4$s, pg_catalog.array_agg(%5$s), NULL, %6$s
-        FROM (SELECT pg_catalog.nextval('pgaudit_kit.event_id_seq'::regclass) AS pgaudit_kit_id,
-                     pg_catalog.row_number() OVER () AS pgaudit_kit_rn, o.* FROM pgaudit_kit_old o) o
-       GROUP BY (o.pgaudit_kit_rn OPERATOR(pg_catalog.-) 1) OPERATOR(pg_catalog./) 1024;
-    ELSE$c$, v_chunk_cols, v_target, v_chunk_fixed,
-          pgaudit_kit.chunk_keys_sql(cfg.pk_columns, v_bpchar, 'o'),
-          pgaudit_kit.values_sql(v_cols, v_bpchar, cfg.redacted_columns, 'o', 'v_ipad', 'v_opad'), v_stmt) ELSE '' END,
+          pg_catalog.format('pg_catalog.array_agg(%s)',
+                            pgaudit_kit.values_sql(v_cols, v_bpchar, cfg.redacted_columns, 'o', 'v_ipad', 'v_opad')))
+        ELSE '' END,
+      CASE WHEN v_chunked THEN pg_catalog.format(v_chunk_insert, 'D', 'pgaudit_kit_old', 'o',
+          pg_catalog.format(v_numbered, 'o', 'pgaudit_kit_old'), pgaudit_kit.chunk_keys_sql(cfg.pk_columns, v_bpchar, 'o'),
+          pgaudit_kit.values_sql(v_cols, v_bpchar, cfg.redacted_columns, 'o', 'v_ipad', 'v_opad'), 'NULL') ELSE '' END,
       CASE WHEN v_chunked THEN E'\n    END IF;' ELSE '' END);
   ELSE
     v_body := pg_catalog.format($t$

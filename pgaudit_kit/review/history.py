@@ -22,7 +22,7 @@ from psycopg import sql
 from ..core.errors import UsageError
 from ..core.images import ABSENT, FieldChange, diff, write_gap
 from .events import Event, SealResolver, stream
-from .query import SELECT_EVENTS, PkValue, ResolvedTable, equals_any, pk_equals, resolve_tables
+from .query import PkValue, ResolvedTable, equals_any, pk_equals, resolve_tables, select_events
 from .timeparse import TimeBound, format_time
 
 ROW_OPS = ("I", "U", "D", "T")
@@ -95,9 +95,9 @@ class RowHistory:
             assert row is not None
             start, hidden = int(row[0]), 1
         relid_sql, relid_param = equals_any("e.relid", "oid", self.resolved.relids)
-        query = (SELECT_EVENTS + sql.SQL(" WHERE (") + self._row_sql + sql.SQL(" AND e.id >= %s) OR (")
-                 + sql.SQL(relid_sql) + sql.SQL(" AND e.op = 'S' AND e.id > %s AND e.id < %s) ORDER BY e.id"))
-        params = [*self._row_params, start, relid_param, start, last]
+        query, params = select_events(sql.SQL(" WHERE (") + self._row_sql + sql.SQL(" AND e.id >= %s) OR (")
+                                      + sql.SQL(relid_sql) + sql.SQL(" AND e.op = 'S' AND e.id > %s AND e.id < %s)"),
+                                      [*self._row_params, start, relid_param, start, last])
         previous: dict[str, Any] | None = None
         known = False
         showing = not hidden  # the hidden write before the page only sets `previous`
@@ -144,15 +144,15 @@ def as_of(conn: psycopg.Connection[Any], table: str, pk: PkValue, when: TimeBoun
     row_sql, row_params = _row_conditions(resolved, documents)
     bound_sql, bound_param = when.sql()
     resolver = SealResolver(conn)
-    query = (SELECT_EVENTS + sql.SQL(" WHERE ") + row_sql + sql.SQL(" AND e.statement_ts <= ") + bound_sql
-             + sql.SQL(" ORDER BY e.id DESC LIMIT 1"))
-    found = [e for chunk in stream(conn, query, [*row_params, bound_param], resolver, 1) for e in chunk]
+    query, params = select_events(sql.SQL(" WHERE ") + row_sql + sql.SQL(" AND e.statement_ts <= ") + bound_sql,
+                                  [*row_params, bound_param], descending=True, limit=1)
+    found = [e for chunk in stream(conn, query, params, resolver, 1) for e in chunk]
     if found:
         event = found[0]
         after = image_after(event)
         return AsOf("exists" if after is not None else "deleted", when, list(documents), after, event)
-    query = SELECT_EVENTS + sql.SQL(" WHERE ") + row_sql + sql.SQL(" ORDER BY e.id LIMIT 1")
-    first = [e for chunk in stream(conn, query, row_params, resolver, 1) for e in chunk]
+    query, params = select_events(sql.SQL(" WHERE ") + row_sql, row_params, limit=1)
+    first = [e for chunk in stream(conn, query, params, resolver, 1) for e in chunk]
     return AsOf("unknown", when, list(documents), None, None, first[0] if first else None)
 
 

@@ -329,7 +329,32 @@ SELECT_EVENTS = sql.SQL(
     " e.partition_name, e.pk, e.row_data, e.old_values, e.statement,"
     " t.xid IS NOT NULL, t.actor, t.acting_role, t.session_role, t.context::text, t.context_raw,"
     " t.application_name, pg_catalog.host(t.client_addr), t.client_port, t.backend_pid, t.xact_start"
-    " FROM pgaudit_kit.recorded_event e LEFT JOIN pgaudit_kit.transaction t ON t.xid = e.xid")
+    " FROM {} e LEFT JOIN pgaudit_kit.transaction t ON t.xid = e.xid")
+# Recorded events are in pgaudit_kit.event and, until sealing expands them, in chunks (pgaudit_kit.staged_event).
+# Each is read in a branch of its own, joined with its transactions there: joined above the union of the two
+# (pgaudit_kit.recorded_event), a filter on the transaction (actor, context) could no longer start from the
+# transaction indexes, and `log --context` read every event (6 s on 5M events instead of 7 ms).
+EVENT_SOURCES = (sql.Identifier("pgaudit_kit", "event"), sql.Identifier("pgaudit_kit", "staged_event"))
+
+
+def select_events(where: sql.Composable, params: Sequence[Any], *, descending: bool = False,
+                  limit: int = 0) -> tuple[sql.Composed, list[Any]]:
+    """The SELECT_EVENTS columns of the recorded events matching *where* (" WHERE ..." on e and t, or empty),
+    ordered by event id, at most *limit* (0: all); with its parameters."""
+    order = sql.SQL(" ORDER BY id DESC" if descending else " ORDER BY id")
+    branches = []
+    for source in EVENT_SOURCES:
+        branch = SELECT_EVENTS.format(source) + where
+        if limit:  # each branch ordered and cut itself: an index scan that stops at the page
+            branch = sql.SQL("(") + branch + order + sql.SQL(" LIMIT %s)")
+        branches.append(branch)
+    query = sql.SQL(" UNION ALL ").join(branches) + order
+    every = [*params, limit] if limit else list(params)
+    all_params = every * len(EVENT_SOURCES)
+    if limit:
+        query += sql.SQL(" LIMIT %s")
+        all_params.append(limit)
+    return query, all_params
 
 
 @dataclass
@@ -410,9 +435,4 @@ def event_query(cond: Conditions, *, order: str = "newest", after_id: int | None
         full.add("e.id > %s", after_id)
     if before_id is not None:
         full.add("e.id < %s", before_id)
-    query = SELECT_EVENTS + full.where() + sql.SQL(" ORDER BY e.id DESC" if order == "newest" else " ORDER BY e.id")
-    params = list(full.params)
-    if limit:
-        query += sql.SQL(" LIMIT %s")
-        params.append(limit)
-    return query, params
+    return select_events(full.where(), full.params, descending=order == "newest", limit=limit)

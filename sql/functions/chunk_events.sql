@@ -8,18 +8,29 @@
 -- fail, and with it the seal: nothing of it is sealed, and status shows the backlog.
 CREATE OR REPLACE FUNCTION pgaudit_kit.chunk_events(c pgaudit_kit.event_chunk) RETURNS SETOF pgaudit_kit.event
 LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $fn$
-  SELECT c.ids[r.i], c.xid, c.statement_ts, c.op, c.relid, c.schema_name, c.table_name, c.partition_name,
-         CASE WHEN c.pk_columns IS NOT NULL
-              THEN pg_catalog.jsonb_object(c.pk_columns, ARRAY(SELECT pg_catalog.unnest(c.pks[r.i:r.i]))) END,
-         pg_catalog.jsonb_object(c.columns, r.new),
-         CASE WHEN c.op = 'U' THEN pg_catalog.jsonb_object(c.columns, r.old) OPERATOR(pg_catalog.-)
-              ARRAY(SELECT u.col FROM ROWS FROM (pg_catalog.unnest(c.columns), pg_catalog.unnest(r.new),
-                                                  pg_catalog.unnest(r.old)) AS u(col, n, o)
+  SELECT i.id, c.xid, c.statement_ts, c.op, c.relid, c.schema_name, c.table_name, c.partition_name,
+         CASE WHEN c.pk_columns IS NOT NULL THEN pg_catalog.jsonb_object(c.pk_columns, k.v) END,
+         pg_catalog.jsonb_object(c.columns, n.v),
+         CASE WHEN c.op = 'U' THEN pg_catalog.jsonb_object(c.columns, o.v) OPERATOR(pg_catalog.-)
+              ARRAY(SELECT u.col FROM ROWS FROM (pg_catalog.unnest(c.columns), pg_catalog.unnest(n.v),
+                                                  pg_catalog.unnest(o.v)) AS u(col, n, o)
                      WHERE u.n IS NOT DISTINCT FROM u.o) END,
          c.statement
-    FROM (SELECT s.i, ARRAY(SELECT pg_catalog.unnest(c.images[s.i:s.i])) AS new,
-                 CASE WHEN c.op = 'U' THEN ARRAY(SELECT pg_catalog.unnest(c.old_images[s.i:s.i])) END AS old
-            FROM pg_catalog.generate_subscripts(c.ids, 1) AS s(i)) r
+    -- Each array is read whole once (a chunk's arrays are compressed: taking one row at a time by subscript
+    -- would decompress the whole array for every row) and cut into rows by position.
+    FROM pg_catalog.unnest(c.ids) WITH ORDINALITY AS i(id, r)
+    JOIN (SELECT (u.k OPERATOR(pg_catalog.-) 1) OPERATOR(pg_catalog./) pg_catalog.cardinality(c.columns) AS r,
+                 pg_catalog.array_agg(u.v ORDER BY u.k) AS v
+            FROM pg_catalog.unnest(c.images) WITH ORDINALITY AS u(v, k) GROUP BY 1) n
+      ON n.r OPERATOR(pg_catalog.=) (i.r OPERATOR(pg_catalog.-) 1)
+    LEFT JOIN (SELECT (u.k OPERATOR(pg_catalog.-) 1) OPERATOR(pg_catalog./) pg_catalog.cardinality(c.columns) AS r,
+                      pg_catalog.array_agg(u.v ORDER BY u.k) AS v
+                 FROM pg_catalog.unnest(c.old_images) WITH ORDINALITY AS u(v, k) GROUP BY 1) o
+      ON o.r OPERATOR(pg_catalog.=) (i.r OPERATOR(pg_catalog.-) 1)
+    LEFT JOIN (SELECT (u.k OPERATOR(pg_catalog.-) 1) OPERATOR(pg_catalog./) pg_catalog.cardinality(c.pk_columns) AS r,
+                      pg_catalog.array_agg(u.v ORDER BY u.k) AS v
+                 FROM pg_catalog.unnest(c.pks) WITH ORDINALITY AS u(v, k) GROUP BY 1) k
+      ON k.r OPERATOR(pg_catalog.=) (i.r OPERATOR(pg_catalog.-) 1)
 $fn$;
 ALTER FUNCTION pgaudit_kit.chunk_events(pgaudit_kit.event_chunk) OWNER TO pgaudit_kit_owner;
 COMMENT ON FUNCTION pgaudit_kit.chunk_events(pgaudit_kit.event_chunk) IS

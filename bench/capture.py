@@ -339,7 +339,7 @@ def storage_snapshot(conn: psycopg.Connection[Any]) -> StorageSnapshot:
     if conn.execute("SELECT to_regclass('pgaudit_kit.event_chunk') IS NOT NULL").fetchone() == (True,):
         # revision 0010: changes of statements of many rows, still in chunks (until sealing expands them)
         chunks = conn.execute("SELECT pg_total_relation_size('pgaudit_kit.event_chunk'), "
-                              "(SELECT COALESCE(sum(cardinality(ids)), 0) FROM pgaudit_kit.event_chunk)").fetchone()
+                              "(SELECT COALESCE(sum(n_events), 0) FROM pgaudit_kit.event_chunk)").fetchone()
         assert chunks is not None
         event_table += int(chunks[0])
         changes += int(chunks[1])

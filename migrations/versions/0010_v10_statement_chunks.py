@@ -1,6 +1,6 @@
 """v10: write path -- a statement-mode capture that sees 32 rows or more records them as chunks of up to 1,024 rows
-(the new table pgaudit_kit.event_chunk: the rows' recorded values as text arrays, each row's event id drawn from
-pgaudit_kit.event's identity), instead of one pgaudit_kit.event row each; sealing expands the chunks of ended
+(the new table pgaudit_kit.event_chunk: the rows' recorded values as text arrays, numbered from one value of
+pgaudit_kit.event's identity, which now steps by 1,024), instead of one pgaudit_kit.event row each; sealing expands the chunks of ended
 transactions into the same events, in order, before it seals them, and deletes them (a guard refuses any other
 DELETE). Review reads the new views pgaudit_kit.staged_event (events still in chunks) and recorded_event (both).
 Capture functions are regenerated (capture v8).
@@ -33,7 +33,7 @@ CREATE TABLE pgaudit_kit.event_chunk (
     partition_name text,
     columns        text[] NOT NULL,
     pk_columns     text[],
-    ids            bigint[] NOT NULL,
+    n_events       integer NOT NULL,
     pks            text[],
     images         text[] NOT NULL,
     old_images     text[],
@@ -43,8 +43,8 @@ CREATE TABLE pgaudit_kit.event_chunk (
 ALTER TABLE pgaudit_kit.event_chunk OWNER TO pgaudit_kit_owner;
 COMMENT ON TABLE pgaudit_kit.event_chunk IS
     'pgaudit-kit: events of many-row statements, recorded compactly; expanded into event when sealed';
-COMMENT ON COLUMN pgaudit_kit.event_chunk.id IS 'The smallest of the chunk''s event ids';
-COMMENT ON COLUMN pgaudit_kit.event_chunk.ids IS 'Event id of each row, in the order of the rows of the arrays';
+COMMENT ON COLUMN pgaudit_kit.event_chunk.id IS 'Event id of the first row; the others follow it (id + 1, id + 2, ...)';
+COMMENT ON COLUMN pgaudit_kit.event_chunk.n_events IS 'Rows of the chunk: events, one per row of its arrays';
 COMMENT ON COLUMN pgaudit_kit.event_chunk.pks IS 'Primary key values of each row (pk_columns order), as pk';
 COMMENT ON COLUMN pgaudit_kit.event_chunk.images IS
     'Recorded values of each row (columns order, redacted as in row_data): after INSERT/UPDATE, before DELETE/TRUNCATE';
@@ -58,6 +58,8 @@ BEGIN
 END
 $lz4$;
 GRANT SELECT ON pgaudit_kit.event_chunk TO pgaudit_kit_admin, pgaudit_kit_reader;
+-- a chunk numbers its events from one value of the identity: every value leaves room for 1,024 events
+ALTER TABLE pgaudit_kit.event ALTER COLUMN id SET INCREMENT BY 1024;
 """
 
 

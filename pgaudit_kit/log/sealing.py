@@ -113,7 +113,7 @@ class Backlog:
 def backlog(conn: psycopg.Connection[Any]) -> Backlog:
     """Recorded events not sealed yet: those in pgaudit_kit.event after the sealed position and those still in
     chunks (counted from their id arrays, not expanded)."""
-    chunks = ("SELECT sum(cardinality(c.ids)), min(c.statement_ts) FROM pgaudit_kit.event_chunk c"
+    chunks = ("SELECT sum(c.n_events), min(c.statement_ts) FROM pgaudit_kit.event_chunk c"
               if conn.execute("SELECT to_regclass('pgaudit_kit.event_chunk') IS NOT NULL").fetchone() == (True,)
               else "SELECT 0, NULL::timestamptz")  # a revision before 0010
     row = conn.execute(

@@ -16,7 +16,7 @@ DECLARE
   v_truncate text;
   v_chunked boolean;  -- statements of many rows are recorded as chunks (pgaudit_kit.event_chunk)
   v_chunk_cols text := 'xid, statement_ts, op, relid, schema_name, table_name, partition_name, columns, pk_columns, '
-                       'id, ids, pks, images, old_images, statement';
+                       'id, n_events, pks, images, old_images, statement';
   v_chunk_fixed text;  -- columns and pk_columns
   v_numbered text;
   v_chunk_insert text;
@@ -45,18 +45,22 @@ BEGIN
   v_chunked := pg_catalog.cardinality(v_cols) > 0;
   v_chunk_fixed := pg_catalog.format('%L::text[], %s', v_cols::text,
                                      COALESCE(pg_catalog.format('%L::text[]', cfg.pk_columns::text), 'NULL'));
-  -- a transition table's rows, each with the event id it will have and its row number (%1$s alias, %2$s table)
-  v_numbered := $c$(SELECT pg_catalog.nextval('pgaudit_kit.event_id_seq'::regclass) AS pgaudit_kit_id,
-                       pg_catalog.row_number() OVER () AS pgaudit_kit_rn, %1$s.* FROM %2$s %1$s) %1$s$c$;
+  -- a transition table's rows, each with its row number (%1$s alias, %2$s table)
+  v_numbered := $c$(SELECT pg_catalog.row_number() OVER () AS pgaudit_kit_rn, %1$s.* FROM %2$s %1$s) %1$s$c$;
   -- one statement's chunks; the statement's own parts are filled in here, the parts of an operation left as
-  -- %1$s op, %2$s transition table probed, %3$s alias, %4$s rows, %5$s keys, %6$s values, %7$s old values
+  -- %1$s op, %2$s transition table probed, %3$s alias, %4$s rows, %5$s keys, %6$s values, %7$s old values.
+  -- A chunk's events are numbered from one value of the event identity, which steps by 1,024 (the largest
+  -- chunk): one call for 1,024 events instead of one each, and they come after the events of earlier
+  -- statements and before those of later ones, as one by one.
   v_chunk_insert := pg_catalog.format($c$
     IF EXISTS (SELECT FROM %%2$s OFFSET 31) THEN
       INSERT INTO pgaudit_kit.event_chunk (%1$s)
-      SELECT v_xid, v_ts, %%1$L, %2$s, NULL, %3$s, pg_catalog.min(%%3$s.pgaudit_kit_id),
-             pg_catalog.array_agg(%%3$s.pgaudit_kit_id), %%5$s, pg_catalog.array_agg(%%6$s), %%7$s, %4$s
+      SELECT v_xid, v_ts, %%1$L, %2$s, NULL, %3$s, pg_catalog.nextval('pgaudit_kit.event_id_seq'::regclass),
+             pg_catalog.count(*)::integer, %%5$s, pg_catalog.array_agg(%%6$s), %%7$s, %4$s
         FROM %%4$s
-       GROUP BY (%%3$s.pgaudit_kit_rn OPERATOR(pg_catalog.-) 1) OPERATOR(pg_catalog./) 1024;
+       GROUP BY (%%3$s.pgaudit_kit_rn OPERATOR(pg_catalog.-) 1) OPERATOR(pg_catalog./) 1024
+       -- in chunk order: the identity is called after the sort, so the chunks' events follow the rows' order
+       ORDER BY (%%3$s.pgaudit_kit_rn OPERATOR(pg_catalog.-) 1) OPERATOR(pg_catalog./) 1024;
     ELSE$c$, v_chunk_cols, v_target, v_chunk_fixed, v_stmt);
 
   IF cfg.capture_mode = 'statement' THEN
@@ -89,10 +93,9 @@ BEGIN
           pg_catalog.format(v_numbered, 'n', 'pgaudit_kit_new'), pgaudit_kit.chunk_keys_sql(cfg.pk_columns, v_bpchar, 'n'),
           pgaudit_kit.values_sql(v_cols, v_bpchar, cfg.redacted_columns, 'n', 'v_ipad', 'v_opad'), 'NULL') ELSE '' END,
       CASE WHEN v_chunked THEN pg_catalog.format(v_chunk_insert, 'U', 'pgaudit_kit_new', 'n',
-          pg_catalog.format($c$%s
-          JOIN (SELECT pg_catalog.row_number() OVER () AS pgaudit_kit_rn, o.* FROM pgaudit_kit_old o) o
-            ON o.pgaudit_kit_rn OPERATOR(pg_catalog.=) n.pgaudit_kit_rn$c$,
-                            pg_catalog.format(v_numbered, 'n', 'pgaudit_kit_new')),
+          pg_catalog.format(v_numbered, 'n', 'pgaudit_kit_new') || ' JOIN '
+          || pg_catalog.format(v_numbered, 'o', 'pgaudit_kit_old')
+          || ' ON o.pgaudit_kit_rn OPERATOR(pg_catalog.=) n.pgaudit_kit_rn',
           pgaudit_kit.chunk_keys_sql(cfg.pk_columns, v_bpchar, 'n'),
           pgaudit_kit.values_sql(v_cols, v_bpchar, cfg.redacted_columns, 'n', 'v_ipad', 'v_opad'),
           pg_catalog.format('pg_catalog.array_agg(%s)',
@@ -136,10 +139,10 @@ BEGIN
     EXECUTE %1$L || TG_RELID::regclass::text || %4$L
       USING v_xid, v_ts, v_ipad, v_opad, %2$s, %3$s;$t$,
       CASE WHEN v_chunked THEN pg_catalog.format(
-          'INSERT INTO pgaudit_kit.event_chunk (%s) SELECT $1, $2, ''T'', %s, $6, %s, pg_catalog.min(r.pgaudit_kit_id), '
-          'pg_catalog.array_agg(r.pgaudit_kit_id), %s, pg_catalog.array_agg(%s), NULL, $5 '
-          'FROM (SELECT pg_catalog.nextval(''pgaudit_kit.event_id_seq''::regclass) AS pgaudit_kit_id, '
-          'pg_catalog.row_number() OVER () AS pgaudit_kit_rn, r.* FROM ONLY ',
+          'INSERT INTO pgaudit_kit.event_chunk (%s) SELECT $1, $2, ''T'', %s, $6, %s, '
+          'pg_catalog.nextval(''pgaudit_kit.event_id_seq''::regclass), pg_catalog.count(*)::integer, %s, '
+          'pg_catalog.array_agg(%s), NULL, $5 FROM (SELECT pg_catalog.row_number() OVER () AS pgaudit_kit_rn, r.* '
+          'FROM ONLY ',
           v_chunk_cols, v_target, v_chunk_fixed, pgaudit_kit.chunk_keys_sql(cfg.pk_columns, v_bpchar, 'r'),
           pgaudit_kit.values_sql(v_cols, v_bpchar, cfg.redacted_columns, 'r', '$3', '$4'))
       ELSE pg_catalog.format('INSERT INTO pgaudit_kit.event (%s) SELECT $1, $2, ''T'', %s, $6, %s, %s, NULL, $5 FROM ONLY ',
@@ -147,7 +150,8 @@ BEGIN
           pgaudit_kit.image_sql(v_cols, v_bpchar, cfg.redacted_columns, 'r', '$3', '$4')) END,
       v_stmt, v_partition,
       CASE WHEN v_chunked
-        THEN ' r) r GROUP BY (r.pgaudit_kit_rn OPERATOR(pg_catalog.-) 1) OPERATOR(pg_catalog./) 1024' ELSE ' r' END);
+        THEN ' r) r GROUP BY (r.pgaudit_kit_rn OPERATOR(pg_catalog.-) 1) OPERATOR(pg_catalog./) 1024 '
+             'ORDER BY (r.pgaudit_kit_rn OPERATOR(pg_catalog.-) 1) OPERATOR(pg_catalog./) 1024' ELSE ' r' END);
   END IF;
 
   -- The body runs in one of two forms: a transaction's first audited statement also writes the transaction's

@@ -8,7 +8,7 @@
 -- fail, and with it the seal: nothing of it is sealed, and status shows the backlog.
 CREATE OR REPLACE FUNCTION pgaudit_kit.chunk_events(c pgaudit_kit.event_chunk) RETURNS SETOF pgaudit_kit.event
 LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $fn$
-  SELECT i.id, c.xid, c.statement_ts, c.op, c.relid, c.schema_name, c.table_name, c.partition_name,
+  SELECT c.id OPERATOR(pg_catalog.+) i.r, c.xid, c.statement_ts, c.op, c.relid, c.schema_name, c.table_name, c.partition_name,
          CASE WHEN c.pk_columns IS NOT NULL THEN pg_catalog.jsonb_object(c.pk_columns, k.v) END,
          pg_catalog.jsonb_object(c.columns, n.v),
          CASE WHEN c.op = 'U' THEN pg_catalog.jsonb_object(c.columns, o.v) OPERATOR(pg_catalog.-)
@@ -18,19 +18,19 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $fn$
          c.statement
     -- Each array is read whole once (a chunk's arrays are compressed: taking one row at a time by subscript
     -- would decompress the whole array for every row) and cut into rows by position.
-    FROM pg_catalog.unnest(c.ids) WITH ORDINALITY AS i(id, r)
+    FROM pg_catalog.generate_series(0, c.n_events OPERATOR(pg_catalog.-) 1) AS i(r)
     JOIN (SELECT (u.k OPERATOR(pg_catalog.-) 1) OPERATOR(pg_catalog./) pg_catalog.cardinality(c.columns) AS r,
                  pg_catalog.array_agg(u.v ORDER BY u.k) AS v
             FROM pg_catalog.unnest(c.images) WITH ORDINALITY AS u(v, k) GROUP BY 1) n
-      ON n.r OPERATOR(pg_catalog.=) (i.r OPERATOR(pg_catalog.-) 1)
+      ON n.r OPERATOR(pg_catalog.=) i.r
     LEFT JOIN (SELECT (u.k OPERATOR(pg_catalog.-) 1) OPERATOR(pg_catalog./) pg_catalog.cardinality(c.columns) AS r,
                       pg_catalog.array_agg(u.v ORDER BY u.k) AS v
                  FROM pg_catalog.unnest(c.old_images) WITH ORDINALITY AS u(v, k) GROUP BY 1) o
-      ON o.r OPERATOR(pg_catalog.=) (i.r OPERATOR(pg_catalog.-) 1)
+      ON o.r OPERATOR(pg_catalog.=) i.r
     LEFT JOIN (SELECT (u.k OPERATOR(pg_catalog.-) 1) OPERATOR(pg_catalog./) pg_catalog.cardinality(c.pk_columns) AS r,
                       pg_catalog.array_agg(u.v ORDER BY u.k) AS v
                  FROM pg_catalog.unnest(c.pks) WITH ORDINALITY AS u(v, k) GROUP BY 1) k
-      ON k.r OPERATOR(pg_catalog.=) (i.r OPERATOR(pg_catalog.-) 1)
+      ON k.r OPERATOR(pg_catalog.=) i.r
 $fn$;
 ALTER FUNCTION pgaudit_kit.chunk_events(pgaudit_kit.event_chunk) OWNER TO pgaudit_kit_owner;
 COMMENT ON FUNCTION pgaudit_kit.chunk_events(pgaudit_kit.event_chunk) IS

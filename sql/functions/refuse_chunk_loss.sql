@@ -5,8 +5,9 @@
 CREATE OR REPLACE FUNCTION pgaudit_kit.refuse_chunk_loss() RETURNS trigger
 LANGUAGE plpgsql SET search_path = '' AS $fn$
 BEGIN
-  IF EXISTS (SELECT FROM pgaudit_kit_gone c CROSS JOIN LATERAL pg_catalog.unnest(c.ids) AS i(id)
-              WHERE NOT EXISTS (SELECT FROM pgaudit_kit.event e WHERE e.id = i.id AND e.xid = c.xid)) THEN
+  IF EXISTS (SELECT FROM pgaudit_kit_gone c
+              WHERE (SELECT pg_catalog.count(*) FROM pgaudit_kit.event e
+                      WHERE e.id BETWEEN c.id AND c.id + c.n_events - 1 AND e.xid = c.xid) <> c.n_events) THEN
     RAISE EXCEPTION USING
       ERRCODE = 'insufficient_privilege',
       MESSAGE = 'pgaudit-kit: DELETE on pgaudit_kit.event_chunk is refused: the chunk''s events are not sealed yet',

@@ -58,8 +58,7 @@ BEGIN
   -- chunks in (xid, id) order, up to about p_max_events events; the events of a chunk left for a later call, and
   -- all that follow them, wait for it, so the log's order is the order in which they were recorded.
   SELECT c.xid, c.id INTO v_expand_xid, v_expand_id
-    FROM (SELECT c.xid, c.id, pg_catalog.sum(pg_catalog.cardinality(c.ids)) OVER (ORDER BY c.xid, c.id)
-                              - pg_catalog.cardinality(c.ids) AS before
+    FROM (SELECT c.xid, c.id, pg_catalog.sum(c.n_events) OVER (ORDER BY c.xid, c.id) - c.n_events AS before
             FROM pgaudit_kit.event_chunk c WHERE c.xid < v_horizon) c
    WHERE c.before < p_max_events
    ORDER BY c.xid DESC, c.id DESC LIMIT 1;
@@ -110,7 +109,7 @@ BEGIN
     v_xid_sealed := v_taken_of_last;
     -- the transaction has ended (its xid is below the horizon): this is all it will ever have, its chunks' included
     v_xid_events := (SELECT pg_catalog.count(*) FROM pgaudit_kit.event e WHERE e.xid = v_last_xid)
-                    + COALESCE((SELECT pg_catalog.sum(pg_catalog.cardinality(c.ids)) FROM pgaudit_kit.event_chunk c
+                    + COALESCE((SELECT pg_catalog.sum(c.n_events) FROM pgaudit_kit.event_chunk c
                                  WHERE c.xid = v_last_xid), 0);
   END IF;
   -- RFC 9162 append, a level at a time. Bit k of the tree size is set when the frontier holds a complete

@@ -10,8 +10,10 @@
 -- construction: only the kit's generated functions write here. They are deliberately not CHECK
 -- constraints: PostgreSQL re-parses and re-plans every CHECK at each statement's executor start, which
 -- was a third of the cost of capturing a single-row statement.
+-- id steps by 1,024: a chunk of a statement of many rows (pgaudit_kit.event_chunk) numbers its up to 1,024
+-- events from one value. Ids order the events; they are not consecutive.
 CREATE TABLE pgaudit_kit.event (
-    id             bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    id             bigint GENERATED ALWAYS AS IDENTITY (INCREMENT BY 1024) PRIMARY KEY,
     xid            xid8 NOT NULL,
     statement_ts   timestamptz NOT NULL,
     op             "char" NOT NULL,

@@ -3,8 +3,9 @@
 -- the statement would have written there one by one) when they are sealed.
 -- A statement-mode capture that sees at least 32 rows writes one chunk per 1,024 of them: the rows' values
 -- as text in two-dimensional arrays (one array row per changed row, one column per recorded column, in
--- `columns` order), each row's event id already drawn from pgaudit_kit.event's identity, so that the order
--- of a transaction's events is the order of its statements whether a statement was chunked or not.
+-- `columns` order), numbered from one value of pgaudit_kit.event's identity (which steps by 1,024, the size of
+-- the largest chunk), so that the order of a transaction's events is the order of its statements whether a
+-- statement was chunked or not.
 -- That is what makes a bulk statement cheap: one heap row and one index entry per 1,024 changed rows, its
 -- arrays compressed together, instead of a row and five index entries each; the per-row work (the events,
 -- their indexes, their leaves) is the sealer's, outside the writing transaction.
@@ -21,7 +22,7 @@ CREATE TABLE pgaudit_kit.event_chunk (
     partition_name text,
     columns        text[] NOT NULL,
     pk_columns     text[],
-    ids            bigint[] NOT NULL,
+    n_events       integer NOT NULL,
     pks            text[],
     images         text[] NOT NULL,
     old_images     text[],
@@ -31,8 +32,8 @@ CREATE TABLE pgaudit_kit.event_chunk (
 ALTER TABLE pgaudit_kit.event_chunk OWNER TO pgaudit_kit_owner;
 COMMENT ON TABLE pgaudit_kit.event_chunk IS
     'pgaudit-kit: events of many-row statements, recorded compactly; expanded into event when sealed';
-COMMENT ON COLUMN pgaudit_kit.event_chunk.id IS 'The smallest of the chunk''s event ids';
-COMMENT ON COLUMN pgaudit_kit.event_chunk.ids IS 'Event id of each row, in the order of the rows of the arrays';
+COMMENT ON COLUMN pgaudit_kit.event_chunk.id IS 'Event id of the first row; the others follow it (id + 1, id + 2, ...)';
+COMMENT ON COLUMN pgaudit_kit.event_chunk.n_events IS 'Rows of the chunk: events, one per row of its arrays';
 COMMENT ON COLUMN pgaudit_kit.event_chunk.pks IS 'Primary key values of each row (pk_columns order), as pk';
 COMMENT ON COLUMN pgaudit_kit.event_chunk.images IS
     'Recorded values of each row (columns order, redacted as in row_data): after INSERT/UPDATE, before DELETE/TRUNCATE';

@@ -1,7 +1,7 @@
-"""Issue 15's capture targets: pgaudit-kit, in two configurations, and three simpler in-transaction captures,
+"""Issue 15's capture targets: pgaudit-kit, in three configurations, and three simpler in-transaction captures,
 side by side in one run.
 
-One throwaway PostgreSQL server with durable settings (``bench.capture.DURABLE_SETTINGS``) holds five copies
+One throwaway PostgreSQL server with durable settings (``bench.capture.DURABLE_SETTINGS``) holds six copies
 of a pgbench database, each with the keyed table ``bench_bulk``:
 
   * ``baseline``       -- no trigger;
@@ -15,14 +15,16 @@ of a pgbench database, each with the keyed table ``bench_bulk``:
                           seal at their commit, and the follower's CPU is part of the measurement on purpose
                           (it is stopped with SIGTERM at the end; its first and last output lines are logged,
                           the last one also reported);
+  * ``audited_follower`` -- default options (statement capture: chunks for statements of 32 rows or more,
+                          revision 0010) and a sealing follower, as ``audited_row``;
   * ``jsonb_trigger``  -- the minimal jsonb row trigger: AFTER INSERT/UPDATE/DELETE FOR EACH ROW, one
                           INSERT of (table, operation, to_jsonb(row)) into an unindexed log table;
   * ``floor``          -- the least any trigger-based, in-transaction capture can do: a statement-level
                           AFTER trigger per table that inserts one constant row into an unindexed table.
 
 The triggers of ``jsonb_trigger`` and ``floor`` are on the four pgbench tables and ``bench_bulk``. The kit
-variants (``KIT_VARIANTS``: audited, audited_row) are each held to every target below, each verdict named
-after its variant.
+variants (``KIT_VARIANTS``: audited, audited_row, audited_follower) are each held to every target below, each
+verdict named after its variant.
 
     python -m bench.reference --json /tmp/reference.json   # the full run, from the repo root (about 25 minutes)
     python -m bench.reference --quick                      # smoke run, a few minutes
@@ -109,9 +111,10 @@ from pgaudit_kit.pg.tempserver import TempServer
 from pgaudit_kit.schema import installer
 
 # The kit's variants: each is held to every target, in verdicts named after it.
-KIT_VARIANTS = ("audited", "audited_row")
-KIT_OPTIONS = {"audited": CaptureOptions(), "audited_row": CaptureOptions(capture_mode="row")}
-SEAL_FOLLOWED = ("audited_row",)  # a `seal --follow` process seals for these; their writers do not
+KIT_VARIANTS = ("audited", "audited_row", "audited_follower")
+KIT_OPTIONS = {"audited": CaptureOptions(), "audited_row": CaptureOptions(capture_mode="row"),
+               "audited_follower": CaptureOptions()}
+SEAL_FOLLOWED = ("audited_row", "audited_follower")  # a `seal --follow` process seals for these; their writers do not
 SEAL_FOLLOW_INTERVAL = 0.5  # seconds
 VARIANTS = ("baseline", *KIT_VARIANTS, "jsonb_trigger", "floor")
 TRUNCATE_VARIANTS = ("baseline", *KIT_VARIANTS)

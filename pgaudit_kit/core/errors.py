@@ -53,5 +53,12 @@ class DriftFound(KitError):
     exit_code = EXIT_FINDINGS
 
 
+class HistoryDamaged(KitError):
+    """The kit refused to go on because stored history is not what it writes (a malformed chunk stops
+    sealing): a finding, which verify reports too."""
+
+    exit_code = EXIT_FINDINGS
+
+
 class HistoryExists(UsageError):
     """Uninstall refused because recorded audit history would be destroyed."""

@@ -29,10 +29,11 @@ def origin(conn: psycopg.Connection[Any]) -> str:
     return f"pgaudit-kit/{row[0]}/{quote(row[1], safe='')}/{row[2]}"
 
 
-def seal(conn: psycopg.Connection[Any], batch: int = 10000, between: Callable[[], None] | None = None) -> int:
+def seal(conn: psycopg.Connection[Any], batch: int = 10000, between: Callable[[], bool] | None = None) -> int:
     """Seal everything sealable now (several blocks if needed). Returns the number of events sealed.
 
-    *between* runs after each block (the follower renews its lease there while it works off a backlog)."""
+    *between* runs after each full block, and sealing stops there when it returns False (the follower renews
+    its lease there while it works off a backlog, and stops on SIGTERM without finishing the backlog)."""
     total = 0
     with db.translated_errors():
         while True:
@@ -42,8 +43,8 @@ def seal(conn: psycopg.Connection[Any], batch: int = 10000, between: Callable[[]
             total += sealed
             if sealed < batch:
                 return total
-            if between:
-                between()
+            if between and not between():
+                return total
 
 
 @dataclass
@@ -77,7 +78,7 @@ class Follower:
                 if time.monotonic() - renewed >= self.lease_seconds / 3:
                     self._renew()
                     renewed = time.monotonic()
-                count = seal(self.conn, between=self._renew)
+                count = seal(self.conn, between=self._next_block)
                 self.sealed += count
                 sealed_since_report += count
                 if time.monotonic() - reported >= self.report_every:
@@ -95,6 +96,11 @@ class Follower:
     def _renew(self) -> None:
         with db.translated_errors():
             self.conn.execute("SELECT pgaudit_kit.renew_seal_lease(%s)", (self.lease_seconds,))
+
+    def _next_block(self) -> bool:
+        """Between the blocks of a backlog: keep the lease, and go on unless asked to stop."""
+        self._renew()
+        return not self.stop.is_set()
 
     def _state(self) -> str:
         state = backlog(self.conn)

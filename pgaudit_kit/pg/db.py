@@ -17,7 +17,15 @@ from psycopg import errors as pgerrors
 from psycopg.abc import Buffer
 from psycopg.types.datetime import TimestamptzBinaryLoader, TimestamptzLoader
 
-from ..core.errors import EnvironmentProblem, InsufficientPrivilege, KitError, NotInstalled, ReadOnlyServer, UsageError
+from ..core.errors import (
+    EnvironmentProblem,
+    HistoryDamaged,
+    InsufficientPrivilege,
+    KitError,
+    NotInstalled,
+    ReadOnlyServer,
+    UsageError,
+)
 from ..core.names import KIT_SCHEMA
 
 # SQLSTATE classes that mean "the request names something wrong" rather than "the server cannot serve".
@@ -132,6 +140,8 @@ def translate(exc: psycopg.Error) -> KitError:
         return EnvironmentProblem(f"database connection failed: {_condense(str(exc))}")
     if exc.sqlstate == "55000":  # object_not_in_prerequisite_state: the kit is locked down
         return EnvironmentProblem(message)
+    if exc.sqlstate == "XX001":  # data_corrupted: the kit refuses stored history it cannot have written
+        return HistoryDamaged(message)
     if exc.sqlstate in _USAGE_SQLSTATES:
         return UsageError(message)
     return KitError(f"database error {exc.sqlstate}: {message}")

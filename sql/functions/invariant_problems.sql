@@ -308,6 +308,19 @@ BEGIN
                                  t.attname, t.rel);
     RETURN NEXT;
   END LOOP;
+
+  -- a chunk capture cannot have written: sealing stops at it, review leaves its events out
+  FOR t IN
+    SELECT c.xid, c.id, c.schema_name, c.table_name, pgaudit_kit.chunk_problem(c) AS what
+      FROM pgaudit_kit.event_chunk c WHERE pgaudit_kit.chunk_problem(c) IS NOT NULL ORDER BY c.xid, c.id
+  LOOP
+    kind := 'coverage_sealing';
+    object := 'pgaudit_kit.event_chunk';
+    problem := pg_catalog.format('the chunk of transaction %s from event %s (%I.%I) is malformed (%s): its events '
+                                 'cannot be sealed nor shown, and nothing recorded after it is sealed', t.xid, t.id,
+                                 t.schema_name, t.table_name, t.what);
+    RETURN NEXT;
+  END LOOP;
 END
 $fn$;
 ALTER FUNCTION pgaudit_kit.invariant_problems() OWNER TO pgaudit_kit_owner;

@@ -35,6 +35,7 @@ DECLARE
   v_expand_id bigint;
   v_stop_xid xid8;            -- the first chunk left: the events from its position on wait for it
   v_stop_id bigint;
+  v_bad record;
 BEGIN
   IF p_wait THEN
     PERFORM pg_catalog.pg_advisory_xact_lock(1885823850);  -- 'pgks': the sealing lock
@@ -63,6 +64,19 @@ BEGIN
    WHERE c.before < p_max_events
    ORDER BY c.xid DESC, c.id DESC LIMIT 1;
   IF FOUND THEN
+    -- a chunk capture cannot have written stops sealing at it (invariant_problems() reports it)
+    SELECT c.xid, c.id, c.schema_name, c.table_name, pgaudit_kit.chunk_problem(c) AS problem INTO v_bad
+      FROM pgaudit_kit.event_chunk c
+     WHERE (c.xid, c.id) <= (v_expand_xid, v_expand_id) AND pgaudit_kit.chunk_problem(c) IS NOT NULL
+     ORDER BY c.xid, c.id LIMIT 1;
+    IF FOUND THEN
+      RAISE EXCEPTION USING
+        ERRCODE = 'data_corrupted',
+        MESSAGE = pg_catalog.format('pgaudit-kit: the chunk of transaction %s from event %s (%I.%I) is malformed '
+                                    '(%s): nothing from it on can be sealed', v_bad.xid, v_bad.id, v_bad.schema_name,
+                                    v_bad.table_name, v_bad.problem),
+        HINT = 'Only a superuser past the guards can have written it; verify and doctor report it.';
+    END IF;
     INSERT INTO pgaudit_kit.event OVERRIDING SYSTEM VALUE
     SELECT e.* FROM pgaudit_kit.event_chunk c CROSS JOIN LATERAL pgaudit_kit.chunk_events(c) e
      WHERE (c.xid, c.id) <= (v_expand_xid, v_expand_id);

@@ -32,7 +32,7 @@ from tests.support.enforcement import (
     set_up_application,
     snapshot,
 )
-from tests.support.helpers import cli, events
+from tests.support.helpers import cli, events, guards_off
 
 Conn = psycopg.Connection[Any]
 
@@ -106,6 +106,34 @@ def test_unsealed_chunks_cannot_be_changed_or_removed(kit_conn: Conn, app_db: st
     assert kit_conn.execute(chunks).fetchall() == []
     assert len(events(kit_conn, "table_name = 't' AND new_row->>'note' = 'bulk'")) == 100
     assert_capture_works(kit_conn, roles)
+
+
+def test_a_rewritten_chunk_stops_sealing_and_is_reported(kit_conn: Conn, app_db: str, roles: Roles) -> None:
+    """A superuser past the guards rewrites an unsealed chunk so that its arrays no longer fit each other (a row
+    of values dropped). Sealing refuses to expand it, and so seals nothing recorded after it (the log stays in
+    order); review leaves its events out instead of failing; status, doctor and verify name the chunk."""
+    with connect_app(kit_conn, roles) as conn:
+        conn.execute("INSERT INTO app.t SELECT g, 'bulk' FROM generate_series(2000, 2099) g")
+        conn.execute("INSERT INTO app.t VALUES (3000, 'after')")
+    with guards_off(kit_conn):
+        kit_conn.execute("UPDATE pgaudit_kit.event_chunk SET images = images[1:99]")
+    problems = [p for p in invariant_problems(kit_conn) if p[1] == "pgaudit_kit.event_chunk"]
+    assert len(problems) == 1 and problems[0][0] == "coverage_sealing" and "values of another shape" in problems[0][2]
+    sealed = cli("seal", dsn=app_db)
+    assert sealed.exit_code == 1 and "is malformed (values of another shape)" in sealed.stderr, sealed.output
+    assert len(sealed.stderr.strip().splitlines()) <= 2, sealed.stderr  # the error and its hint, no traceback
+    assert events(kit_conn, "table_name = 't' AND new_row->>'note' = 'after'") != []  # recorded ...
+    assert kit_conn.execute("SELECT count(*) FROM pgaudit_kit.event e JOIN pgaudit_kit.block b "
+                            "ON e.id = ANY (b.event_ids) WHERE e.row_data->>'note' = 'after'").fetchone() == (0,)
+    log = cli("log", "--table", "app.t", "--format", "json", dsn=app_db)  # ... but not sealed
+    assert log.exit_code == 0, log.output
+    assert "bulk" not in log.stdout and "after" in log.stdout
+    verify = cli("verify", "--format", "json", dsn=app_db)
+    assert verify.exit_code == 1
+    assert any(f["kind"] == "coverage_sealing" and "malformed" in f["message"]
+               for f in json.loads(verify.stdout)["findings"]), verify.stdout
+    status = cli("status", dsn=app_db)
+    assert status.exit_code != 4 and "malformed" in status.output, status.output
 
 
 @pytest.mark.parametrize("who", ["kit_owner", "superuser"])

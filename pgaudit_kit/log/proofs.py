@@ -69,10 +69,10 @@ def prove_inclusion(conn: psycopg.Connection[Any], event_id: int) -> dict[str, A
             f"SELECT e.xid::text, {fields_sql} FROM pgaudit_kit.event e "  # noqa: S608 -- constant SQL
             "LEFT JOIN pgaudit_kit.transaction t ON t.xid = e.xid WHERE e.id = %s", (event_id,)).fetchone()
         if event is None:
-            chunks = conn.execute("SELECT to_regclass('pgaudit_kit.event_chunk') IS NOT NULL").fetchone() == (True,)
-            if chunks and conn.execute("SELECT FROM pgaudit_kit.event_chunk c WHERE %s BETWEEN c.id AND c.id + "
-                                       "c.n_events - 1", (event_id,)).fetchone() is not None:
-                # recorded in a chunk (revision 0010): sealing writes it into pgaudit_kit.event
+            # recorded in a chunk (revision 0010): sealing writes it into pgaudit_kit.event
+            if db.has_kit_relation(conn, "event_chunk") and conn.execute(
+                    "SELECT FROM pgaudit_kit.event_chunk c WHERE %s BETWEEN c.id AND c.id + c.n_events - 1",
+                    (event_id,)).fetchone() is not None:
                 raise UsageError(f"event {event_id} is not sealed yet (run: pgaudit-kit seal)")
             raise UsageError(f"event {event_id} does not exist")
         block = conn.execute(

@@ -118,9 +118,9 @@ class Backlog:
 
 def backlog(conn: psycopg.Connection[Any]) -> Backlog:
     """Recorded events not sealed yet: those in pgaudit_kit.event after the sealed position and those still in
-    chunks (counted from their id arrays, not expanded)."""
+    chunks (counted from their n_events, not expanded)."""
     chunks = ("SELECT sum(c.n_events), min(c.statement_ts) FROM pgaudit_kit.event_chunk c"
-              if conn.execute("SELECT to_regclass('pgaudit_kit.event_chunk') IS NOT NULL").fetchone() == (True,)
+              if db.has_kit_relation(conn, "event_chunk")
               else "SELECT 0, NULL::timestamptz")  # a revision before 0010
     row = conn.execute(
         """
@@ -143,7 +143,7 @@ def backlog(conn: psycopg.Connection[Any]) -> Backlog:
 
 def follower_lease(conn: psycopg.Connection[Any]) -> datetime | None:
     """Until when a `seal --follow` process holds the seal lease (writers leave sealing to it), or None."""
-    if conn.execute("SELECT to_regclass('pgaudit_kit.seal_lease') IS NOT NULL").fetchone() != (True,):
+    if not db.has_kit_relation(conn, "seal_lease"):
         return None  # a revision before 0008
     row = conn.execute(
         "SELECT to_timestamp(s.until) FROM (SELECT pg_sequence_last_value('pgaudit_kit.seal_lease') AS until) s "

@@ -163,6 +163,13 @@ def is_installed(conn: psycopg.Connection[Any]) -> bool:
     return bool(row and row[0])
 
 
+def has_kit_relation(conn: psycopg.Connection[Any], name: str) -> bool:
+    """Whether the kit's schema has relation *name*: what a command asks of objects a later revision added
+    (it may run against a database not upgraded yet)."""
+    row = conn.execute("SELECT to_regclass(%s) IS NOT NULL", (f"{KIT_SCHEMA}.{name}",)).fetchone()
+    return row == (True,)
+
+
 def require_installed(conn: psycopg.Connection[Any]) -> None:
     if not is_installed(conn):
         raise NotInstalled(f"pgaudit-kit is not installed in {describe_target(conn)} (run: pgaudit-kit install)")

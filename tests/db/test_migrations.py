@@ -44,7 +44,7 @@ FROZEN = {
     "migrations/versions/0009_v9_first_statement.py": "5c3447d34cff7bc80a8602b6a435b9353466aae6c03f82ccfe2117faacb89f7c",
     "pgaudit_kit/shipped_functions/0009.json": "8e00118f4b58617ec421a6185a9ce702551d41729a0ff244be9affb45633f4fb",
     "migrations/versions/0010_v10_statement_chunks.py": "71728db88b421358a44c8d8b13480f0f122bb394b69ad39be03e91fd2b857cbb",
-    "pgaudit_kit/shipped_functions/0010.json": "9e3398b5e0671d64a535d308447b2de5650d378e471c388505d22fd66b09abf5",
+    "pgaudit_kit/shipped_functions/0010.json": "455d45c18d856f7a4ec1af888bfa0ce8e2e15114d5203f50a684d5355eb1d8fc",
 }
 ROOT = Path(__file__).resolve().parents[2]
 CAPTURE = re.compile(r"pgaudit_kit\.capture_\d+\(\)")

@@ -178,10 +178,12 @@ def uninstall(conn: psycopg.Connection[Any], discard_history: bool) -> Uninstall
         db.require_superuser(conn, "uninstall")
         with conn.transaction():
             conn.execute("SELECT pg_advisory_xact_lock(%s)", (INSTALL_LOCK_KEY,))
-            has_events = conn.execute("SELECT to_regclass('pgaudit_kit.event') IS NOT NULL").fetchone()
-            if has_events and has_events[0]:
+            if db.has_kit_relation(conn, "event"):
                 row = conn.execute("SELECT count(*) FROM pgaudit_kit.event").fetchone()
                 result.discarded_events = int(row[0]) if row else 0
+            if db.has_kit_relation(conn, "event_chunk"):  # events still in chunks (revision 0010)
+                row = conn.execute("SELECT COALESCE(sum(n_events), 0) FROM pgaudit_kit.event_chunk").fetchone()
+                result.discarded_events += int(row[0]) if row else 0
             if result.discarded_events and not discard_history:
                 raise HistoryExists(
                     f"refusing to uninstall: {result.discarded_events} recorded audit events would be destroyed; "
@@ -267,7 +269,7 @@ def status(conn: psycopg.Connection[Any]) -> Status:
             tables = [_listable(t) for t in enrolled_tables(conn)]
             schemas = auto_enrol_schemas(conn)
             problems += [p.message for p in capture_problems(conn)]
-            if conn.execute("SELECT to_regclass('pgaudit_kit.block') IS NOT NULL").fetchone() == (True,):
+            if db.has_kit_relation(conn, "block"):
                 state = backlog(conn)
                 follower = follower_lease(conn)
                 sealed_log = {"tree_size": state.tree_size, "unsealed_events": state.count,
@@ -275,7 +277,7 @@ def status(conn: psycopg.Connection[Any]) -> Status:
                               else round(state.age_seconds, 3),
                               "last_sealed_at": state.last_sealed_at.isoformat() if state.last_sealed_at else None,
                               "follower_lease_until": follower.isoformat() if follower else None}
-            if conn.execute("SELECT to_regclass('pgaudit_kit.lockdown_event') IS NOT NULL").fetchone() == (True,):
+            if db.has_kit_relation(conn, "lockdown_event"):
                 current = lockdown.state(conn)
                 locked = current.as_dict()
                 if current.locked:

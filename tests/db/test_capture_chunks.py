@@ -125,6 +125,10 @@ def test_review_shows_a_bulk_statement_before_it_is_sealed(kit_conn: Conn, kit_d
     assert status["sealed_log"]["unsealed_events"] >= 300
     refused = cli("prove", str(unsealed[0]["id"]), dsn=kit_db)
     assert refused.exit_code == 2 and "is not sealed yet" in refused.output, refused.output
+    recorded = kit_conn.execute("SELECT count(*) FROM pgaudit_kit.recorded_event").fetchone()
+    assert recorded is not None
+    kept = cli("uninstall", dsn=kit_db)  # the chunked events count among the history it would destroy
+    assert kept.exit_code == 2 and f"{recorded[0]} recorded audit events would be destroyed" in kept.output, kept.output
     _seal_all(kit_conn)
     after = [e for e in json.loads(cli(*args, dsn=kit_db).output)["events"] if e["op"] == "I"]
     assert {e["seal"]["status"] for e in after} == {"sealed"}

@@ -8,20 +8,19 @@
 -- pgaudit_kit.staged_event check that first.
 CREATE OR REPLACE FUNCTION pgaudit_kit.chunk_events(c pgaudit_kit.event_chunk) RETURNS SETOF pgaudit_kit.event
 LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $fn$
-  SELECT c.id OPERATOR(pg_catalog.+) i.r, c.xid, c.statement_ts, c.op, c.relid, c.schema_name, c.table_name,
-         c.partition_name,
-         CASE WHEN c.pk_columns IS NOT NULL THEN pg_catalog.jsonb_object(c.pk_columns, k.v) END,
-         pg_catalog.jsonb_object(c.columns, n.v),
-         CASE WHEN c.op = 'U' THEN pg_catalog.jsonb_object(c.columns, o.v) OPERATOR(pg_catalog.-)
-              ARRAY(SELECT u.col FROM ROWS FROM (pg_catalog.unnest(c.columns), pg_catalog.unnest(n.v),
-                                                  pg_catalog.unnest(o.v)) AS u(col, n, o)
+  SELECT c.id OPERATOR(pg_catalog.+) (z.r OPERATOR(pg_catalog.-) 1), c.xid, c.statement_ts, c.op, c.relid, c.schema_name,
+         c.table_name, c.partition_name,
+         CASE WHEN c.pk_columns IS NOT NULL THEN pg_catalog.jsonb_object(c.pk_columns, z.k) END,
+         pg_catalog.jsonb_object(c.columns, z.n),
+         CASE WHEN c.op = 'U' THEN pg_catalog.jsonb_object(c.columns, z.o) OPERATOR(pg_catalog.-)
+              ARRAY(SELECT u.col FROM ROWS FROM (pg_catalog.unnest(c.columns), pg_catalog.unnest(z.n),
+                                                  pg_catalog.unnest(z.o)) AS u(col, n, o)
                      WHERE u.n IS NOT DISTINCT FROM u.o) END,
          c.statement
-    FROM pg_catalog.generate_series(0, c.n_events OPERATOR(pg_catalog.-) 1) AS i(r)
-    JOIN pgaudit_kit.array_rows(c.images, pg_catalog.cardinality(c.columns)) n ON n.r OPERATOR(pg_catalog.=) i.r
-    LEFT JOIN pgaudit_kit.array_rows(c.old_images, pg_catalog.cardinality(c.columns)) o
-      ON o.r OPERATOR(pg_catalog.=) i.r
-    LEFT JOIN pgaudit_kit.array_rows(c.pks, pg_catalog.cardinality(c.pk_columns)) k ON k.r OPERATOR(pg_catalog.=) i.r
+    -- row r of each array side by side (an array that is NULL gives NULL rows: old values, keys)
+    FROM ROWS FROM (pgaudit_kit.chunk_rows(c.images, pg_catalog.cardinality(c.columns)),
+                    pgaudit_kit.chunk_rows(c.old_images, pg_catalog.cardinality(c.columns)),
+                    pgaudit_kit.chunk_rows(c.pks, pg_catalog.cardinality(c.pk_columns))) WITH ORDINALITY AS z(n, o, k, r)
 $fn$;
 ALTER FUNCTION pgaudit_kit.chunk_events(pgaudit_kit.event_chunk) OWNER TO pgaudit_kit_owner;
 COMMENT ON FUNCTION pgaudit_kit.chunk_events(pgaudit_kit.event_chunk) IS

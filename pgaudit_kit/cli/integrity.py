@@ -12,6 +12,7 @@ import click
 
 from ..core import signing
 from ..core.errors import EXIT_FINDINGS
+from ..core.progress import Progress
 from ..pg import db
 from . import render
 from .group import REPORT_FORMATS, connect, connector, format_option, main, target_dsn
@@ -22,10 +23,12 @@ if TYPE_CHECKING:
 
 @main.command()
 @click.option("--follow", is_flag=True,
-              help="Keep sealing every --interval seconds until stopped (SIGTERM or Ctrl-C); meanwhile writers "
-                   "do not seal at their commit.")
+              help="Keep sealing until stopped (SIGTERM or Ctrl-C), every --interval seconds while there is work "
+                   "and at once when an idle database's next commit notifies; meanwhile writers do not seal at "
+                   "their commit.")
 @click.option("--interval", type=click.FloatRange(0.05, 3600), default=0.5, show_default=True,
-              help="With --follow: seconds between seals.")
+              help="With --follow: seconds between seals while there is work, and the longest an idle follower "
+                   "waits for a commit's notification.")
 @click.pass_context
 def seal(ctx: click.Context, follow: bool, interval: float) -> None:
     """Seal recorded events into the hash-chained Merkle log now, or continuously with --follow.
@@ -34,7 +37,10 @@ def seal(ctx: click.Context, follow: bool, interval: float) -> None:
     200 ms); run `seal` from cron to bound the unsealed window on an idle database. `seal --follow` (a
     systemd service or a Kubernetes sidecar) takes sealing out of the writers' commit path: while it runs,
     audited transactions commit without sealing, and if it dies they take sealing back within its lease
-    (at least 10 s). Prints a line a minute; exits 0 when stopped. Needs the admin role.
+    (at least 10 s). An idle follower asks the next commits to notify it (a watch lease) and seals at once;
+    under load it never idles, and writers pay nothing for it. Prints a line a minute; exits 0 when stopped.
+    Without --follow, shows its progress through a backlog on a terminal (nothing in a pipe). Needs the admin
+    role.
 
     \b
     Examples:
@@ -51,7 +57,13 @@ def seal(ctx: click.Context, follow: bool, interval: float) -> None:
         if follow:
             _follow(conn, interval)
             return
-        count = sealing.seal(conn)
+        waiting = sealing.backlog(conn).count
+        with Progress() as progress:
+            def shown(sealed: int) -> bool:
+                progress.show(f"sealed {sealed:,} of about {waiting:,} events ({progress.rate(sealed):,.0f}/s)")
+                return True
+
+            count = sealing.seal(conn, between=shown)
         state = sealing.backlog(conn)
     click.echo(f"sealed {count} events; log size {state.tree_size}; {state.count} events not yet sealable")
 

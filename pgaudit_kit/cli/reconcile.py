@@ -10,6 +10,7 @@ import click
 
 from ..core.errors import EXIT_FINDINGS
 from ..core.images import ABSENT
+from ..core.progress import Progress
 from ..pg import db
 from ..verify import reconcile as reconciling
 from .group import REPORT_FORMATS, format_option, main, target_dsn
@@ -83,13 +84,35 @@ def reconcile(ctx: click.Context, tables: tuple[str, ...], output_format: str) -
         # every error that ends the command early (unknown table, no privilege) comes before any output
         targets = reconciling.resolve_targets(conn, tables)
         items = reconciling.reconcile(conn, targets)
-        problems = _report(items, output_format)
+        with Progress(unless_stdout_is_a_terminal=output_format == "json") as progress:
+            problems = _report(_shown(items, targets, progress), output_format, progress)
     if problems:
         ctx.exit(EXIT_FINDINGS)
 
 
-def _report(items: Iterator[reconciling.Problem | reconciling.TableChecked], output_format: str) -> int:
-    """Write the problems as they come, then the summary; returns the number of problems."""
+def _shown(items: Iterator[reconciling.Problem | reconciling.TableChecked], targets: list[reconciling.Target],
+           progress: Progress) -> Iterator[reconciling.Problem | reconciling.TableChecked]:
+    """The items, with the table being compared on the progress line (tables come in the order of *targets*)."""
+    done = rows = 0
+
+    def show() -> None:
+        if done < len(targets):
+            progress.show(f"reconciling {targets[done].name} (table {done + 1} of {len(targets)}; "
+                          f"{rows:,} live rows compared so far)", force=True)
+
+    show()
+    for item in items:
+        if isinstance(item, reconciling.TableChecked):
+            done += 1
+            rows += item.rows_compared
+        yield item
+        show()
+
+
+def _report(items: Iterator[reconciling.Problem | reconciling.TableChecked], output_format: str,
+            progress: Progress) -> int:
+    """Write the problems as they come, then the summary; returns the number of problems. Each line written
+    first clears the progress line (which the next item redraws)."""
     problems = 0
     if output_format == "json":
         # streamed: problems as they come, the per-table counts after them
@@ -108,6 +131,7 @@ def _report(items: Iterator[reconciling.Problem | reconciling.TableChecked], out
     else:
         checked = rows = 0
         for item in items:
+            progress.clear()
             if isinstance(item, reconciling.TableChecked):
                 checked += 1
                 rows += item.rows_compared
@@ -116,6 +140,7 @@ def _report(items: Iterator[reconciling.Problem | reconciling.TableChecked], out
                 continue
             click.echo(_describe(item))
             problems += 1
+        progress.clear()
         click.echo(f"{_count(checked, 'table')}, {_count(rows, 'live row')}: "
                    + (f"{_count(problems, 'problem')} (writes that bypassed capture)" if problems else "clean"))
     return problems

@@ -13,6 +13,7 @@ from typing import Any
 from urllib.parse import quote
 
 import psycopg
+from psycopg import sql
 
 from ..core import anchors, signing
 from ..core.errors import UsageError
@@ -29,11 +30,13 @@ def origin(conn: psycopg.Connection[Any]) -> str:
     return f"pgaudit-kit/{row[0]}/{quote(row[1], safe='')}/{row[2]}"
 
 
-def seal(conn: psycopg.Connection[Any], batch: int = 10000, between: Callable[[], bool] | None = None) -> int:
+def seal(conn: psycopg.Connection[Any], batch: int = 10000,
+         between: Callable[[int], bool] | None = None) -> int:
     """Seal everything sealable now (several blocks if needed). Returns the number of events sealed.
 
-    *between* runs after each full block, and sealing stops there when it returns False (the follower renews
-    its lease there while it works off a backlog, and stops on SIGTERM without finishing the backlog)."""
+    *between* runs after each full block with the number sealed so far, and sealing stops there when it returns
+    False (the `seal` command shows its progress there; the follower renews its lease there while it works off a
+    backlog, and stops on SIGTERM without finishing the backlog)."""
     total = 0
     with db.translated_errors():
         while True:
@@ -43,16 +46,29 @@ def seal(conn: psycopg.Connection[Any], batch: int = 10000, between: Callable[[]
             total += sealed
             if sealed < batch:
                 return total
-            if between and not between():
+            if between and not between(total):
                 return total
+
+
+# Writers notify on this channel at their commit while a lease of pgaudit_kit.watch_lease is valid (at most once
+# every 100 ms across all of them: pgaudit_kit.seal_at_commit); review's `watch` listens on it too.
+WAKE_CHANNEL = "pgaudit_kit_events"
+# How often an idle follower looks at its stop flag while it waits for a notification.
+STOP_CHECK_SECONDS = 0.25
 
 
 @dataclass
 class Follower:
-    """`seal --follow`: seals every *interval* seconds until *stop* is set, holding the seal lease meanwhile,
-    so that writers leave sealing to it instead of sealing at their commit (pgaudit_kit.seal_at_commit).
+    """`seal --follow`: seals until *stop* is set, holding the seal lease meanwhile, so that writers leave sealing to
+    it instead of sealing at their commit (pgaudit_kit.seal_at_commit).
 
-    The lease outlives a missed renewal or two (a long seal, a slow server) and runs out soon after the
+    While it finds events to seal it seals again every *interval* seconds, and writers pay nothing for it. When a
+    round finds nothing, it also takes a watch lease, so that the next commits notify it, and waits for a
+    notification or *interval*, whichever comes first: on an idle database a new write is sealed at once, however
+    long the interval, and the interval only bounds the wait (a transaction whose first write came before the
+    lease does not notify). Under load it never idles, so writers never queue the notifying commit trigger.
+
+    The seal lease outlives a missed renewal or two (a long seal, a slow server) and runs out soon after the
     process dies, so that writers take sealing back by themselves; a clean stop gives it back at once."""
 
     conn: psycopg.Connection[Any]
@@ -68,11 +84,13 @@ class Follower:
 
     def run(self) -> int:
         """Returns the number of events sealed."""
-        self.report(f"following: sealing every {self.interval:g} s; writers leave sealing to this process "
-                    f"(lease {self.lease_seconds} s)")
+        self.report(f"following: sealing every {self.interval:g} s, at once on an idle database's next commit; "
+                    f"writers leave sealing to this process (lease {self.lease_seconds} s)")
         renewed = reported = time.monotonic()
         sealed_since_report = 0
         self._renew()
+        with db.translated_errors():
+            self.conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(WAKE_CHANNEL)))
         try:
             while not self.stop.is_set():
                 if time.monotonic() - renewed >= self.lease_seconds / 3:
@@ -85,7 +103,10 @@ class Follower:
                     self.report(f"sealed {sealed_since_report} events in the last {self.report_every:g} s; "
                                 f"{self._state()}")
                     reported, sealed_since_report = time.monotonic(), 0
-                self.stop.wait(self.interval)
+                if count:
+                    self.stop.wait(self.interval)
+                else:
+                    self._wait_for_a_commit()
         finally:
             if not self.conn.closed and not self.conn.broken:
                 with db.translated_errors():
@@ -93,11 +114,22 @@ class Follower:
         self.report(f"stopped: sealed {self.sealed} events; {self._state()}")
         return self.sealed
 
+    def _wait_for_a_commit(self) -> None:
+        """Idle: up to *interval* seconds, until a writer's commit notifies or *stop* is set."""
+        with db.translated_errors():
+            # the lease covers the wait; it lingers at most that long once writes resume, and only extends. A
+            # notification left from a commit during the last seal wakes the next wait at once: one extra round.
+            self.conn.execute("SELECT pgaudit_kit.renew_watch_lease(%s)", (math.ceil(self.interval) + 1,))
+            deadline = time.monotonic() + self.interval
+            while not self.stop.is_set() and (left := deadline - time.monotonic()) > 0:
+                if any(True for _ in self.conn.notifies(timeout=min(left, STOP_CHECK_SECONDS), stop_after=1)):
+                    return
+
     def _renew(self) -> None:
         with db.translated_errors():
             self.conn.execute("SELECT pgaudit_kit.renew_seal_lease(%s)", (self.lease_seconds,))
 
-    def _next_block(self) -> bool:
+    def _next_block(self, _sealed: int) -> bool:
         """Between the blocks of a backlog: keep the lease, and go on unless asked to stop."""
         self._renew()
         return not self.stop.is_set()

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 import time
 from collections.abc import Iterator
 from contextlib import closing
@@ -18,6 +17,7 @@ import psycopg
 from ..control import lockdown
 from ..core import anchors, merkle, signing
 from ..core.errors import UsageError
+from ..core.progress import Progress
 from ..log import leaf_reader, sealing
 from ..pg import db, reviews
 from . import coverage
@@ -154,18 +154,6 @@ def _prefix_roots(conn: psycopg.Connection[Any], start: Position, wanted: frozen
     return prefix_roots(chain, start.block_hash, sizes, inside)
 
 
-def _progress_printer() -> Any:
-    if not sys.stderr.isatty():
-        return None
-    started = time.monotonic()
-
-    def show(done: int) -> None:
-        rate = done / max(time.monotonic() - started, 1e-6)
-        print(f"\rverified {done:,} events ({rate:,.0f}/s)", end="", file=sys.stderr, flush=True)
-
-    return show
-
-
 def verify(connect: db.Connector, *, anchor_dir: Path | None = None, public_key: Path | None = None,
            state_path: Path | None = None, full: bool = False, jobs: int | None = None,
            lockdown_on_failure: bool = False) -> Report:
@@ -229,12 +217,12 @@ def verify(connect: db.Connector, *, anchor_dir: Path | None = None, public_key:
                     earlier = found
             leaves = leaf_reader.read_leaves(conn, connect, review.snapshot, (start.last_xid, start.last_event_id),
                                              start.block_no, jobs or leaf_reader.default_jobs())
-            with closing(leaves):  # on an error, stop the readers before the connection is used again
-                result: LogResult = check_log(_blocks(conn, start.block_no), leaves, start, findings,
-                                              _progress_printer(), wanted)
+            # on an error, stop the readers before the connection is used again
+            with closing(leaves), Progress() as progress:
+                result: LogResult = check_log(
+                    _blocks(conn, start.block_no), leaves, start, findings,
+                    lambda done: progress.show(f"verified {done:,} events ({progress.rate(done):,.0f}/s)"), wanted)
             result.roots = {**earlier, **result.roots}
-            if sys.stderr.isatty() and result.events_checked:
-                print(file=sys.stderr)
             report.tree_size = result.end.frontier.size
             report.blocks_checked, report.events_checked = result.blocks_checked, result.events_checked
             report.unsealed_events = result.unsealed_events

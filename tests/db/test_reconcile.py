@@ -21,7 +21,7 @@ from psycopg import sql
 from pgaudit_kit.pg import db
 from pgaudit_kit.verify import reconcile as reconciling
 from tests.support.cluster import Cluster
-from tests.support.helpers import cli, enable, guards_off, with_params
+from tests.support.helpers import cli, enable, guards_off, run_with_stderr_on_a_terminal, with_params
 
 Conn = psycopg.Connection[Any]
 
@@ -693,3 +693,13 @@ def test_rows_rewritten_by_recorded_ddl_still_predate_enrolment(kit_conn: Conn, 
         conn.execute("INSERT INTO old_rows (id, n) VALUES (9, 9)")
     code, report = run(kit_db, "old_rows")
     assert (code, found(report)) == (1, {("public.old_rows", "unrecorded", key(id=9))})
+
+
+def test_reconcile_shows_the_table_it_compares_on_a_terminal(kit_conn: Conn, kit_db: str) -> None:
+    kit_conn.execute("CREATE TABLE t (id int PRIMARY KEY, v text)")
+    enable(kit_conn, "t")
+    kit_conn.execute("INSERT INTO t VALUES (1, 'a')")
+    done, terminal = run_with_stderr_on_a_terminal("--dsn", kit_db, "reconcile")
+    assert done.returncode == 0, terminal
+    assert "reconciling public.t (table 1 of 1; 0 live rows compared so far)" in terminal
+    assert done.stdout.splitlines()[-1] == "1 table, 1 live row: clean"

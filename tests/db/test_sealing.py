@@ -17,7 +17,7 @@ import psycopg
 import pytest
 
 from pgaudit_kit.core import merkle, signing
-from tests.support.helpers import cli, enable
+from tests.support.helpers import cli, enable, run_with_stderr_on_a_terminal
 
 Conn = psycopg.Connection[Any]
 
@@ -150,6 +150,22 @@ def test_seal_command_and_status_backlog(audited: Conn, kit_db: str) -> None:
     assert report["sealed_log"]["tree_size"] == (total[0] if total else -1)
 
 
+def test_seal_shows_progress_on_a_terminal_and_nothing_in_a_pipe(audited: Conn, kit_db: str) -> None:
+    assert cli("seal", dsn=kit_db).exit_code == 0
+    size = len(_sealed_ids(audited))
+    audited.execute("INSERT INTO t SELECT g, 'x' FROM generate_series(1, 25000) g")  # three blocks of 10,000
+    done, terminal = run_with_stderr_on_a_terminal("--dsn", kit_db, "seal")
+    assert done.returncode == 0, terminal
+    assert done.stdout == f"sealed 25000 events; log size {size + 25000}; 0 events not yet sealable\n"
+    assert "\rsealed 10,000 of about 25,000 events (" in terminal
+    assert terminal.endswith("\r\x1b[K")  # erased before the result is printed
+    audited.execute("INSERT INTO t SELECT g, 'x' FROM generate_series(25001, 50000) g")
+    piped = subprocess.run([sys.executable, "-m", "pgaudit_kit", "--dsn", kit_db, "seal"], capture_output=True,
+                           text=True, timeout=120, check=False)
+    assert (piped.returncode, piped.stderr) == (0, "")
+    assert piped.stdout == f"sealed 25000 events; log size {size + 50000}; 0 events not yet sealable\n"
+
+
 def test_keygen_checkpoint_and_key_file_rules(audited: Conn, kit_db: str, tmp_path: Path) -> None:
     prefix = tmp_path / "shop"
     assert cli("keygen", "--name", "shop-audit", "--out", str(prefix)).exit_code == 0
@@ -226,6 +242,37 @@ def test_writers_leave_sealing_to_a_follower_while_its_lease_is_valid(audited: C
         audited.execute("SELECT pgaudit_kit.renew_seal_lease(3601)")
 
 
+WATCH_LEASE = "SELECT pg_sequence_last_value('pgaudit_kit.watch_lease') > extract(epoch FROM now())"
+
+
+def test_an_idle_follower_is_woken_by_the_next_commit_and_stops_at_once(audited: Conn, kit_db: str) -> None:
+    assert cli("seal", dsn=kit_db).exit_code == 0  # nothing left: its first round finds nothing and it idles
+    # an interval far longer than the test: only the commit's notification can make it seal in time
+    follower = subprocess.Popen([sys.executable, "-m", "pgaudit_kit", "--dsn", kit_db, "seal", "--follow",
+                                 "--interval", "300"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 15
+        while audited.execute(WATCH_LEASE).fetchone() != (True,):  # idle: it asked writers to notify it
+            assert time.monotonic() < deadline, "the idle follower never took a watch lease"
+            time.sleep(0.05)
+        assert audited.execute(LEASE).fetchone() == (True,)
+        size = len(_sealed_ids(audited)) + 1
+        audited.execute("INSERT INTO t VALUES (1, 'a')")
+        while len(_sealed_ids(audited)) < size:
+            assert time.monotonic() < deadline, "the commit did not wake the follower"
+            time.sleep(0.05)
+        stopped_at = time.monotonic()
+        follower.send_signal(signal.SIGTERM)
+        out, err = follower.communicate(timeout=10)
+        assert time.monotonic() - stopped_at < 5, "an idle follower must not sleep out its interval on SIGTERM"
+    finally:
+        if follower.poll() is None:
+            follower.kill()
+    assert follower.returncode == 0, err
+    assert out.splitlines()[-1] == f"stopped: sealed 1 events; log size {size}; 0 events not yet sealable"
+    assert audited.execute(LEASE).fetchone() == (False,)
+
+
 def test_seal_follow_seals_while_running_and_gives_the_lease_back_when_stopped(audited: Conn, kit_db: str) -> None:
     follower = subprocess.Popen([sys.executable, "-m", "pgaudit_kit", "--dsn", kit_db, "seal", "--follow",
                                  "--interval", "0.1"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -246,7 +293,7 @@ def test_seal_follow_seals_while_running_and_gives_the_lease_back_when_stopped(a
         if follower.poll() is None:
             follower.kill()
     assert follower.returncode == 0, err
-    assert out.splitlines()[0].startswith("following: sealing every 0.1 s")
+    assert out.splitlines()[0].startswith("following: sealing every 0.1 s, at once on an idle database")
     assert out.splitlines()[-1] == f"stopped: sealed {total} events; log size {total}; 0 events not yet sealable"
     assert audited.execute(LEASE).fetchone() == (False,)
     assert cli("seal", "--interval", "1", dsn=kit_db).exit_code == 2  # --interval without --follow

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import pty
+import subprocess
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -66,3 +70,27 @@ def guards_off(conn: psycopg.Connection[Any]) -> Iterator[psycopg.Connection[Any
             if conn.execute("SELECT 1 FROM pg_event_trigger WHERE evtname = %s", (name,)).fetchone():
                 conn.execute(psycopg.sql.SQL("ALTER EVENT TRIGGER {} ENABLE ALWAYS").format(
                     psycopg.sql.Identifier(name)))
+
+
+def run_with_stderr_on_a_terminal(*args: str) -> tuple[subprocess.CompletedProcess[str], str]:
+    """Run the CLI with stderr on a pseudo-terminal (stdout a pipe): its result and what the terminal got."""
+    leader, follower = pty.openpty()
+    try:
+        done = subprocess.run([sys.executable, "-m", "pgaudit_kit", *args], stdout=subprocess.PIPE, stderr=follower,
+                              text=True, timeout=120, check=False)
+        os.close(follower)
+        follower = -1
+        seen = b""
+        while True:
+            try:
+                chunk = os.read(leader, 65536)
+            except OSError:  # EIO: the terminal's other side is closed and everything was read
+                break
+            if not chunk:
+                break
+            seen += chunk
+    finally:
+        os.close(leader)
+        if follower >= 0:
+            os.close(follower)
+    return done, seen.decode()

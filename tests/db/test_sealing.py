@@ -273,6 +273,41 @@ def test_an_idle_follower_is_woken_by_the_next_commit_and_stops_at_once(audited:
     assert audited.execute(LEASE).fetchone() == (False,)
 
 
+def test_a_follower_killed_mid_backlog_resumes_with_nothing_lost_or_sealed_twice(audited: Conn, kit_db: str) -> None:
+    assert cli("seal", dsn=kit_db).exit_code == 0
+    before = len(_sealed_ids(audited))
+    audited.execute("INSERT INTO t SELECT g, 'x' FROM generate_series(1, 60000) g")  # six blocks of 10,000
+    command = [sys.executable, "-m", "pgaudit_kit", "--dsn", kit_db, "seal", "--follow", "--interval", "0.1"]
+    first = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while len(_sealed_ids(audited)) == before:  # killed once it has sealed a block, before the backlog is done
+            assert time.monotonic() < deadline, "the follower sealed nothing"
+            time.sleep(0.01)
+        first.kill()  # no clean stop: the lease stays until it runs out, a block may have been half written
+        first.communicate(timeout=10)
+    finally:
+        if first.poll() is None:
+            first.kill()
+    second = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        while len(_sealed_ids(audited)) < before + 60000:
+            assert time.monotonic() < deadline, "the restarted follower did not finish the backlog"
+            time.sleep(0.05)
+        second.send_signal(signal.SIGTERM)
+        out, err = second.communicate(timeout=30)
+    finally:
+        if second.poll() is None:
+            second.kill()
+    assert second.returncode == 0, err
+    ids = _sealed_ids(audited)
+    assert len(ids) == len(set(ids)) == before + 60000  # every event once
+    recorded = audited.execute("SELECT array_agg(id ORDER BY xid, id) FROM pgaudit_kit.event").fetchone()[0]  # type: ignore[index]
+    assert ids == recorded  # in recording order, none left out
+    report = cli("verify", "--full", "--format", "json", dsn=kit_db)
+    assert report.exit_code == 0, report.output
+
+
 def test_seal_follow_seals_while_running_and_gives_the_lease_back_when_stopped(audited: Conn, kit_db: str) -> None:
     follower = subprocess.Popen([sys.executable, "-m", "pgaudit_kit", "--dsn", kit_db, "seal", "--follow",
                                  "--interval", "0.1"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)

@@ -38,6 +38,7 @@ import sys
 import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from typing import Any
 
 import psycopg
 from psycopg import sql
@@ -109,12 +110,18 @@ def prepare(server: TempServer, scale: int) -> str:
                 conn.execute("SELECT pgaudit_kit.renew_seal_lease(3600)")
             dropped = (REVIEW_INDEXES if name in ("kit_row_no_review", "kit_row_no_txn_idx") else ()) + (
                 TXN_INDEXES if name == "kit_row_no_txn_idx" else ())
-            if dropped:
-                with conn.transaction():
-                    conn.execute("SELECT pgaudit_kit.begin_maintenance('bench.ablation: price the indexes')")
-                    for index in dropped:
-                        conn.execute(sql.SQL("DROP INDEX pgaudit_kit.{}").format(sql.Identifier(index)))
+            drop_kit_indexes(conn, dropped, "bench.ablation: price the indexes")
     return revision
+
+
+def drop_kit_indexes(conn: psycopg.Connection[Any], indexes: Sequence[str], why: str) -> None:
+    """Drop kit indexes in a maintenance window (the kit refuses DDL on its objects otherwise)."""
+    if not indexes:
+        return
+    with conn.transaction():
+        conn.execute("SELECT pgaudit_kit.begin_maintenance(%s)", (why,))
+        for index in indexes:
+            conn.execute(sql.SQL("DROP INDEX pgaudit_kit.{}").format(sql.Identifier(index)))
 
 
 def backend_cpu_seconds(pid: int) -> float:

@@ -35,19 +35,22 @@ import sys
 from collections.abc import Sequence
 from contextlib import ExitStack
 from datetime import UTC, datetime
+from operator import attrgetter
 from typing import Any
 
 from psycopg import sql
 
-from bench.ablation import REVIEW_INDEXES, TXN_INDEXES
+from bench.ablation import REVIEW_INDEXES, TXN_INDEXES, drop_kit_indexes
 from bench.capture import (
     DURABLE_SETTINGS,
     PGBENCH_TABLES,
+    PgbenchRun,
     connect,
     create_pgbench_databases,
     log,
     machine_info,
     median,
+    paired_ratio,
     source_revision,
     tpcb_run,
 )
@@ -97,6 +100,7 @@ BEGIN
   RETURN NULL;
 END $$;
 """
+TPS = attrgetter("tps")
 HAND_MADE = {"jsonb_trigger": JSONB_TRIGGER, "definer_trigger": DEFINER_TRIGGER,
              "definer_whowhere": DEFINER_WHOWHERE_TRIGGER}
 
@@ -113,15 +117,11 @@ def prepare(server: TempServer, scale: int) -> str:
         revision = installer.install(connector(server.dsn(name))).after
         with connect(server, name) as conn:
             enable_tables(conn, list(PGBENCH_TABLES), CaptureOptions(capture_mode="row"))
-            if DROPPED.get(name):
-                with conn.transaction():
-                    conn.execute("SELECT pgaudit_kit.begin_maintenance('bench.ablation_load: price the indexes')")
-                    for index in DROPPED[name]:
-                        conn.execute(sql.SQL("DROP INDEX pgaudit_kit.{}").format(sql.Identifier(index)))
+            drop_kit_indexes(conn, DROPPED.get(name, ()), "bench.ablation_load: price the indexes")
     return revision
 
 
-def run_variant(server: TempServer, conn: Any, name: str, clients: int, duration: int) -> Any:
+def run_variant(server: TempServer, conn: Any, name: str, clients: int, duration: int) -> PgbenchRun:
     with ExitStack() as stack:
         if name in FOLLOWED:
             stack.enter_context(seal_follower(server, name))
@@ -130,23 +130,19 @@ def run_variant(server: TempServer, conn: Any, name: str, clients: int, duration
         return tpcb_run(server, conn, name, clients, duration)
 
 
-def ratio(runs: dict[str, list[Any]], name: str, reference: str) -> float:
-    """Median over repetitions of name's tps / reference's tps, each repetition against its own run."""
-    return median([run.tps / ref.tps for run, ref in zip(runs[name], runs[reference], strict=True)])
-
-
 def measure(server: TempServer, clients_list: Sequence[int], duration: int, repeat: int) -> dict[str, Any]:
     conns = {name: connect(server, name) for name in VARIANTS}
     results: dict[str, Any] = {}
     for clients in clients_list:
-        runs: dict[str, list[Any]] = {name: [] for name in VARIANTS}
+        runs: dict[str, list[PgbenchRun]] = {name: [] for name in VARIANTS}
         for rep in range(repeat):
             order = list(VARIANTS[rep % len(VARIANTS):] + VARIANTS[:rep % len(VARIANTS)])
             for name in order if rep % 2 == 0 else order[::-1]:
                 runs[name].append(run_variant(server, conns[name], name, clients, duration))
         results[str(clients)] = {
-            name: {"tps": median([r.tps for r in runs[name]]), "vs_baseline": ratio(runs, name, "baseline"),
-                   "vs_jsonb": ratio(runs, name, "jsonb_trigger"),
+            name: {"tps": median([r.tps for r in runs[name]]),
+                   "vs_baseline": paired_ratio(runs[name], runs["baseline"], TPS),
+                   "vs_jsonb": paired_ratio(runs[name], runs["jsonb_trigger"], TPS),
                    "wal_per_txn": sum(r.wal_bytes for r in runs[name]) / sum(r.transactions for r in runs[name])}
             for name in VARIANTS}
     for conn in conns.values():

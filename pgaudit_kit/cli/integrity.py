@@ -57,8 +57,9 @@ def seal(ctx: click.Context, follow: bool, interval: float) -> None:
         if follow:
             _follow(conn, interval)
             return
-        waiting = sealing.backlog(conn).count
         with Progress() as progress:
+            waiting = sealing.backlog(conn).count if progress.enabled else 0  # a query only when someone watches
+
             def shown(sealed: int) -> bool:
                 progress.show(f"sealed {sealed:,} of about {waiting:,} events ({progress.rate(sealed):,.0f}/s)")
                 return True

@@ -17,3 +17,7 @@ GRANTABLE_ROLES = {"admin": ADMIN_ROLE, "reader": READER_ROLE}  # what `pgaudit-
 
 ACTOR_SETTING = "pgaudit_kit.actor"  # the application's claimed end user, per transaction
 CONTEXT_SETTING = "pgaudit_kit.context"  # free JSON context (request id, trace id), per transaction
+
+# Writers notify on it at their commit while a watch lease is valid (pgaudit_kit.seal_at_commit, at most once every
+# 100 ms across all of them): `watch` and an idle `seal --follow` listen
+NOTIFY_CHANNEL = "pgaudit_kit_events"

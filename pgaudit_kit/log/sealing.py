@@ -15,7 +15,7 @@ from urllib.parse import quote
 import psycopg
 from psycopg import sql
 
-from ..core import anchors, signing
+from ..core import anchors, names, signing
 from ..core.errors import UsageError
 from ..pg import db
 
@@ -50,9 +50,6 @@ def seal(conn: psycopg.Connection[Any], batch: int = 10000,
                 return total
 
 
-# Writers notify on this channel at their commit while a lease of pgaudit_kit.watch_lease is valid (at most once
-# every 100 ms across all of them: pgaudit_kit.seal_at_commit); review's `watch` listens on it too.
-WAKE_CHANNEL = "pgaudit_kit_events"
 # How often an idle follower looks at its stop flag while it waits for a notification.
 STOP_CHECK_SECONDS = 0.25
 
@@ -90,7 +87,7 @@ class Follower:
         sealed_since_report = 0
         self._renew()
         with db.translated_errors():
-            self.conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(WAKE_CHANNEL)))
+            self.conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(names.NOTIFY_CHANNEL)))
         try:
             while not self.stop.is_set():
                 if time.monotonic() - renewed >= self.lease_seconds / 3:

@@ -35,13 +35,14 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
+from ..core import names
 from ..core.errors import EnvironmentProblem, InsufficientPrivilege, NotInstalled, UsageError
 from ..pg import reviews
 from .events import Event, SealResolver, stream
 from .query import Conditions, EventFilter, event_query, filter_conditions, resolve_tables
 from .timeparse import TimeBound
 
-CHANNEL = "pgaudit_kit_events"
+CHANNEL = names.NOTIFY_CHANNEL
 LEASE_SECONDS = 60
 TRAILING_READ = 0.25  # seconds after a wake-up to read once more (notifications are sent at most every 100 ms)
 STATE_FORMAT = "pgaudit-kit-watch-state/1"

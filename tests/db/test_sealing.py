@@ -10,6 +10,8 @@ import stat
 import subprocess
 import sys
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -245,29 +247,40 @@ def test_writers_leave_sealing_to_a_follower_while_its_lease_is_valid(audited: C
 WATCH_LEASE = "SELECT pg_sequence_last_value('pgaudit_kit.watch_lease') > extract(epoch FROM now())"
 
 
+@contextmanager
+def _follower(kit_db: str, interval: str) -> Iterator[subprocess.Popen[str]]:
+    """`seal --follow` in a process of its own, killed on the way out if a test left it running."""
+    process = subprocess.Popen([sys.executable, "-m", "pgaudit_kit", "--dsn", kit_db, "seal", "--follow",
+                                "--interval", interval], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        yield process
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+
+
+def _wait_until(condition: Callable[[], bool], deadline: float, failure: str, every: float = 0.05) -> None:
+    while not condition():
+        assert time.monotonic() < deadline, failure
+        time.sleep(every)
+
+
 def test_an_idle_follower_is_woken_by_the_next_commit_and_stops_at_once(audited: Conn, kit_db: str) -> None:
     assert cli("seal", dsn=kit_db).exit_code == 0  # nothing left: its first round finds nothing and it idles
     # an interval far longer than the test: only the commit's notification can make it seal in time
-    follower = subprocess.Popen([sys.executable, "-m", "pgaudit_kit", "--dsn", kit_db, "seal", "--follow",
-                                 "--interval", "300"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
+    with _follower(kit_db, "300") as follower:
         deadline = time.monotonic() + 15
-        while audited.execute(WATCH_LEASE).fetchone() != (True,):  # idle: it asked writers to notify it
-            assert time.monotonic() < deadline, "the idle follower never took a watch lease"
-            time.sleep(0.05)
+        _wait_until(lambda: audited.execute(WATCH_LEASE).fetchone() == (True,), deadline,
+                    "the idle follower never took a watch lease")  # idle: it asked writers to notify it
         assert audited.execute(LEASE).fetchone() == (True,)
         size = len(_sealed_ids(audited)) + 1
         audited.execute("INSERT INTO t VALUES (1, 'a')")
-        while len(_sealed_ids(audited)) < size:
-            assert time.monotonic() < deadline, "the commit did not wake the follower"
-            time.sleep(0.05)
+        _wait_until(lambda: len(_sealed_ids(audited)) >= size, deadline, "the commit did not wake the follower")
         stopped_at = time.monotonic()
         follower.send_signal(signal.SIGTERM)
         out, err = follower.communicate(timeout=10)
         assert time.monotonic() - stopped_at < 5, "an idle follower must not sleep out its interval on SIGTERM"
-    finally:
-        if follower.poll() is None:
-            follower.kill()
     assert follower.returncode == 0, err
     assert out.splitlines()[-1] == f"stopped: sealed 1 events; log size {size}; 0 events not yet sealable"
     assert audited.execute(LEASE).fetchone() == (False,)
@@ -277,28 +290,17 @@ def test_a_follower_killed_mid_backlog_resumes_with_nothing_lost_or_sealed_twice
     assert cli("seal", dsn=kit_db).exit_code == 0
     before = len(_sealed_ids(audited))
     audited.execute("INSERT INTO t SELECT g, 'x' FROM generate_series(1, 60000) g")  # six blocks of 10,000
-    command = [sys.executable, "-m", "pgaudit_kit", "--dsn", kit_db, "seal", "--follow", "--interval", "0.1"]
-    first = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        deadline = time.monotonic() + 60
-        while len(_sealed_ids(audited)) == before:  # killed once it has sealed a block, before the backlog is done
-            assert time.monotonic() < deadline, "the follower sealed nothing"
-            time.sleep(0.01)
+    deadline = time.monotonic() + 60
+    with _follower(kit_db, "0.1") as first:
+        # killed once it has sealed a block, before the backlog is done
+        _wait_until(lambda: len(_sealed_ids(audited)) > before, deadline, "the follower sealed nothing", every=0.01)
         first.kill()  # no clean stop: the lease stays until it runs out, a block may have been half written
         first.communicate(timeout=10)
-    finally:
-        if first.poll() is None:
-            first.kill()
-    second = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        while len(_sealed_ids(audited)) < before + 60000:
-            assert time.monotonic() < deadline, "the restarted follower did not finish the backlog"
-            time.sleep(0.05)
+    with _follower(kit_db, "0.1") as second:
+        _wait_until(lambda: len(_sealed_ids(audited)) >= before + 60000, deadline,
+                    "the restarted follower did not finish the backlog")
         second.send_signal(signal.SIGTERM)
         out, err = second.communicate(timeout=30)
-    finally:
-        if second.poll() is None:
-            second.kill()
     assert second.returncode == 0, err
     ids = _sealed_ids(audited)
     assert len(ids) == len(set(ids)) == before + 60000  # every event once
@@ -309,24 +311,16 @@ def test_a_follower_killed_mid_backlog_resumes_with_nothing_lost_or_sealed_twice
 
 
 def test_seal_follow_seals_while_running_and_gives_the_lease_back_when_stopped(audited: Conn, kit_db: str) -> None:
-    follower = subprocess.Popen([sys.executable, "-m", "pgaudit_kit", "--dsn", kit_db, "seal", "--follow",
-                                 "--interval", "0.1"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
+    with _follower(kit_db, "0.1") as follower:
         deadline = time.monotonic() + 10
-        while audited.execute(LEASE).fetchone() != (True,):
-            assert time.monotonic() < deadline, "the follower never took the seal lease"
-            time.sleep(0.05)
+        _wait_until(lambda: audited.execute(LEASE).fetchone() == (True,), deadline,
+                    "the follower never took the seal lease")
         audited.execute("INSERT INTO t SELECT g, 'x' FROM generate_series(1, 50) g")
         audited.execute("INSERT INTO t VALUES (51, 'y')")  # a second writer commit: it must not seal itself
         total = int(audited.execute("SELECT count(*) FROM pgaudit_kit.recorded_event").fetchone()[0])  # type: ignore[index]
-        while len(_sealed_ids(audited)) < total:
-            assert time.monotonic() < deadline, "the follower did not seal the new events"
-            time.sleep(0.05)
+        _wait_until(lambda: len(_sealed_ids(audited)) >= total, deadline, "the follower did not seal the new events")
         follower.send_signal(signal.SIGTERM)
         out, err = follower.communicate(timeout=10)
-    finally:
-        if follower.poll() is None:
-            follower.kill()
     assert follower.returncode == 0, err
     assert out.splitlines()[0].startswith("following: sealing every 0.1 s, at once on an idle database")
     assert out.splitlines()[-1] == f"stopped: sealed {total} events; log size {total}; 0 events not yet sealable"

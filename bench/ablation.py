@@ -32,18 +32,16 @@ Not a test: nothing here asserts.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import time
 from collections.abc import Sequence
-from datetime import UTC, datetime
 from typing import Any
 
 import psycopg
 from psycopg import sql
 
-from bench.capture import PGBENCH_TABLES, connect, create_pgbench_databases, log, machine_info, median, source_revision
+from bench.capture import PGBENCH_TABLES, connect, create_pgbench_databases, log, machine_info, median, write_run
 from bench.reference import JSONB_TRIGGER, JSONB_TRIGGER_ON
 from pgaudit_kit.control.enrolment import CaptureOptions, enable_tables
 from pgaudit_kit.pg.db import connector
@@ -204,10 +202,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                  f"({sealing['events']:,.0f} events in {sealing['seconds']:.2f} s)")
     print("\n".join(lines))
     if args.json:
-        with open(args.json, "w", encoding="utf-8") as out:
-            json.dump({"when": datetime.now(UTC).isoformat(timespec="seconds"), "source": source_revision(),
-                       "kit_revision": revision, "machine": machine, "args": vars(args), "cpu_us_per_txn": runs,
-                       "sealing": sealing, "report": lines}, out, indent=1)
+        write_run(args.json, revision, machine, vars(args), cpu_us_per_txn=runs, sealing=sealing, report=lines)
     return 0
 
 

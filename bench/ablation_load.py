@@ -30,11 +30,9 @@ Not a test: nothing here asserts.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from collections.abc import Sequence
 from contextlib import ExitStack
-from datetime import UTC, datetime
 from operator import attrgetter
 from typing import Any
 
@@ -51,8 +49,8 @@ from bench.capture import (
     machine_info,
     median,
     paired_ratio,
-    source_revision,
     tpcb_run,
+    write_run,
 )
 from bench.reference import JSONB_TRIGGER, JSONB_TRIGGER_ON, seal_follower
 from pgaudit_kit.control.enrolment import CaptureOptions, enable_tables
@@ -186,11 +184,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     lines = report(results)
     print("\n".join(lines))
     if args.json:
-        with open(args.json, "w", encoding="utf-8") as out:
-            json.dump({"when": datetime.now(UTC).isoformat(timespec="seconds"), "source": source_revision(),
-                       "kit_revision": revision, "machine": machine,
-                       "args": {k: v for k, v in vars(args).items() if k != "clients_list"},
-                       "results": results, "report": lines}, out, indent=1)
+        write_run(args.json, revision, machine, {k: v for k, v in vars(args).items() if k != "clients_list"},
+                  results=results, report=lines)
     return 0
 
 

@@ -242,6 +242,14 @@ def source_revision() -> dict[str, Any]:
             "uncommitted": len(status.splitlines())}
 
 
+def write_run(path: str, revision: str, machine: Mapping[str, Any], args: Mapping[str, Any],
+              **figures: Any) -> None:
+    """One run's figures as JSON, with when, what (commit and kit revision), where and how it ran."""
+    with open(path, "w", encoding="utf-8") as out:
+        json.dump({"when": datetime.now(UTC).isoformat(timespec="seconds"), "source": source_revision(),
+                   "kit_revision": revision, "machine": machine, "args": dict(args), **figures}, out, indent=1)
+
+
 def machine_info(server: TempServer) -> dict[str, Any]:
     cpu_model = "unknown"
     memory_kib = 0

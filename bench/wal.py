@@ -18,12 +18,10 @@ Not a test: nothing here asserts.
 from __future__ import annotations
 
 import argparse
-import json
 import re
 import subprocess
 import sys
 from collections.abc import Sequence
-from datetime import UTC, datetime
 from typing import Any
 
 import psycopg
@@ -35,7 +33,7 @@ from bench.capture import (
     log,
     machine_info,
     run_pgbench,
-    source_revision,
+    write_run,
 )
 from pgaudit_kit.control.enrolment import CaptureOptions, enable_tables
 from pgaudit_kit.pg.db import connector
@@ -152,10 +150,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     lines = report(results)
     print("\n".join(lines))
     if args.json:
-        with open(args.json, "w", encoding="utf-8") as out:
-            json.dump({"when": datetime.now(UTC).isoformat(timespec="seconds"), "source": source_revision(),
-                       "kit_revision": revision, "machine": machine, "args": vars(args), "results": results,
-                       "report": lines}, out, indent=1)
+        write_run(args.json, revision, machine, vars(args), results=results, report=lines)
     return 0
 
 

@@ -244,6 +244,16 @@ class TempServer:
         if result.returncode != 0:
             raise ServerStartError(f"PostgreSQL did not restart: {_last_line(result.stderr)}")
 
+    @property
+    def run_as(self) -> str | None:
+        """The account the server runs as (None: this process's own)."""
+        return self._as_user
+
+    def halt(self) -> None:
+        """Stop the server and keep its data directory (for a single-user backend, which needs it alone)."""
+        self._run([self.tool("pg_ctl"), "stop", "-w", "-t", "30", "-m", "fast", "-D", str(self.datadir)])
+        self._started = False
+
     def stop(self) -> None:
         if self._started:
             result = self._run([self.tool("pg_ctl"), "stop", "-w", "-t", "30", "-m", "fast", "-D", str(self.datadir)])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import stat
+import subprocess
 from pathlib import Path
 
 import psycopg
@@ -31,6 +32,21 @@ def test_server_is_private_and_removed_on_stop() -> None:
     assert not root.exists()
     with pytest.raises(psycopg.OperationalError):
         psycopg.connect(server.dsn(), connect_timeout=2)
+
+
+def test_halted_server_keeps_its_data_for_a_single_user_backend() -> None:
+    with TempServer() as server:
+        with psycopg.connect(server.dsn(), autocommit=True) as conn:
+            conn.execute("CREATE TABLE kept (n int); INSERT INTO kept VALUES (42)")
+        server.halt()
+        with pytest.raises(psycopg.OperationalError):
+            psycopg.connect(server.dsn(), connect_timeout=2)
+        single = subprocess.run([server.tool("postgres"), "--single", "-D", str(server.datadir), "postgres"],
+                                input="SELECT n * 2 AS doubled FROM kept;\n", user=server.run_as,
+                                capture_output=True, text=True, cwd="/", check=False)
+        assert single.returncode == 0, single.stderr
+        assert 'doubled = "84"' in single.stdout
+    assert server.root is None
 
 
 def test_server_stops_when_the_block_raises() -> None:

@@ -1,10 +1,12 @@
-"""seal, keygen, checkpoint, verify, prove, verify-proof: the sealed log, its signed checkpoints and proofs."""
+"""seal, keygen, checkpoint, verify, prove, verify-proof, archive, verify-archive: the sealed log, its signed
+checkpoints, proofs and archives."""
 
 from __future__ import annotations
 
 import json
 import signal
 import threading
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -19,6 +21,9 @@ from .group import REPORT_FORMATS, connect, connector, format_option, main, targ
 
 if TYPE_CHECKING:
     import psycopg
+
+    from ..verify.bundle import BundleReport
+    from ..verify.verification import Findings
 
 
 @main.command()
@@ -169,12 +174,7 @@ def verify(ctx: click.Context, anchor_dir: Path | None, public_key: Path | None,
                    f"({report.seconds:.2f}s)")
         if not report.signatures_checked:
             click.echo("note: checkpoint signatures were not checked (no --public-key)")
-        for finding in report.findings.items:
-            click.echo(f"FINDING {finding.kind}: {finding.message}")
-        hidden = sum(report.findings.counts.values()) - len(report.findings.items)
-        if hidden:
-            click.echo(f"... and {hidden} more findings (counts by kind: {dict(report.findings.counts)})")
-        click.echo("clean" if not report.findings else f"{sum(report.findings.counts.values())} findings")
+        _echo_findings(report.findings)
         if report.locked_down:
             click.echo("audited writes are now locked down (lift with: pgaudit-kit unlock --reason TEXT)")
     if report.findings:
@@ -185,24 +185,34 @@ def verify(ctx: click.Context, anchor_dir: Path | None, public_key: Path | None,
 @click.argument("event_id", type=int, required=False)
 @click.option("--consistency", "old_size", type=int, help="Prove that tree size OLD_SIZE is a prefix of a newer one.")
 @click.option("--to", "new_size", type=int, help="With --consistency: the newer tree size (default: newest).")
+@click.option("--archive", "archive_dir", type=click.Path(file_okay=False, exists=True, path_type=Path),
+              help="Prove an archived event from this archive, with no database.")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Write here instead of stdout.")
 @click.pass_context
 def prove(ctx: click.Context, event_id: int | None, old_size: int | None, new_size: int | None,
-          out: Path | None) -> None:
+          archive_dir: Path | None, out: Path | None) -> None:
     """Write a proof that an event is in the signed log (or that two checkpoints are consistent).
 
     \b
     Examples:
       pgaudit-kit prove 4711 --out event-4711.proof.json
       pgaudit-kit prove --consistency 1000 --to 5000 --out c.json
+      pgaudit-kit prove 4711 --archive /mnt/archive/shop-2026h1 --out event-4711.proof.json
     """
     from ..log import proofs
 
     if (event_id is None) == (old_size is None):
         raise click.UsageError("give an EVENT_ID or --consistency OLD_SIZE")
-    with connect(ctx) as conn:
-        document = (proofs.prove_inclusion(conn, event_id) if event_id is not None
-                    else proofs.prove_consistency(conn, int(old_size or 0), new_size))
+    if archive_dir is not None:
+        from ..verify import bundle
+
+        if event_id is None:
+            raise click.UsageError("--archive proves an EVENT_ID")
+        document = bundle.prove(archive_dir, event_id)
+    else:
+        with connect(ctx) as conn:
+            document = (proofs.prove_inclusion(conn, event_id) if event_id is not None
+                        else proofs.prove_consistency(conn, int(old_size or 0), new_size))
     text = json.dumps(document, indent=2)
     if out:
         out.write_text(text + "\n")
@@ -232,4 +242,88 @@ def verify_proof(ctx: click.Context, proof_file: Path, public_key: Path) -> None
         click.echo("valid: " + proofs.verify_proof(document, key))
     except (merkle.ProofError, signing.SignatureError, KeyError, TypeError, ValueError) as exc:
         click.echo(f"INVALID: {exc}")
+        ctx.exit(EXIT_FINDINGS)
+
+
+def _through(value: str) -> int | datetime:
+    """--through: a tree position (the last seq to archive), a date (through its end, UTC) or a time."""
+    if value.isdigit():
+        return int(value)
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(f"not a seq, a date or a time: {value!r} (examples: 41999, 2026-06-30, "
+                                 "2026-06-30T12:00:00+00:00)") from None
+    if len(value) == len("2026-06-30"):  # a whole day: through its end
+        moment += timedelta(days=1) - timedelta(microseconds=1)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _echo_findings(findings: Findings) -> None:
+    """Each listed finding on its line, how many more there are, and the verdict (verify's text form)."""
+    for finding in findings.items:
+        click.echo(f"FINDING {finding.kind}: {finding.message}")
+    hidden = sum(findings.counts.values()) - len(findings.items)
+    if hidden:
+        click.echo(f"... and {hidden} more findings (counts by kind: {dict(findings.counts)})")
+    click.echo("clean" if not findings else f"{sum(findings.counts.values())} findings")
+
+
+def _echo_bundle_report(report: BundleReport, output_format: str) -> None:
+    if output_format == "json":
+        render.emit_json(report.as_dict())
+        return
+    click.echo(f"archive {report.digest} of {report.origin}: {report.events_checked} events in "
+               f"{report.blocks_checked} blocks, log size {report.tree_size}, {report.checkpoints_checked} "
+               "checkpoints")
+    _echo_findings(report.findings)
+
+
+@main.command()
+@click.option("--through", "through_text", required=True, metavar="SEQ|DATE|TIME",
+              help="Archive up to this seq, or history sealed by this date (its end, UTC) or time.")
+@click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="New folder to write the archive into.")
+@click.option("--public-key", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="Verifier key (.pub) of the checkpoint signer: the archive is checked once written.")
+@format_option(REPORT_FORMATS)
+@click.pass_context
+def archive(ctx: click.Context, through_text: str, out: Path, public_key: Path, output_format: str) -> None:
+    """Write sealed, checkpointed history into a self-contained bundle, then check it (as verify-archive).
+
+    The archive ends at the newest signed checkpoint within --through; it holds the events with their
+    transaction records, the blocks, the checkpoints and a consistency proof to the newest checkpoint.
+    Its digest (SHA-256 of its manifest) is printed. Exit 1 if the check has findings. Recorded as a review.
+
+    \b
+    Example:
+      pgaudit-kit archive --through 2026-06-30 --out /mnt/archive/shop-2026h1 --public-key shop.pub
+    """
+    from ..verify.archive import archive as run_archive
+
+    report = run_archive(connector(ctx), _through(through_text), out, public_key)
+    _echo_bundle_report(report, output_format)
+    if report.findings:
+        ctx.exit(EXIT_FINDINGS)
+
+
+@main.command("verify-archive")
+@click.argument("folder", type=click.Path(file_okay=False, exists=True, path_type=Path))
+@click.option("--public-key", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="Verifier key (.pub) of the checkpoint signer.")
+@format_option(REPORT_FORMATS)
+@click.pass_context
+def verify_archive(ctx: click.Context, folder: Path, public_key: Path, output_format: str) -> None:
+    """Check an archive with no database: every file's digest, every leaf recomputed from its event, the
+    tree, the block chain, and the roots against the signed checkpoints. Exit 0 clean, 1 with findings.
+
+    \b
+    Example:
+      pgaudit-kit verify-archive /mnt/archive/shop-2026h1 --public-key shop.pub
+    """
+    from ..verify import bundle
+
+    report = bundle.check(folder, signing.read_public_key(public_key))
+    _echo_bundle_report(report, output_format)
+    if report.findings:
         ctx.exit(EXIT_FINDINGS)

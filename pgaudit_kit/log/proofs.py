@@ -45,7 +45,8 @@ class LeafView(Sequence[bytes]):
         return bytes(self._buffer[index * merkle.HASH_SIZE:(index + 1) * merkle.HASH_SIZE])
 
 
-def _leaves(conn: psycopg.Connection[Any], size: int) -> LeafView:
+def leaves_up_to(conn: psycopg.Connection[Any], size: int) -> LeafView:
+    """The first *size* sealed leaves, as the blocks stored them."""
     chunks = [bytes(r[0]) for r in conn.execute(
         "SELECT leaves FROM pgaudit_kit.block WHERE first_seq < %s ORDER BY block_no", (size,)).fetchall()]
     buffer = memoryview(b"".join(chunks))[:size * merkle.HASH_SIZE]
@@ -83,7 +84,7 @@ def prove_inclusion(conn: psycopg.Connection[Any], event_id: int) -> dict[str, A
             raise UsageError(f"event {event_id} is not sealed yet (run: pgaudit-kit seal)")
         seq = int(block[0]) + int(block[1]) - 1
         size, note = _checkpoint_covering(conn, seq)
-        proof = merkle.inclusion_proof(seq, _leaves(conn, size))
+        proof = merkle.inclusion_proof(seq, leaves_up_to(conn, size))
     return {
         "format": INCLUSION_FORMAT,
         "event": dict(zip(encoding.EVENT_FIELDS, event[1:], strict=True)),
@@ -107,7 +108,7 @@ def prove_consistency(conn: psycopg.Connection[Any], old_size: int, new_size: in
         size2 = int(new[0])
         if old_size > size2:
             raise UsageError(f"size {old_size} is newer than size {size2}")
-        proof = merkle.consistency_proof(old_size, _leaves(conn, size2)) if old_size != size2 else []
+        proof = merkle.consistency_proof(old_size, leaves_up_to(conn, size2)) if old_size != size2 else []
     return {"format": CONSISTENCY_FORMAT, "old_checkpoint": str(old[0]), "new_checkpoint": str(new[1]),
             "proof": [base64.b64encode(h).decode() for h in proof]}
 

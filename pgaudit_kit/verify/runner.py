@@ -97,15 +97,17 @@ def _flat(items: list[Any]) -> list[Any]:
     return [x for item in items for x in (_flat(item) if isinstance(item, list) else [item])]
 
 
-def _blocks(conn: psycopg.Connection[Any], after: int) -> Iterator[Block]:
+def read_blocks(conn: psycopg.Connection[Any], after: int, through: int | None = None) -> Iterator[Block]:
+    """The stored blocks after block *after* (up to block *through*), in order, read 20 at a time."""
     with conn.cursor(name="pgaudit_kit_verify_blocks", binary=True) as cur:
         cur.itersize = 20
         cur.execute(
             """SELECT block_no, first_seq, tree_size, root, last_xid::text, last_event_id, last_xid_events,
                       last_xid_sealed, event_ids, leaves, prev_hash, block_hash,
                       {SEALED_AT_US}, {EVENT_IDS_MALFORMED}
-                 FROM pgaudit_kit.block WHERE block_no > %s ORDER BY block_no""".replace(
-            "{SEALED_AT_US}", SEALED_AT_US).replace("{EVENT_IDS_MALFORMED}", EVENT_IDS_MALFORMED), (after,))
+                 FROM pgaudit_kit.block WHERE block_no > %s AND block_no <= COALESCE(%s, block_no)
+                ORDER BY block_no""".replace(
+            "{SEALED_AT_US}", SEALED_AT_US).replace("{EVENT_IDS_MALFORMED}", EVENT_IDS_MALFORMED), (after, through))
         for row in cur:
             prev_hash = None if row[10] is None else bytes(row[10])
             event_ids = _flat(row[8]) if row[13] else list(row[8])
@@ -220,7 +222,7 @@ def verify(connect: db.Connector, *, anchor_dir: Path | None = None, public_key:
             # on an error, stop the readers before the connection is used again
             with closing(leaves), Progress() as progress:
                 result: LogResult = check_log(
-                    _blocks(conn, start.block_no), leaves, start, findings,
+                    read_blocks(conn, start.block_no), leaves, start, findings,
                     lambda done: progress.show(f"verified {done:,} events ({progress.rate(done):,.0f}/s)"), wanted)
             result.roots = {**earlier, **result.roots}
             report.tree_size = result.end.frontier.size

@@ -14,7 +14,7 @@ from pgaudit_kit.log import leaf_reader, sealing
 from pgaudit_kit.log.event_stream import EventStream, Page
 from pgaudit_kit.pg import db
 from pgaudit_kit.pg.db import connector
-from pgaudit_kit.verify.runner import _blocks, verify
+from pgaudit_kit.verify.runner import read_blocks, verify
 from pgaudit_kit.verify.verification import Findings, Position, check_log
 from tests.support.helpers import enable, guards_off, with_params
 
@@ -154,7 +154,7 @@ def _check_thrice(dsn: str, monkeypatch: pytest.MonkeyPatch) -> list[tuple[Any, 
                 monkeypatch.setattr(EventStream, "take_block", lambda *args: False)
             findings = Findings()
             leaves = leaf_reader.read_leaves(conn, connector(dsn), snapshot, (0, 0), -1, jobs, chunk=1)
-            result = check_log(_blocks(conn, -1), leaves, Position(), findings)
+            result = check_log(read_blocks(conn, -1), leaves, Position(), findings)
             outcomes.append(([f.as_dict() for f in findings.items], dict(findings.counts), result.roots,
                              result.events_checked, result.blocks_checked, result.unsealed_events,
                              result.end.to_json()))

@@ -208,7 +208,7 @@ def _review(conn: psycopg.Connection[Any], command: str, filters: dict[str, Any]
     return time.perf_counter() - started
 
 
-def _run_log(conn: psycopg.Connection[Any], flt: EventFilter, out: io.BytesIO) -> Run:
+def run_log(conn: psycopg.Connection[Any], flt: EventFilter, out: io.BytesIO) -> Run:
     page = review_events.Page(limit=50)
     review = _review(conn, "log", {**flt.as_review(), **page.as_review()})
     db.begin_consistent_read(conn)
@@ -222,7 +222,7 @@ def _run_log(conn: psycopg.Connection[Any], flt: EventFilter, out: io.BytesIO) -
     return events.count, review
 
 
-def _run_history(conn: psycopg.Connection[Any], table: str, pk: str, out: io.BytesIO) -> Run:
+def run_history(conn: psycopg.Connection[Any], table: str, pk: str, out: io.BytesIO) -> Run:
     review = _review(conn, "history", {"table": table, "pk": pk})
     db.begin_consistent_read(conn)
     timeline = history.RowHistory(conn, table, parse_pk(pk))
@@ -235,7 +235,7 @@ def _run_history(conn: psycopg.Connection[Any], table: str, pk: str, out: io.Byt
     return timeline.count, review
 
 
-def _run_tx(conn: psycopg.Connection[Any], xid: int, out: io.BytesIO) -> Run:
+def run_tx(conn: psycopg.Connection[Any], xid: int, out: io.BytesIO) -> Run:
     review = _review(conn, "tx", {"tx": str(xid)})
     db.begin_consistent_read(conn)
     record = review_events.transaction(conn, xid)
@@ -297,10 +297,10 @@ def measure_queries(dsn: str, runs: int) -> dict[str, Any]:
 
         def history_run(i: int) -> tuple[str, Callable[[io.BytesIO], Run]]:
             table, pk, _ = sample(i)
-            return f"history {table} {pk}", lambda out: _run_history(conn, table, pk, out)
+            return f"history {table} {pk}", lambda out: run_history(conn, table, pk, out)
 
         def log_run(flt: EventFilter, text: str) -> tuple[str, Callable[[io.BytesIO], Run]]:
-            return text, lambda out: _run_log(conn, flt, out)
+            return text, lambda out: run_log(conn, flt, out)
 
         since_1h, since_1d = parse_time("1h", "--since"), parse_time("1d", "--since")
         plans: dict[str, Callable[[int], tuple[str, Callable[[io.BytesIO], Run]]]] = {
@@ -309,7 +309,7 @@ def measure_queries(dsn: str, runs: int) -> dict[str, Any]:
                                                     f"log --table {tables[i % TABLES]} --since 1h"),
             "log_actor_since_1d": lambda i: log_run(EventFilter(actors=(typical[i % len(typical)],), since=since_1d),
                                                     f"log --actor {typical[i % len(typical)]} --since 1d"),
-            "tx": lambda i: (f"tx {sample(i)[2]}", lambda out: _run_tx(conn, sample(i)[2], out)),
+            "tx": lambda i: (f"tx {sample(i)[2]}", lambda out: run_tx(conn, sample(i)[2], out)),
             # for information: no target
             "log_rare_actor_since_1d": lambda i: log_run(EventFilter(actors=(rare[i % len(rare)],), since=since_1d),
                                                          f"log --actor {rare[i % len(rare)]} --since 1d"),

@@ -1,0 +1,238 @@
+"""The lifecycle at scale (issue 16, item 4): millions of changes through the audited write path, sealed by the
+follower, checkpointed, verified, reviewed and archived, on one throwaway server.
+
+    python -m bench.scale --changes 10000000 --json bench/scale.json   # from the repo root
+
+Writing, in rounds until --changes events are recorded (compressed time: a day's writes in minutes):
+one INSERT ... SELECT of --bulk-rows new rows into bench_bulk (statement capture: chunks), one UPDATE of
+those rows, then --tpcb-seconds of pgbench tpcb-like at --clients clients (row capture: four events a
+transaction). `pgaudit-kit seal --follow` runs throughout; the backlog (committed events not sealed) is
+sampled every second. Then, each timed:
+
+* sealed: from the end of writing until nothing is left unsealed;
+* storage: the kit's relations (tables with their indexes and TOAST) divided by the changes recorded;
+* checkpoint; `verify --full` (a child process: wall time and peak memory); one more round of writes,
+  a checkpoint and an incremental `verify --state` (only what is new);
+* review, on the newest data: the history of a bench_bulk row and of a pgbench_accounts row changed in the
+  last round, the first page of `log --table bench_bulk --since` the last round, and `tx` of the last
+  pgbench transaction (bench.review's calls, median of 5 each, the review record included);
+* archive of everything checkpointed (`pgaudit-kit archive`: wall time, bundle bytes) and `verify-archive`
+  (wall time, peak memory).
+
+Retirement and partitioned history are not built yet: nothing here removes history.
+
+Not a test: nothing here asserts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import psycopg
+from psycopg import sql
+
+from bench.backlog import percentile, sample, seconds_until_sealed
+from bench.capture import (
+    BULK_TABLE,
+    DURABLE_SETTINGS,
+    PGBENCH_TABLES,
+    connect,
+    create_pgbench_databases,
+    insert_select,
+    log,
+    machine_info,
+    run_pgbench,
+    write_run,
+)
+from bench.reference import kit_storage, seal_follower
+from bench.review import run_history, run_log, run_tx, timed
+from pgaudit_kit.control.enrolment import CaptureOptions, enable_tables
+from pgaudit_kit.pg.db import connector
+from pgaudit_kit.pg.tempserver import TempServer
+from pgaudit_kit.review.query import EventFilter
+from pgaudit_kit.review.timeparse import parse_time
+from pgaudit_kit.schema import installer
+
+DATABASE = "scale"
+# Peak memory of one child process only: the command runs under a small Python that reports its children's.
+PEAK_RSS = ("import resource, subprocess, sys; done = subprocess.run(sys.argv[1:]); "
+            "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024, file=sys.stderr); "
+            "sys.exit(done.returncode)")
+
+
+def kit(server: TempServer, *args: str) -> tuple[float, int, str]:
+    """`pgaudit-kit ARGS` against the scale database: (seconds, peak RSS bytes, stdout). Raises on exit > 1."""
+    started = time.monotonic()
+    done = subprocess.run([sys.executable, "-c", PEAK_RSS, sys.executable, "-m", "pgaudit_kit",
+                           "--dsn", server.dsn(DATABASE), *args], capture_output=True, text=True, check=False)
+    seconds = time.monotonic() - started
+    if done.returncode > 1:
+        raise RuntimeError(f"pgaudit-kit {args[0]} exited {done.returncode}: {done.stderr.strip()[-500:]}")
+    return seconds, int(done.stderr.strip().splitlines()[-1]), done.stdout
+
+
+def recorded(conn: psycopg.Connection[Any]) -> int:
+    row = conn.execute("SELECT (SELECT count(*) FROM pgaudit_kit.event) + "
+                       "(SELECT COALESCE(sum(n_events), 0) FROM pgaudit_kit.event_chunk)").fetchone()
+    return int(row[0]) if row else 0
+
+
+def write_round(server: TempServer, conn: psycopg.Connection[Any], first_id: int, args: argparse.Namespace) -> None:
+    """One round of the mix: a bulk INSERT ... SELECT, an UPDATE of its rows, a pgbench run."""
+    last_id = first_id + args.bulk_rows - 1
+    insert_select(conn, BULK_TABLE, first_id, args.bulk_rows)
+    conn.execute(sql.SQL("UPDATE {} SET delta = delta + 1 WHERE id BETWEEN %s AND %s").format(
+        sql.Identifier(BULK_TABLE)), (first_id, last_id))
+    run_pgbench(server, DATABASE, ["-n", "-c", str(args.clients), "-j", "2", "-T", str(args.tpcb_seconds)])
+
+
+def review_times(conn: psycopg.Connection[Any], round_started: str, bulk_id: int) -> dict[str, Any]:
+    """Review calls on the newest round's data, median of 5 each."""
+    account = conn.execute("SELECT pk->>'aid' FROM pgaudit_kit.event WHERE table_name = 'pgbench_accounts' "
+                           "ORDER BY id DESC LIMIT 1").fetchone()
+    last_tx = conn.execute("SELECT xid::text::int8 FROM pgaudit_kit.event WHERE table_name = 'pgbench_history' "
+                          "ORDER BY id DESC LIMIT 1").fetchone()
+    conn.rollback()
+    assert account is not None and last_tx is not None
+    since = EventFilter(tables=(f"public.{BULK_TABLE}",), since=parse_time(round_started, "--since"))
+    calls: dict[str, Callable[[int], tuple[str, Callable[[io.BytesIO], Any]]]] = {
+        "history bench_bulk row": lambda i: (f"history {bulk_id + i}",
+                                             lambda out: run_history(conn, f"public.{BULK_TABLE}", str(bulk_id + i),
+                                                                     out)),
+        "history pgbench_accounts row": lambda i: (f"history {account[0]}",
+                                                   lambda out: run_history(conn, "public.pgbench_accounts",
+                                                                           str(account[0]), out)),
+        "log --table bench_bulk --since (first page)": lambda i: ("log", lambda out: run_log(conn, since, out)),
+        "tx of the last pgbench transaction": lambda i: (f"tx {last_tx[0]}",
+                                                         lambda out: run_tx(conn, int(last_tx[0]), out)),
+    }
+    return {name: timed(5, make) for name, make in calls.items()}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--changes", type=int, default=10_000_000, help="events to record (default 10,000,000)")
+    parser.add_argument("--bulk-rows", type=int, default=1_000_000, help="rows of each bulk statement")
+    parser.add_argument("--tpcb-seconds", type=int, default=60, help="pgbench seconds a round (default 60)")
+    parser.add_argument("--clients", type=int, default=8, help="pgbench clients (default 8)")
+    parser.add_argument("--scale", type=int, default=10, help="pgbench scale factor (default 10)")
+    parser.add_argument("--json", metavar="FILE", help="also write every number to FILE")
+    args = parser.parse_args(argv)
+    results: dict[str, Any] = {}
+    samples: list[tuple[float, int]] = []
+    work = Path(tempfile.mkdtemp(prefix="pgaudit-kit-scale-"))
+    with TempServer(settings=DURABLE_SETTINGS) as server:
+        create_pgbench_databases(server, [DATABASE], args.scale)
+        revision = installer.install(connector(server.dsn(DATABASE))).after
+        machine = machine_info(server)
+        with connect(server, DATABASE) as conn:
+            enable_tables(conn, list(PGBENCH_TABLES), CaptureOptions(capture_mode="row"))
+            enable_tables(conn, [BULK_TABLE], CaptureOptions())
+            before = kit_storage(conn)
+            subprocess.run([sys.executable, "-m", "pgaudit_kit", "keygen", "--out", str(work / "scale")],
+                           check=True, capture_output=True)
+            key, public = str(work / "scale.key"), str(work / "scale.pub")
+            with seal_follower(server, DATABASE) as follower:
+                stop = threading.Event()
+                sampler = threading.Thread(target=sample, args=(server.dsn(DATABASE), 1.0, stop, samples))
+                sampler.start()
+                started, next_id, rounds = time.monotonic(), 1, 0
+                try:
+                    while (done := recorded(conn)) < args.changes:
+                        log(f"round {rounds + 1}: {done:,} events recorded so far")
+                        round_started = datetime.now(UTC).isoformat()
+                        write_round(server, conn, next_id, args)
+                        next_id += args.bulk_rows
+                        rounds += 1
+                    written = time.monotonic() - started
+                    results["sealed_after_writing_seconds"] = seconds_until_sealed(conn, 3600)
+                finally:
+                    stop.set()
+                    sampler.join()
+                results["write"] = {"rounds": rounds, "seconds": written, "events": recorded(conn),
+                                    "events_per_second": recorded(conn) / written}
+                ages = [age for age, _ in samples]
+                results["backlog_age_seconds"] = {"max": max(ages, default=0.0), "p99": percentile(ages, 0.99),
+                                                  "p50": statistics.median(ages) if ages else 0.0}
+                results["storage"] = {"bytes_per_change": {
+                    name: (size - before.sizes.get(name, 0)) / results["write"]["events"]
+                    for name, size in kit_storage(conn).sizes.items()}}
+                results["storage"]["total_bytes_per_change"] = sum(results["storage"]["bytes_per_change"].values())
+                log("checkpoint and verify --full")
+                results["checkpoint_seconds"] = kit(server, "checkpoint", "--key", key)[0]
+                seconds, rss, _ = kit(server, "verify", "--full", "--public-key", public,
+                                      "--state", str(work / "scale.state"))
+                results["verify_full"] = {"seconds": seconds, "peak_rss_bytes": rss}
+                log("one more round, checkpoint, incremental verify")
+                round_started = datetime.now(UTC).isoformat()
+                write_round(server, conn, next_id, args)
+                seconds_until_sealed(conn, 3600)
+                kit(server, "checkpoint", "--key", key)
+                seconds, rss, _ = kit(server, "verify", "--public-key", public, "--state", str(work / "scale.state"))
+                results["verify_incremental"] = {"seconds": seconds, "peak_rss_bytes": rss,
+                                                 "events_added": args.bulk_rows * 2}
+            log("review on the newest data")
+            with psycopg.connect(server.dsn(DATABASE)) as reader:  # the review calls open their own transactions
+                results["review"] = review_times(reader, round_started, next_id)
+            log("archive and verify-archive")
+            seconds, rss, out = kit(server, "archive", "--through", "2999-12-31", "--out", str(work / "archive"),
+                                    "--public-key", public, "--format", "json")
+            archived = json.loads(out)
+            size = sum(p.stat().st_size for p in (work / "archive").iterdir())
+            results["archive"] = {"seconds": seconds, "peak_rss_bytes": rss, "events": archived["events_checked"],
+                                  "clean": archived["clean"], "bytes": size,
+                                  "bytes_per_event": size / max(archived["events_checked"], 1)}
+            seconds, rss, _ = kit(server, "verify-archive", str(work / "archive"), "--public-key", public)
+            results["verify_archive"] = {"seconds": seconds, "peak_rss_bytes": rss}
+            results["follower"] = {"first_line": follower.first_line, "last_line": follower.last_line,
+                                   "exit_code": follower.exit_code}
+    shutil.rmtree(work, ignore_errors=True)
+    lines = report(results)
+    print("\n".join(lines))
+    if args.json:
+        write_run(args.json, revision, machine, vars(args), results=results, report=lines)
+    return 0
+
+
+def report(r: dict[str, Any]) -> list[str]:
+    mib = 1024 * 1024
+    lines = [
+        f"written: {r['write']['events']:,} events in {r['write']['rounds']} rounds, {r['write']['seconds']:.0f} s "
+        f"({r['write']['events_per_second']:,.0f} events/s); all sealed {r['sealed_after_writing_seconds']:.1f} s "
+        "after the last write",
+        f"backlog age while writing: max {r['backlog_age_seconds']['max']:.1f} s, p99 "
+        f"{r['backlog_age_seconds']['p99']:.1f}, p50 {r['backlog_age_seconds']['p50']:.1f}",
+        f"storage: {r['storage']['total_bytes_per_change']:.0f} bytes per change ("
+        + ", ".join(f"{name} {size:.0f}" for name, size in sorted(r["storage"]["bytes_per_change"].items()) if size)
+        + ")",
+        f"checkpoint {r['checkpoint_seconds']:.1f} s; verify --full {r['verify_full']['seconds']:.0f} s, peak "
+        f"{r['verify_full']['peak_rss_bytes'] / mib:.0f} MiB; incremental verify of "
+        f"{r['verify_incremental']['events_added']:,} new events {r['verify_incremental']['seconds']:.1f} s, peak "
+        f"{r['verify_incremental']['peak_rss_bytes'] / mib:.0f} MiB",
+        *(f"review {name}: median {t['median_ms']:.1f} ms (read {t['read_median_ms']:.1f} ms)"
+          for name, t in r["review"].items()),
+        f"archive: {r['archive']['events']:,} events in {r['archive']['seconds']:.0f} s, "
+        f"{r['archive']['bytes'] / mib:.0f} MiB ({r['archive']['bytes_per_event']:.0f} bytes an event), peak "
+        f"{r['archive']['peak_rss_bytes'] / mib:.0f} MiB, {'clean' if r['archive']['clean'] else 'FINDINGS'}",
+        f"verify-archive: {r['verify_archive']['seconds']:.0f} s, peak "
+        f"{r['verify_archive']['peak_rss_bytes'] / mib:.0f} MiB",
+        "retire, partitioned history: not built yet",
+    ]
+    return lines
+
+
+if __name__ == "__main__":
+    sys.exit(main())

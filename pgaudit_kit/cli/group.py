@@ -54,7 +54,8 @@ class KitGroup(click.Group):
     def _report(ctx: click.Context, message: str) -> None:
         if ctx.obj and ctx.obj.get("debug"):
             traceback.print_exc()
-        click.echo(f"pgaudit-kit: error: {message}", err=True)
+        # messages raised in SQL carry the kit's name already (a psql user sees them too): say it once
+        click.echo(f"pgaudit-kit: error: {message.removeprefix('pgaudit-kit: ')}", err=True)
 
 
 @click.group(cls=KitGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})

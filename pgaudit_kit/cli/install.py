@@ -86,7 +86,7 @@ def status(ctx: click.Context, output_format: str) -> None:
         if report.enrolled_tables:
             click.echo(render.table(
                 ["table", "mode", "primary key", "excluded", "redacted", "truncate", "statement"],
-                [[f"{t['schema_name']}.{t['table_name']}", t["capture_mode"],
+                [[render.qualified_name(t["schema_name"], t["table_name"]), t["capture_mode"],
                   ",".join(t["pk_columns"] or []) or "(none)",
                   ",".join(t["excluded_columns"]), ",".join(t["redacted_columns"]), t["truncate_policy"],
                   "yes" if t["capture_statement"] else "no"] for t in report.enrolled_tables],

@@ -3,10 +3,21 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Sequence
 from typing import Any
 
 import click
+
+_PLAIN_IDENTIFIER = re.compile(r"[a-z_][a-z0-9_$]*\Z")
+
+
+def qualified_name(schema: str, name: str) -> str:
+    """schema.name as it can be pasted back into a command: each part double-quoted unless it reads back
+    unchanged without quotes (keywords are left as they are: the commands read names as regclass does)."""
+    def part(text: str) -> str:
+        return text if _PLAIN_IDENTIFIER.match(text) else '"' + text.replace('"', '""') + '"'
+    return f"{part(schema)}.{part(name)}"
 
 
 def emit_json(value: Any) -> None:

@@ -111,6 +111,8 @@ def write_key_pair(key: SignerKey, private_path: Path, public_path: Path) -> Non
     for path in (private_path, public_path):
         if path.exists():
             raise UsageError(f"{path} exists; refusing to overwrite a key file")
+    if not private_path.parent.is_dir():
+        raise UsageError(f"{private_path.parent} is not a folder; create it first (mode 0700)")
     fd = os.open(private_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w") as out:
         out.write(key.encode() + "\n")

@@ -133,7 +133,10 @@ def translate(exc: psycopg.Error) -> KitError:
     """Map a database error raised while running a command to the kit error it means."""
     message = _first_line(exc.diag.message_primary or str(exc)) if exc.diag else _first_line(str(exc))
     if isinstance(exc, pgerrors.InsufficientPrivilege):
-        return InsufficientPrivilege(f"insufficient privilege: {message}")
+        # no access to the kit's own schema: the role holds no kit role (the review commands say the same)
+        hint = ("; the role needs a kit role (a superuser runs: pgaudit-kit grant admin ROLE, or reader)"
+                if f"schema {KIT_SCHEMA}" in message else "")
+        return InsufficientPrivilege(f"insufficient privilege: {message}{hint}")
     if isinstance(exc, pgerrors.ReadOnlySqlTransaction):
         return ReadOnlyServer(f"the server is read-only (hot standby or read-only transaction): {message}")
     if isinstance(exc, psycopg.OperationalError):

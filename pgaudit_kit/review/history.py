@@ -78,6 +78,14 @@ class RowHistory:
         self.count = 0
         row_sql, row_params = _row_conditions(self.resolved, self.documents)
         self._row_sql, self._row_params = row_sql, row_params
+        given = tuple(sorted(name for name, _ in pk.columns))
+        if given and given not in {tuple(sorted(k)) for k in self.resolved.key_sets} and conn.execute(
+                sql.SQL("SELECT NOT EXISTS (SELECT FROM pgaudit_kit.recorded_event e WHERE ") + row_sql
+                + sql.SQL(")"), row_params).fetchone() == (True,):
+            # names that are not the key (and never were, under which a write was found) would match nothing:
+            # say so instead of "no recorded writes"; a key column renamed since still finds its old events
+            raise UsageError(f"--pk names {', '.join(given)}, not the primary key of {table} (its key columns: "
+                             f"{' or '.join(', '.join(k) for k in self.resolved.key_sets) or 'none recorded'})")
 
     def __iter__(self) -> Iterator[list[HistoryEntry]]:
         conn = self._conn

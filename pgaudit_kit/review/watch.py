@@ -159,6 +159,9 @@ class Watcher:
             # and the lease below (see the module docstring)
             with reviews.reviewed_read(conn, "watch", filters):
                 install = conn.execute("SELECT install_id::text FROM pgaudit_kit.install").fetchone()
+                flt = self.catch_up_filter
+                if flt.tables:  # a table that is not there is an error now, not at the first new event
+                    resolve_tables(conn, flt.tables, with_keys=flt.pk is not None)
             install_id = str(install[0]) if install else ""
             if self._install_id is None:
                 self._install_id = install_id

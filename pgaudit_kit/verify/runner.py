@@ -165,6 +165,8 @@ def verify(connect: db.Connector, *, anchor_dir: Path | None = None, public_key:
     *lockdown_on_failure*: on any finding, also lock down audited writes (needs the admin role; recorded
     with the findings' counts as the reason); Report.locked_down says whether this run locked them."""
     key = signing.read_public_key(public_key) if public_key else None
+    if state_path is not None and not state_path.parent.is_dir():  # before the work, not after it
+        raise UsageError(f"--state: {state_path.parent} is not a folder; create it first")
     state = _load_state(state_path)
     started = time.monotonic()
     with connect() as conn, db.translated_errors():

@@ -206,3 +206,36 @@ def test_debug_shows_traceback_for_expected_errors() -> None:
     result = cli("--debug", "install", dsn="host=127.0.0.1 port=1 connect_timeout=2")
     assert result.exit_code == 3
     assert "Traceback" in result.stderr
+
+
+def test_an_error_raised_in_sql_is_one_line_with_one_prefix(kit_db: str) -> None:
+    with psycopg.connect(kit_db, autocommit=True) as conn:
+        conn.execute("CREATE TABLE not_enrolled (id int PRIMARY KEY)")
+    result = cli("disable", "public.not_enrolled", "--reason", "test", dsn=kit_db)
+    assert result.exit_code != 0 and result.exit_code != 4
+    assert result.stderr == "pgaudit-kit: error: public.not_enrolled is not enrolled\n", result.stderr
+
+
+def test_missing_folders_are_usage_errors_before_any_work(kit_db: str, tmp_path: Path) -> None:
+    keygen = cli("keygen", "--out", str(tmp_path / "nosuch" / "shop"))
+    assert keygen.exit_code == 2 and "is not a folder; create it first" in keygen.stderr
+    assert not (tmp_path / "nosuch").exists()
+    verify = cli("verify", "--state", str(tmp_path / "nosuch" / "shop.state"), dsn=kit_db)
+    assert verify.exit_code == 2 and "--state:" in verify.stderr and "is not a folder" in verify.stderr
+    with psycopg.connect(kit_db) as conn:  # refused before it ran: no verify was recorded
+        assert conn.execute("SELECT count(*) FROM pgaudit_kit.event WHERE op = 'R' "
+                            "AND row_data->>'command' LIKE 'verify%'").fetchone() == (0,)
+
+
+def test_a_role_without_a_kit_role_is_told_to_get_one(cluster: Cluster, kit_db: str) -> None:
+    with psycopg.connect(kit_db, autocommit=True) as conn:
+        conn.execute("DROP ROLE IF EXISTS no_kit_role")
+        conn.execute("CREATE ROLE no_kit_role LOGIN PASSWORD 'pw'")
+        conn.execute("CREATE TABLE t (id int PRIMARY KEY)")
+    try:
+        for args in (["status"], ["seal"], ["enable", "public.t"], ["disable", "public.t", "--reason", "x"]):
+            result = cli(*args, dsn=with_params(kit_db, user="no_kit_role", password="pw"))
+            _assert_environment_error(result, "pgaudit-kit grant admin ROLE")
+    finally:
+        with cluster.admin() as conn:
+            conn.execute("DROP ROLE IF EXISTS no_kit_role")

@@ -35,6 +35,12 @@ def test_enable_resolves_names_like_sql(kit_conn: Conn, kit_db: str) -> None:
     assert result.exit_code == 0, result.stderr
     assert _enrolled(kit_conn) == ['app."Orders"', 'app."größe ""x"""', "app.plain"]
     assert 'app."Orders": enrolled' in result.stdout
+    # status names them so that they can be pasted back
+    listed = [line for line in cli("status", dsn=kit_db).stdout.splitlines() if line.startswith("app.")]
+    assert [line.startswith(name + " ") for line, name in zip(listed, ['app."Orders"', 'app."größe ""x"""',
+                                                                       "app.plain"], strict=True)] == [True] * 3
+    again = cli("disable", 'app."Orders"', "--reason", "pasted from status", dsn=kit_db)
+    assert again.exit_code == 0, again.stderr
 
 
 def test_unknown_name_changes_nothing_and_exits_2(kit_conn: Conn, kit_db: str) -> None:

@@ -175,3 +175,10 @@ def test_history_answers_and_errors(hist: History) -> None:
         row = conn.execute("SELECT row_data FROM pgaudit_kit.event WHERE op = 'R' ORDER BY id DESC LIMIT 1").fetchone()
     assert row is not None and row[0] == {"command": "history", "filter": {"table": "public.orders", "pk": "1",
                                                                           "as_of": "2026-01-01T00:00:00Z"}}
+    # a key that is not the table's primary key matches nothing: an error that names the key, not "no writes"
+    wrong_key = cli("history", "public.orders", '{"x": 1}', dsn=hist.dsn)
+    assert wrong_key.exit_code == 2, wrong_key.stdout
+    assert "--pk names x, not the primary key of public.orders (its key columns: id)" in wrong_key.stderr
+    part_key = cli("history", "public.lines", '{"line": 2}', dsn=hist.dsn)
+    assert part_key.exit_code == 2 and "(its key columns: order_id, line)" in part_key.stderr
+

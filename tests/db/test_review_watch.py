@@ -17,7 +17,7 @@ import psycopg
 import pytest
 
 from tests.support.cluster import Cluster
-from tests.support.helpers import enable
+from tests.support.helpers import cli, enable
 
 Conn = psycopg.Connection[Any]
 
@@ -224,3 +224,10 @@ def test_notifications_only_while_a_watch_lease_is_valid(kit_db: str, tables: Co
         assert len(list(listener.notifies(timeout=1))) < 50
         with pytest.raises(psycopg.errors.InvalidParameterValue):
             tables.execute("SELECT pgaudit_kit.renew_watch_lease(0)")
+
+
+def test_a_table_that_is_not_there_is_an_error_before_following(kit_db: str, tables: Conn) -> None:
+    result = cli("watch", "--table", "public.nosuch", "--limit", "1", dsn=kit_db)
+    assert result.exit_code == 2
+    assert result.stderr == ("pgaudit-kit: error: --table 'public.nosuch': no such table is enrolled or has "
+                             "recorded history\n")

@@ -7,8 +7,10 @@ time moves by +-20 us per transaction between repetitions, which is as much as m
 kit. This counts instructions instead, which do not move: each variant's pgbench database runs the
 server-side tpcb loop of bench.ablation in a single-user backend (``postgres --single``) under valgrind's
 callgrind, twice -- WARMUP and WARMUP + N transactions -- and the difference divided by N is the
-instructions one transaction costs, start-up and warm-up excluded. Two runs of the same variant agree to
-well under 0.1%.
+instructions one transaction costs, start-up and warm-up excluded. Three runs of the same variant gave
+1,339.2, 1,341.1 and 1,342.6 k (0.3%: the loop's random keys differ); compare variants within one run,
+at one transaction count (the per-transaction figure moves with it: 50 transactions counted give a larger
+baseline than 300).
 
 Instructions are not time (cache misses, lock waits and WAL flushes are not in them, and at 16 clients on
 two cores the kit's work inside the pgbench_branches row lock costs more than its instructions), but they

@@ -36,7 +36,7 @@ from ..core import encoding, merkle, signing
 from ..core.errors import UsageError
 from ..log.event_stream import Page
 from ..log.proofs import INCLUSION_FORMAT
-from .verification import Block, Finding, Findings, Position, b64, check_checkpoint, check_log
+from .verification import Block, Finding, Findings, Position, b64, check_checkpoint, check_log, note_size
 
 FORMAT = "pgaudit-kit archive 1"
 MANIFEST = "manifest.json"
@@ -238,13 +238,6 @@ def _checkpoints(path: Path | None, findings: Findings) -> tuple[list[str], str 
         return [], None, []
 
 
-def _note_size(note: str) -> int | None:
-    try:
-        return signing.Checkpoint.parse(signing.open_note(note, None)).size
-    except (signing.SignatureError, UsageError, ValueError):
-        return None
-
-
 def check(folder: Path, key: signing.VerifierKey) -> BundleReport:
     """Check the bundle in *folder* with no database. Raises UsageError when it is not a bundle at all."""
     try:
@@ -262,7 +255,7 @@ def check(folder: Path, key: signing.VerifierKey) -> BundleReport:
         raise UsageError(f"{folder} is not an archive this version reads: {exc}") from None
     parts = {kind: _read_part(folder, manifest, kind, findings) for kind in PARTS}
     notes, newest, consistency = _checkpoints(parts["checkpoints"], findings)
-    wanted = frozenset(size for size in map(_note_size, notes) if size is not None)
+    wanted = frozenset(size for size in map(note_size, notes) if size is not None)
     result = check_log(_blocks(parts["blocks"], findings), _event_pages(parts["events"], findings),
                        Position(), findings, wanted=wanted)
     report.blocks_checked, report.events_checked = result.blocks_checked, result.events_checked
@@ -322,13 +315,14 @@ def prove(folder: Path, event_id: int) -> dict[str, Any]:
                    and str(row[1]) == str(event_id)), None)
     if fields is None:
         raise UsageError(f"event {event_id} is not in the archive {folder}")
-    leaves, seq = b"", None
+    chunks, seq = [], None
     for b in _blocks(parts["blocks"], findings):
         if event_id in b.event_ids:
             seq = b.first_seq + b.event_ids.index(event_id)
-        leaves += b.leaves
+        chunks.append(b.leaves)
+    leaves = b"".join(chunks)
     notes = _checkpoints(parts["checkpoints"], findings)[0]
-    covering = sorted((size, note) for note in notes if (size := _note_size(note)) is not None
+    covering = sorted((size, note) for note in notes if (size := note_size(note)) is not None
                       and seq is not None and size > seq)
     if seq is None or not covering:
         raise UsageError(f"event {event_id} is in the archive but no archived block and checkpoint seal it")

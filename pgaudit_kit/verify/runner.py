@@ -31,6 +31,7 @@ from .verification import (
     check_checkpoint,
     check_log,
     check_trusted_state,
+    note_size,
     prefix_roots,
 )
 
@@ -114,14 +115,6 @@ def read_blocks(conn: psycopg.Connection[Any], after: int, through: int | None =
             yield Block(int(row[0]), int(row[1]), int(row[2]), bytes(row[3]), int(row[4]), int(row[5]), int(row[6]),
                         int(row[7]), event_ids, bytes(row[9]), prev_hash, bytes(row[11]), int(row[12]),
                         event_ids_malformed=bool(row[13]))
-
-
-def _note_size(note: str) -> int | None:
-    """The tree size a checkpoint claims (its signature and origin are checked later), None if unreadable."""
-    try:
-        return signing.Checkpoint.parse(signing.open_note(note, None)).size
-    except (signing.SignatureError, UsageError, ValueError):
-        return None
 
 
 def _state_size(state: dict[str, Any]) -> int | None:
@@ -208,8 +201,8 @@ def verify(connect: db.Connector, *, anchor_dir: Path | None = None, public_key:
             # Every checkpoint, and the trusted state, is checked against the root at its own size.
             stored_checkpoints = conn.execute("SELECT id, note FROM pgaudit_kit.checkpoint ORDER BY id").fetchall()
             anchored = _anchored(anchor_dir, origin, findings, earlier_origins) if anchor_dir is not None else []
-            wanted = frozenset(size for size in [_note_size(note) for _, note in stored_checkpoints]
-                               + [_note_size(a.note) for a in anchored]
+            wanted = frozenset(size for size in [note_size(note) for _, note in stored_checkpoints]
+                               + [note_size(a.note) for a in anchored]
                                + ([_state_size(state)] if state is not None else []) if size is not None)
             earlier: dict[int, bytes] = {}
             if start.block_no >= 0 and any(size < start.frontier.size for size in wanted):

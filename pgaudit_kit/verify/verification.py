@@ -18,6 +18,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from ..core import encoding, merkle, signing
+from ..core.errors import UsageError
 from ..log.event_stream import EventStream, Page
 
 MAX_FINDINGS_PER_KIND = 100
@@ -288,6 +289,14 @@ def _rest_of_range(stream: EventStream, end: tuple[int, int]) -> dict[int, bytes
         rest[pending[1]] = pending[2]
         stream.pop()
     return rest
+
+
+def note_size(note: str) -> int | None:
+    """The tree size a checkpoint claims (its signature and origin are checked later), None if unreadable."""
+    try:
+        return signing.Checkpoint.parse(signing.open_note(note, None)).size
+    except (signing.SignatureError, UsageError, ValueError):
+        return None
 
 
 def check_checkpoint(note: str, source: str, origin: str, key: signing.VerifierKey | None, roots: dict[int, bytes],

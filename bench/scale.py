@@ -1,5 +1,5 @@
 """The lifecycle at scale (issue 16, item 4): millions of changes through the audited write path, sealed by the
-follower, checkpointed, verified, reviewed and archived, on one throwaway server.
+follower, checkpointed, verified, reviewed, archived and half retired, on one throwaway server.
 
     python -m bench.scale --changes 10000000 --json bench/scale.json   # from the repo root
 
@@ -16,10 +16,14 @@ sampled every second. Then, each timed:
 * review, on the newest data: the history of a bench_bulk row and of a pgbench_accounts row changed in the
   last round, the first page of `log --table bench_bulk --since` the last round, and `tx` of the last
   pgbench transaction (bench.review's calls, median of 5 each, the review record included);
-* archive of everything checkpointed (`pgaudit-kit archive`: wall time, bundle bytes) and `verify-archive`
-  (wall time, peak memory).
+* the oldest half: a checkpoint is taken in the first round that ends past half the changes; at the end, an
+  archive through it (`pgaudit-kit archive`: wall time, bundle bytes), `verify-archive` (wall time, peak
+  memory) and `retire` of it (wall time: it verifies the archive and, incrementally, the database first;
+  events removed), with a retention period of one second;
+* after the retirement: `verify --full` of what remains, and the archive of the rest (it starts where the
+  retired half ends) with its `verify-archive`.
 
-Retirement and partitioned history are not built yet: nothing here removes history.
+Partitioned history is not built yet: retired rows are deleted (dead until VACUUM), not detached.
 
 Not a test: nothing here asserts.
 """
@@ -149,7 +153,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 stop = threading.Event()
                 sampler = threading.Thread(target=sample, args=(server.dsn(DATABASE), 1.0, stop, samples))
                 sampler.start()
-                started, next_id, rounds = time.monotonic(), 1, 0
+                started, next_id, rounds, half = time.monotonic(), 1, 0, 0
                 try:
                     while (done := recorded(conn)) < args.changes:
                         log(f"round {rounds + 1}: {done:,} events recorded so far")
@@ -157,6 +161,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                         write_round(server, conn, next_id, args)
                         next_id += args.bulk_rows
                         rounds += 1
+                        if not half and recorded(conn) >= args.changes // 2:  # the end of the oldest half
+                            half = json.loads(kit(server, "checkpoint", "--key", key, "--format", "json")[2])[
+                                "tree_size"]
                     written = time.monotonic() - started
                     results["sealed_after_writing_seconds"] = seconds_until_sealed(conn, 3600)
                 finally:
@@ -187,16 +194,21 @@ def main(argv: Sequence[str] | None = None) -> int:
             log("review on the newest data")
             with psycopg.connect(server.dsn(DATABASE)) as reader:  # the review calls open their own transactions
                 results["review"] = review_times(reader, round_started, next_id)
-            log("archive and verify-archive")
-            seconds, rss, out = kit(server, "archive", "--through", "2999-12-31", "--out", str(work / "archive"),
-                                    "--public-key", public, "--format", "json")
-            archived = json.loads(out)
-            size = sum(p.stat().st_size for p in (work / "archive").iterdir())
-            results["archive"] = {"seconds": seconds, "peak_rss_bytes": rss, "events": archived["events_checked"],
-                                  "clean": archived["clean"], "bytes": size,
-                                  "bytes_per_event": size / max(archived["events_checked"], 1)}
-            seconds, rss, _ = kit(server, "verify-archive", str(work / "archive"), "--public-key", public)
-            results["verify_archive"] = {"seconds": seconds, "peak_rss_bytes": rss}
+            log("archive, verify-archive and retire the oldest half")
+            results["archive"], results["verify_archive"] = archive(server, work / "oldest", half - 1, public)
+            kit(server, "retention", "--set", "1 second")
+            time.sleep(1.1)
+            seconds, rss, out = kit(server, "retire", "--archive", str(work / "oldest"), "--public-key", public,
+                                    "--state", str(work / "scale.state"), "--format", "json")
+            retired = json.loads(out)
+            results["retire"] = {"seconds": seconds, "peak_rss_bytes": rss, "tree_size": retired["tree_size"],
+                                 "events_removed": retired["events_removed"], "retired": retired["retired"]}
+            log("after the retirement: verify --full, archive the rest")
+            seconds, rss, out = kit(server, "verify", "--full", "--public-key", public, "--format", "json")
+            results["verify_full_after_retire"] = {"seconds": seconds, "peak_rss_bytes": rss,
+                                                   "events": json.loads(out)["events_checked"],
+                                                   "clean": json.loads(out)["clean"]}
+            results["archive_rest"], results["verify_archive_rest"] = archive(server, work / "rest", None, public)
             results["follower"] = {"first_line": follower.first_line, "last_line": follower.last_line,
                                    "exit_code": follower.exit_code}
     shutil.rmtree(work, ignore_errors=True)
@@ -205,6 +217,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.json:
         write_run(args.json, revision, machine, vars(args), results=results, report=lines)
     return 0
+
+
+def archive(server: TempServer, out: Path, through: int | None, public: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """`archive` through seq *through* (None: everything checkpointed) into *out*, then `verify-archive` of it."""
+    seconds, rss, text = kit(server, "archive", "--through", "2999-12-31" if through is None else str(through),
+                             "--out", str(out), "--public-key", public, "--format", "json")
+    archived = json.loads(text)
+    size = sum(p.stat().st_size for p in out.iterdir())
+    made = {"seconds": seconds, "peak_rss_bytes": rss, "events": archived["events_checked"],
+            "start_size": archived["start_size"], "tree_size": archived["tree_size"], "clean": archived["clean"],
+            "bytes": size, "bytes_per_event": size / max(archived["events_checked"], 1)}
+    seconds, rss, _ = kit(server, "verify-archive", str(out), "--public-key", public)
+    return made, {"seconds": seconds, "peak_rss_bytes": rss}
 
 
 def report(r: dict[str, Any]) -> list[str]:
@@ -224,14 +249,27 @@ def report(r: dict[str, Any]) -> list[str]:
         f"{r['verify_incremental']['peak_rss_bytes'] / mib:.0f} MiB",
         *(f"review {name}: median {t['median_ms']:.1f} ms (read {t['read_median_ms']:.1f} ms)"
           for name, t in r["review"].items()),
-        f"archive: {r['archive']['events']:,} events in {r['archive']['seconds']:.0f} s, "
-        f"{r['archive']['bytes'] / mib:.0f} MiB ({r['archive']['bytes_per_event']:.0f} bytes an event), peak "
-        f"{r['archive']['peak_rss_bytes'] / mib:.0f} MiB, {'clean' if r['archive']['clean'] else 'FINDINGS'}",
-        f"verify-archive: {r['verify_archive']['seconds']:.0f} s, peak "
-        f"{r['verify_archive']['peak_rss_bytes'] / mib:.0f} MiB",
-        "retire, partitioned history: not built yet",
+        *_archive_lines("archive of the oldest half", r["archive"], r["verify_archive"]),
+        f"retire of the oldest half (through tree size {r['retire']['tree_size']:,}): "
+        f"{r['retire']['events_removed']:,} events removed in {r['retire']['seconds']:.0f} s (archive and "
+        f"database verified first), peak {r['retire']['peak_rss_bytes'] / mib:.0f} MiB, "
+        f"{'retired' if r['retire']['retired'] else 'REFUSED'}",
+        f"verify --full after it: {r['verify_full_after_retire']['events']:,} events in "
+        f"{r['verify_full_after_retire']['seconds']:.0f} s, peak "
+        f"{r['verify_full_after_retire']['peak_rss_bytes'] / mib:.0f} MiB, "
+        f"{'clean' if r['verify_full_after_retire']['clean'] else 'FINDINGS'}",
+        *_archive_lines("archive of the rest", r["archive_rest"], r["verify_archive_rest"]),
+        "partitioned history: not built yet",
     ]
     return lines
+
+
+def _archive_lines(what: str, made: dict[str, Any], checked: dict[str, Any]) -> list[str]:
+    mib = 1024 * 1024
+    return [f"{what}: {made['events']:,} events (tree {made['start_size']:,}..{made['tree_size']:,}) in "
+            f"{made['seconds']:.0f} s, {made['bytes'] / mib:.0f} MiB ({made['bytes_per_event']:.0f} bytes an event), "
+            f"peak {made['peak_rss_bytes'] / mib:.0f} MiB, {'clean' if made['clean'] else 'FINDINGS'}; "
+            f"verify-archive {checked['seconds']:.0f} s, peak {checked['peak_rss_bytes'] / mib:.0f} MiB"]
 
 
 if __name__ == "__main__":

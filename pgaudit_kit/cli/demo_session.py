@@ -64,19 +64,19 @@ def _guards_off(conn: psycopg.Connection[Any]) -> Iterator[None]:
     event_triggers = [r[0] for r in conn.execute(
         "SELECT evtname::text FROM pg_event_trigger WHERE evtname::text LIKE 'pgaudit\\_kit\\_%' AND evtenabled = 'A' "
         "ORDER BY 1")]
-    guarded = [sql.Identifier(r[0], r[1]) for r in conn.execute(
-        "SELECT n.nspname::text, c.relname::text FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid "
-        "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE t.tgname = 'pgaudit_kit_guard' AND t.tgenabled = 'A' "
-        "ORDER BY 1, 2")]
+    guarded = [(sql.Identifier(r[0], r[1]), sql.Identifier(r[2])) for r in conn.execute(
+        "SELECT n.nspname::text, c.relname::text, t.tgname::text FROM pg_trigger t "
+        "JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace "
+        "WHERE t.tgname IN ('pgaudit_kit_guard', 'pgaudit_kit_retire_only') AND t.tgenabled = 'A' ORDER BY 1, 2, 3")]
     for name in event_triggers:
         conn.execute(sql.SQL("ALTER EVENT TRIGGER {} DISABLE").format(sql.Identifier(name)))
-    for table in guarded:
-        conn.execute(sql.SQL("ALTER TABLE {} DISABLE TRIGGER pgaudit_kit_guard").format(table))
+    for table, trigger in guarded:
+        conn.execute(sql.SQL("ALTER TABLE {} DISABLE TRIGGER {}").format(table, trigger))
     try:
         yield
     finally:
-        for table in guarded:
-            conn.execute(sql.SQL("ALTER TABLE {} ENABLE ALWAYS TRIGGER pgaudit_kit_guard").format(table))
+        for table, trigger in guarded:
+            conn.execute(sql.SQL("ALTER TABLE {} ENABLE ALWAYS TRIGGER {}").format(table, trigger))
         for name in event_triggers:
             conn.execute(sql.SQL("ALTER EVENT TRIGGER {} ENABLE ALWAYS").format(sql.Identifier(name)))
 

@@ -172,9 +172,13 @@ def verify(ctx: click.Context, anchor_dir: Path | None, public_key: Path | None,
                    f"{report.blocks_checked} blocks, log size {report.tree_size}, {report.checkpoints_checked} "
                    f"checkpoints, {report.anchored_checked} anchored; {report.unsealed_events} not yet sealed "
                    f"({report.seconds:.2f}s)")
+        if report.retired_through:
+            click.echo(f"history through tree size {report.retired_through} was retired to an archive; checked "
+                       "from there" + (f" ({report.anchored_retired} anchored checkpoints of it: signatures only)"
+                                       if report.anchored_retired else ""))
         if not report.signatures_checked:
             click.echo("note: checkpoint signatures were not checked (no --public-key)")
-        _echo_findings(report.findings)
+        echo_findings(report.findings)
         if report.locked_down:
             click.echo("audited writes are now locked down (lift with: pgaudit-kit unlock --reason TEXT)")
     if report.findings:
@@ -259,7 +263,7 @@ def _through(value: str) -> int | datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-def _echo_findings(findings: Findings) -> None:
+def echo_findings(findings: Findings) -> None:
     """Each listed finding on its line, how many more there are, and the verdict (verify's text form)."""
     for finding in findings.items:
         click.echo(f"FINDING {finding.kind}: {finding.message}")
@@ -276,7 +280,7 @@ def _echo_bundle_report(report: BundleReport, output_format: str) -> None:
     click.echo(f"archive {report.digest} of {report.origin}: {report.events_checked} events in "
                f"{report.blocks_checked} blocks, log size {report.tree_size}, {report.checkpoints_checked} "
                "checkpoints")
-    _echo_findings(report.findings)
+    echo_findings(report.findings)
 
 
 @main.command()

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import overload
 
 HASH_SIZE = 32
 EMPTY_ROOT = hashlib.sha256(b"").digest()
@@ -101,8 +102,57 @@ class Frontier:
         return Frontier(self.size, list(self.peaks))
 
 
+class AfterFrontier(Sequence[bytes]):
+    """The leaves of a tree whose first *frontier.size* leaves are known only by the frontier's perfect subtrees
+    (history retired from the database), followed by *rest*, or a slice of them. Proofs for leaves after the
+    frontier, and consistency proofs from sizes at or after it, use those subtrees whole (each is exactly a
+    node such proofs need); a proof that would need a node inside one raises ValueError."""
+
+    def __init__(self, frontier: Frontier, rest: Sequence[bytes], lo: int = 0, hi: int | None = None) -> None:
+        self._frontier, self._rest = frontier, rest
+        self._lo, self._hi = lo, frontier.size + len(rest) if hi is None else hi
+        self._peaks: dict[tuple[int, int], bytes] = {}
+        start = 0
+        for bit, peak in zip(sorted((1 << b for b in range(frontier.size.bit_length()) if frontier.size >> b & 1),
+                                    reverse=True), frontier.peaks, strict=True):
+            self._peaks[(start, start + bit)] = peak
+            start += bit
+
+    def __len__(self) -> int:
+        return self._hi - self._lo
+
+    def known_root(self) -> bytes | None:
+        """The root of this range when it is one of the frontier's subtrees; ValueError when it lies inside one."""
+        if (self._lo, self._hi) in self._peaks:
+            return self._peaks[(self._lo, self._hi)]
+        if any(s <= self._lo and self._hi <= e for s, e in self._peaks):
+            raise ValueError(f"leaves {self._lo}..{self._hi - 1} were retired: this proof needs the archive")
+        return None  # made of whole subtrees, or reaching past them: split further
+
+    @overload
+    def __getitem__(self, index: int) -> bytes: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[bytes]: ...
+
+    def __getitem__(self, index: int | slice) -> bytes | Sequence[bytes]:
+        cut = self._frontier.size
+        if isinstance(index, slice):
+            start, stop, _ = index.indices(len(self))
+            lo, hi = self._lo + start, self._lo + stop
+            if lo >= cut:
+                return self._rest[lo - cut:hi - cut]
+            return AfterFrontier(self._frontier, self._rest, lo, hi)
+        position = self._lo + (index + len(self) if index < 0 else index)
+        if position >= cut:
+            return self._rest[position - cut]
+        return AfterFrontier(self._frontier, self._rest, position, position + 1).known_root() or b""
+
+
 def root_of(leaves: Sequence[bytes]) -> bytes:
     """MTH(D[n]) for leaf hashes *leaves*."""
+    if isinstance(leaves, AfterFrontier) and (known := leaves.known_root()) is not None:
+        return known
     n = len(leaves)
     if n == 0:
         return EMPTY_ROOT

@@ -12,7 +12,7 @@ from psycopg.rows import dict_row
 
 from ..control import lockdown
 from ..core.names import ADMIN_ROLE, OWNER_ROLE, READER_ROLE
-from ..log import sealing
+from ..log import retirement, sealing
 from ..pg import db
 from ..schema import shipped
 
@@ -328,7 +328,9 @@ def _read_verify_result(conn: psycopg.Connection[Any], clean_only: bool) -> dict
 def _read_lockdown_unrecorded(conn: psycopg.Connection[Any]) -> list[dict[str, Any]]:
     """Rows of pgaudit_kit.lockdown_event that pgaudit_kit.set_lockdown() did not write: it records, in the
     same transaction, a control event with the same action and reason, whose transaction started when
-    the row was written (acted_at defaults to now(), the transaction's start)."""
+    the row was written (acted_at defaults to now(), the transaction's start). Rows older than retired history's
+    last block had their events retired with it (the archive holds them)."""
+    boundary = retirement.newest(conn)
     return _rows(conn, """
         SELECT l.id, l.locked, l.reason, l.acted_by,
                to_char(l.acted_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') AS acted_at
@@ -338,7 +340,9 @@ def _read_lockdown_unrecorded(conn: psycopg.Connection[Any]) -> list[dict[str, A
                   WHERE e.op = 'K' AND e.relid IS NULL AND t.xact_start = l.acted_at
                     AND e.row_data->>'action' = CASE WHEN l.locked THEN 'lockdown' ELSE 'unlock' END
                     AND e.row_data->>'reason' = l.reason)
-         ORDER BY l.id""")
+           AND l.acted_at >= COALESCE((SELECT b.sealed_at FROM pgaudit_kit.block b WHERE b.block_no = %s),
+                                      '-infinity')
+         ORDER BY l.id""", (None if boundary is None else boundary.block_no,))
 
 
 def _read_installed_revision(conn: psycopg.Connection[Any]) -> str | None:

@@ -16,6 +16,7 @@ import psycopg
 from ..core import encoding, merkle, signing
 from ..core.errors import UsageError
 from ..pg import db, reviews
+from . import retirement
 
 INCLUSION_FORMAT = "pgaudit-kit-inclusion-proof/1"
 CONSISTENCY_FORMAT = "pgaudit-kit-consistency-proof/1"
@@ -45,14 +46,28 @@ class LeafView(Sequence[bytes]):
         return bytes(self._buffer[index * merkle.HASH_SIZE:(index + 1) * merkle.HASH_SIZE])
 
 
-def leaves_up_to(conn: psycopg.Connection[Any], size: int) -> LeafView:
-    """The first *size* sealed leaves, as the blocks stored them."""
+def leaves_up_to(conn: psycopg.Connection[Any], size: int) -> Sequence[bytes]:
+    """The first *size* sealed leaves, as the blocks stored them. After a retirement, the retired ones are known
+    only as the subtrees of the retired tree's frontier (merkle.AfterFrontier): enough for every proof about
+    later leaves and later tree sizes."""
+    boundary = retirement.newest(conn)
+    retired = merkle.Frontier()
+    if boundary is not None:
+        found = retirement.frontier(conn, boundary)
+        if found is None:
+            raise UsageError(f"block {boundary.block_no}, where retired history ends, is not as it was retired "
+                             "(run: pgaudit-kit verify)")
+        retired = found
+        if size < retired.size:
+            raise UsageError(f"tree size {size} lies in history retired from the database (through tree size "
+                             f"{retired.size}): prove it from its archive (prove --archive DIR)")
     chunks = [bytes(r[0]) for r in conn.execute(
-        "SELECT leaves FROM pgaudit_kit.block WHERE first_seq < %s ORDER BY block_no", (size,)).fetchall()]
-    buffer = memoryview(b"".join(chunks))[:size * merkle.HASH_SIZE]
-    if len(buffer) != size * merkle.HASH_SIZE:
+        "SELECT leaves FROM pgaudit_kit.block WHERE first_seq < %s AND first_seq >= %s ORDER BY block_no",
+        (size, retired.size)).fetchall()]
+    buffer = memoryview(b"".join(chunks))[:(size - retired.size) * merkle.HASH_SIZE]
+    if len(buffer) != (size - retired.size) * merkle.HASH_SIZE:
         raise UsageError(f"the sealed log holds fewer than {size} leaves")
-    return LeafView(buffer)
+    return merkle.AfterFrontier(retired, LeafView(buffer)) if retired.size else LeafView(buffer)
 
 
 def _checkpoint_covering(conn: psycopg.Connection[Any], seq: int) -> tuple[int, str]:
@@ -75,6 +90,9 @@ def prove_inclusion(conn: psycopg.Connection[Any], event_id: int) -> dict[str, A
                     "SELECT FROM pgaudit_kit.event_chunk c WHERE %s BETWEEN c.id AND c.id + c.n_events - 1",
                     (event_id,)).fetchone() is not None:
                 raise UsageError(f"event {event_id} is not sealed yet (run: pgaudit-kit seal)")
+            if retirement.newest(conn) is not None:
+                raise UsageError(f"event {event_id} is not in the database: if it was retired, prove it from its "
+                                 "archive (prove --archive DIR)")
             raise UsageError(f"event {event_id} does not exist")
         block = conn.execute(
             "SELECT first_seq, array_position(ARRAY(SELECT unnest(event_ids)), %s) FROM pgaudit_kit.block "
@@ -108,7 +126,10 @@ def prove_consistency(conn: psycopg.Connection[Any], old_size: int, new_size: in
         size2 = int(new[0])
         if old_size > size2:
             raise UsageError(f"size {old_size} is newer than size {size2}")
-        proof = merkle.consistency_proof(old_size, leaves_up_to(conn, size2)) if old_size != size2 else []
+        try:
+            proof = merkle.consistency_proof(old_size, leaves_up_to(conn, size2)) if old_size != size2 else []
+        except ValueError as exc:  # from a size inside retired history
+            raise UsageError(f"no consistency proof from tree size {old_size} in the database: {exc}") from None
     return {"format": CONSISTENCY_FORMAT, "old_checkpoint": str(old[0]), "new_checkpoint": str(new[1]),
             "proof": [base64.b64encode(h).decode() for h in proof]}
 

@@ -1,7 +1,8 @@
 """archive: write sealed, checkpointed history out of the database as a bundle (bundle.py), then check it.
 
-The archive ends at the newest signed checkpoint that lies within ``--through`` (a tree position, or a time:
-every block it covers was sealed by then) and at a block's end. Everything is read in one snapshot, and the
+The archive starts where history retired from the database ends (at the log's start when none was) and ends
+at the newest signed checkpoint that lies within ``--through`` (a tree position, or a time: every block it covers
+was sealed by then) and at a block's end. Everything is read in one snapshot, and the
 read is recorded in the log as a review (it exports audited data).
 """
 
@@ -17,11 +18,12 @@ import psycopg
 from .. import __version__
 from ..core import encoding, merkle, signing
 from ..core.errors import UsageError
-from ..log import sealing
+from ..log import retirement, sealing
 from ..log.proofs import leaves_up_to
 from ..pg import db, reviews
 from . import bundle
-from .runner import read_blocks
+from .runner import read_blocks, retired_start
+from .verification import Position
 
 Through = int | datetime  # a tree position (the last seq archived) or a time
 
@@ -46,14 +48,31 @@ def _end(conn: psycopg.Connection[Any], through: Through) -> tuple[int, int, str
     return int(row[0]), int(row[1]), str(row[2])
 
 
-def _events(conn: psycopg.Connection[Any], last_xid: int, last_id: int) -> Iterator[tuple[str, list[str | None]]]:
+def _start(conn: psycopg.Connection[Any]) -> tuple[Position, str | None]:
+    """Where the archive starts: after the history retired already (its last block, and the digest of the archive
+    it was retired to), or at the log's start."""
+    boundary = retirement.newest(conn)
+    if boundary is None:
+        return Position(), None
+    start = retired_start(conn, boundary)
+    if start is None:
+        raise UsageError(f"block {boundary.block_no}, where retired history ends, is not as it was retired "
+                         "(run: pgaudit-kit verify)")
+    row = conn.execute("SELECT row_data->>'archive_sha256' FROM pgaudit_kit.event WHERE id = %s",
+                       (boundary.event_id,)).fetchone()
+    return start, None if row is None or row[0] is None else str(row[0])
+
+
+def _events(conn: psycopg.Connection[Any], start: Position, last_xid: int,
+            last_id: int) -> Iterator[tuple[str, list[str | None]]]:
     fields = ", ".join(encoding.EVENT_FIELD_SQL)
     with conn.cursor(name="pgaudit_kit_archive_events") as cur:
         cur.itersize = 5000
         cur.execute(
             f"SELECT e.xid::text, {fields} FROM pgaudit_kit.event e "  # noqa: S608 -- the encoding's constants
             "LEFT JOIN pgaudit_kit.transaction t ON t.xid = e.xid "
-            "WHERE (e.xid, e.id) <= (%s::text::xid8, %s) ORDER BY e.xid, e.id", (last_xid, last_id))
+            "WHERE (e.xid, e.id) > (%s::text::xid8, %s) AND (e.xid, e.id) <= (%s::text::xid8, %s) "
+            "ORDER BY e.xid, e.id", (start.last_xid, start.last_event_id, last_xid, last_id))
         for row in cur:
             yield str(row[0]), list(row[1:])
 
@@ -65,12 +84,17 @@ def archive(connect: db.Connector, through: Through, out: Path, public_key: Path
         with reviews.reviewed_read(conn, "archive", {"through": str(through), "out": str(out)},
                                    share_snapshot=True):
             conn.execute("SET LOCAL search_path = pg_catalog")  # the encoding's SQL must mean the built-ins
+            start, previous = _start(conn)
             size, last_block, note = _end(conn, through)
+            if size <= start.frontier.size:
+                raise UsageError(f"history through tree size {start.frontier.size} is retired already; no signed "
+                                 f"checkpoint after it ends within --through {through}: nothing to archive")
             end = conn.execute("SELECT last_xid::text, last_event_id FROM pgaudit_kit.block WHERE block_no = %s",
                                (last_block,)).fetchone()
             assert end is not None
             notes = [str(r[0]) for r in conn.execute(
-                "SELECT note FROM pgaudit_kit.checkpoint WHERE tree_size <= %s ORDER BY tree_size, id", (size,))]
+                "SELECT note FROM pgaudit_kit.checkpoint WHERE tree_size <= %s AND tree_size >= %s "
+                "ORDER BY tree_size, id", (size, start.frontier.size))]
             notes = [n for n in notes if n != note] + [note]
             newest = conn.execute("SELECT tree_size, note FROM pgaudit_kit.checkpoint "
                                   "ORDER BY tree_size DESC, id DESC LIMIT 1").fetchone()
@@ -80,9 +104,10 @@ def archive(connect: db.Connector, through: Through, out: Path, public_key: Path
                 newest_note = str(newest[1])
                 proof = merkle.consistency_proof(size, leaves_up_to(conn, int(newest[0])))
             digest = bundle.write(out, bundle.Contents(
-                origin=sealing.origin(conn), tree_size=size, blocks=read_blocks(conn, -1, last_block),
-                events=_events(conn, int(end[0]), int(end[1])), checkpoints=notes, newest=newest_note,
-                consistency=proof), created_by=f"pgaudit-kit {__version__}")
+                origin=sealing.origin(conn), tree_size=size, blocks=read_blocks(conn, start.block_no, last_block),
+                events=_events(conn, start, int(end[0]), int(end[1])), checkpoints=notes, newest=newest_note,
+                consistency=proof, start=start if start.block_no >= 0 else None, previous_archive=previous),
+                created_by=f"pgaudit-kit {__version__}")
     report = bundle.check(out, key)
     assert report.digest == digest
     return report

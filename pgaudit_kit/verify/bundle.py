@@ -14,10 +14,12 @@ A bundle is a folder holding ``manifest.json`` and three files named by the SHA-
   archive's end to it.
 
 The manifest names the log (origin), the archive's end (tree size, last block) and the three files; the
-bundle's digest is the SHA-256 of the manifest's bytes. The check below recomputes every leaf from the
-event fields, rebuilds the tree and the block chain with the same code as ``verify`` (verification.py),
-and compares the roots with the signed checkpoints: an edited event, block, hash, checkpoint, file or
-manifest is a finding.
+bundle's digest is the SHA-256 of the manifest's bytes. An archive made after earlier history was retired starts
+where that history ends: the manifest's ``start`` is the retired tree's last block and frontier (a signed
+checkpoint in the archive gives its root), and ``previous_archive`` the digest of the archive it was retired to.
+The check below recomputes every leaf from the event fields, rebuilds the tree and the block chain with the
+same code as ``verify`` (verification.py), and compares the roots with the signed checkpoints: an edited
+event, block, hash, checkpoint, file or manifest is a finding.
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ from typing import Any
 from ..core import encoding, merkle, signing
 from ..core.errors import UsageError
 from ..log.event_stream import Page
-from ..log.proofs import INCLUSION_FORMAT
+from ..log.proofs import INCLUSION_FORMAT, LeafView
 from .verification import Block, Finding, Findings, Position, b64, check_checkpoint, check_log, note_size
 
 FORMAT = "pgaudit-kit archive 1"
@@ -99,6 +101,8 @@ class Contents:
     checkpoints: list[str]  # signed notes of the archived prefix, the one at tree_size last
     newest: str | None = None  # the newest checkpoint, beyond the archive, and the consistency proof to it
     consistency: list[bytes] = field(default_factory=list)
+    start: Position | None = None  # where it starts when earlier history was retired (None: at the log's start)
+    previous_archive: str | None = None  # the digest of the archive that earlier history was retired to
 
 
 def write(out: Path, contents: Contents, created_by: str) -> str:
@@ -126,9 +130,11 @@ def write(out: Path, contents: Contents, created_by: str) -> str:
         part.write(json.dumps({"checkpoints": contents.checkpoints, "newest": contents.newest,
                                "consistency": [b64(h) for h in contents.consistency]}, indent=1).encode() + b"\n")
         files["checkpoints"] = part.finish()
+        after = {} if contents.start is None else {"start": contents.start.to_json(),
+                                                   "previous_archive": contents.previous_archive}
         manifest = json.dumps({"format": FORMAT, "origin": contents.origin, "tree_size": contents.tree_size,
-                               "last_block": last_block, **counts, "files": files, "created_by": created_by},
-                              indent=1).encode() + b"\n"
+                               "last_block": last_block, **after, **counts, "files": files,
+                               "created_by": created_by}, indent=1).encode() + b"\n"
         (staging / MANIFEST).write_bytes(manifest)
         for path in staging.iterdir():
             os.chmod(path, 0o444)  # an archive is not edited in place
@@ -149,11 +155,14 @@ class BundleReport:
     blocks_checked: int = 0
     events_checked: int = 0
     checkpoints_checked: int = 0
+    start_size: int = 0  # the tree size of history retired before the archive starts
+    root: bytes = merkle.EMPTY_ROOT  # the root of the tree at the archive's end, as its leaves give it
     findings: Findings = field(default_factory=Findings)
 
     def as_dict(self) -> dict[str, Any]:
         return {"digest": self.digest, "origin": self.origin, "clean": not self.findings,
-                "tree_size": self.tree_size, "blocks_checked": self.blocks_checked,
+                "start_size": self.start_size, "tree_size": self.tree_size, "root": b64(self.root),
+                "blocks_checked": self.blocks_checked,
                 "events_checked": self.events_checked, "checkpoints_checked": self.checkpoints_checked,
                 "finding_counts": dict(self.findings.counts), "findings": [f.as_dict() for f in self.findings.items]}
 
@@ -256,9 +265,14 @@ def check(folder: Path, key: signing.VerifierKey) -> BundleReport:
     parts = {kind: _read_part(folder, manifest, kind, findings) for kind in PARTS}
     notes, newest, consistency = _checkpoints(parts["checkpoints"], findings)
     wanted = frozenset(size for size in map(note_size, notes) if size is not None)
+    start = _start(manifest, findings)
+    if start.frontier.size and start.frontier.size not in wanted:
+        findings.add(Finding("archive_unsigned", f"no signed checkpoint in the archive covers where it starts "
+                             f"({start.frontier.size} events, retired before)", object=MANIFEST))
     result = check_log(_blocks(parts["blocks"], findings), _event_pages(parts["events"], findings),
-                       Position(), findings, wanted=wanted)
+                       start, findings, wanted=wanted)
     report.blocks_checked, report.events_checked = result.blocks_checked, result.events_checked
+    report.start_size, report.root = start.frontier.size, result.end.frontier.root()
     size = result.end.frontier.size
     if size != report.tree_size or result.end.block_no != manifest.get("last_block"):
         findings.add(Finding("archive_size", f"the archive's blocks end at block {result.end.block_no} with "
@@ -278,6 +292,19 @@ def check(folder: Path, key: signing.VerifierKey) -> BundleReport:
         _check_newest(newest, consistency, report.origin, key, size, result.end.frontier.root(), findings)
         report.checkpoints_checked += 1
     return report
+
+
+def _start(manifest: dict[str, Any], findings: Findings) -> Position:
+    """Where the archived history starts: after history retired earlier (the manifest's start: the retired
+    tree's last block and frontier, whose root a signed checkpoint in the archive must give), or at the log's
+    start."""
+    if "start" not in manifest:
+        return Position()
+    try:
+        return Position.from_json(manifest["start"])
+    except (KeyError, TypeError, ValueError) as exc:
+        findings.add(Finding("archive_manifest", f"the manifest's start is malformed: {exc!r}", object=MANIFEST))
+        return Position()
 
 
 def _check_newest(note: str, proof: list[bytes], origin: str, key: signing.VerifierKey, size: int, root: bytes,
@@ -321,13 +348,15 @@ def prove(folder: Path, event_id: int) -> dict[str, Any]:
             seq = b.first_seq + b.event_ids.index(event_id)
         chunks.append(b.leaves)
     leaves = b"".join(chunks)
+    start = _start(manifest, findings).frontier
     notes = _checkpoints(parts["checkpoints"], findings)[0]
     covering = sorted((size, note) for note in notes if (size := note_size(note)) is not None
                       and seq is not None and size > seq)
     if seq is None or not covering:
         raise UsageError(f"event {event_id} is in the archive but no archived block and checkpoint seal it")
     size, note = covering[0]
-    tree = [leaves[i:i + merkle.HASH_SIZE] for i in range(0, size * merkle.HASH_SIZE, merkle.HASH_SIZE)]
+    after = LeafView(memoryview(leaves)[:(size - start.size) * merkle.HASH_SIZE])
+    tree = merkle.AfterFrontier(start, after) if start.size else after
     return {"format": INCLUSION_FORMAT, "event": dict(zip(encoding.EVENT_FIELDS, fields, strict=True)),
             "seq": seq, "tree_size": size, "proof": [b64(h) for h in merkle.inclusion_proof(seq, tree)],
             "checkpoint": note}

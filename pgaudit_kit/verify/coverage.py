@@ -24,7 +24,9 @@ from .verification import Finding, Findings
 _CAPTURE = re.compile(r"pgaudit_kit\.capture_\d+")
 
 
-def check(conn: psycopg.Connection[Any], findings: Findings) -> None:
+def check(conn: psycopg.Connection[Any], findings: Findings, retired_xid: int = 0) -> None:
+    """*retired_xid*: the last transaction of history retired from the database (0: none), whose control
+    events left with it."""
     for problem in capture_problems(conn):
         findings.add(Finding(problem.kind, problem.message, object=problem.object))
     shipped = shipped_functions()
@@ -40,7 +42,7 @@ def check(conn: psycopg.Connection[Any], findings: Findings) -> None:
     _check_owner_reads_audited_tables(conn, findings)
     _check_enrolment_against_log(conn, findings)
     _check_names_of_audited_tables(conn, findings)
-    _check_maintenance_windows(conn, findings)
+    _check_maintenance_windows(conn, findings, retired_xid)
 
 
 def _check_function_privileges(conn: psycopg.Connection[Any], findings: Findings) -> None:
@@ -98,6 +100,11 @@ def _check_owner_reads_audited_tables(conn: psycopg.Connection[Any], findings: F
                                  "revoked): TRUNCATE capture fails and reconcile cannot compare it", object=name))
 
 
+# Control events that say a table is enrolled with these options: enable, a change of options, and the
+# restatement a retirement records (its earlier enable events leave the database)
+ENROLLING = ("enable", "options", "enrolled")
+
+
 def _options(options: Any) -> tuple[Any, ...]:
     return (sorted(options.get("excluded_columns") or []), sorted(options.get("redacted_columns") or []),
             options.get("truncate"), bool(options.get("capture_statement")))
@@ -121,7 +128,8 @@ def _check_enrolment_against_log(conn: psycopg.Connection[Any], findings: Findin
                             e.row_data->>'object_identity', e.relid::text)
               FROM pgaudit_kit.event e
              WHERE e.relid IS NOT NULL AND (
-                   (e.op = 'K' AND e.row_data->>'action' IN ('enable', 'options', 'disable', 'absorbed', 'rebind'))
+                   (e.op = 'K'
+                    AND e.row_data->>'action' IN ('enable', 'options', 'enrolled', 'disable', 'absorbed', 'rebind'))
                    OR (e.op = 'S' AND e.row_data->>'command_tag' = 'DROP TABLE'))
              ORDER BY e.id"""):
         if action == "rebind":
@@ -134,7 +142,7 @@ def _check_enrolment_against_log(conn: psycopg.Connection[Any], findings: Findin
         rebound.add(old_relid)
     for relid, (name, current) in sorted(enrolled.items()):
         recorded = last.get(relid)
-        if recorded is None or recorded[0] not in ("enable", "options"):
+        if recorded is None or recorded[0] not in ENROLLING:
             findings.add(Finding("coverage_enrolment", f"{name} is enrolled, but no recorded enable says so: its "
                                  "enrolment was written behind the kit's back, or its record was destroyed",
                                  object=name))
@@ -143,7 +151,7 @@ def _check_enrolment_against_log(conn: psycopg.Connection[Any], findings: Findin
                                  "changed behind the kit's back", object=name,
                                  expected=str(_options(recorded[1] or {})), calculated=str(current)))
     for relid, (action, _options_recorded, name) in sorted(last.items()):
-        if action in ("enable", "options") and relid not in enrolled and relid not in rebound:
+        if action in ENROLLING and relid not in enrolled and relid not in rebound:
             findings.add(Finding("coverage_enrolment", f"{name} is no longer enrolled, but no recorded disable says "
                                  "so: its enrolment was removed behind the kit's back", object=name))
 
@@ -161,7 +169,7 @@ def _check_names_of_audited_tables(conn: psycopg.Connection[Any], findings: Find
                  JOIN pgaudit_kit.event k ON k.relid = t.relid AND k.op IN ('S', 'K') AND k.op = 'K'
                  JOIN pg_namespace n ON n.nspname = k.schema_name
                  JOIN pg_class c ON c.relnamespace = n.oid AND c.relname = k.table_name
-                WHERE k.row_data->>'action' IN ('enable', 'options') AND c.oid <> t.relid
+                WHERE k.row_data->>'action' IN ('enable', 'options', 'enrolled') AND c.oid <> t.relid
                   AND c.relkind IN ('r', 'p') AND NOT c.relispartition
                   AND NOT EXISTS (SELECT FROM pgaudit_kit.enrolled_table e WHERE e.relid = c.oid)
                   -- after a restore, before install re-binds, enrolment names OIDs that are gone (its own finding)
@@ -172,17 +180,19 @@ def _check_names_of_audited_tables(conn: psycopg.Connection[Any], findings: Find
                              "or rename it)", object=name, calculated=str(relid)))
 
 
-def _check_maintenance_windows(conn: psycopg.Connection[Any], findings: Findings) -> None:
+def _check_maintenance_windows(conn: psycopg.Connection[Any], findings: Findings, retired_xid: int) -> None:
     """Every maintenance window (a pass past the DDL guards) must have been opened by begin_maintenance,
-    which records it; a row written into pgaudit_kit.maintenance directly is a hidden one."""
+    which records it; a row written into pgaudit_kit.maintenance directly is a hidden one. A window of retired
+    history had its record retired with it (the archive holds it)."""
     for (xid,) in conn.execute(
-            "SELECT m.xid::text FROM pgaudit_kit.maintenance m WHERE NOT EXISTS (SELECT FROM pgaudit_kit.event e "
+            "SELECT m.xid::text FROM pgaudit_kit.maintenance m WHERE m.xid > %s::text::xid8 "
+            "AND NOT EXISTS (SELECT FROM pgaudit_kit.event e "
             "WHERE e.xid = m.xid AND e.op = 'K' AND e.row_data->>'action' = 'maintenance') "
             # the install transaction's own window (later revisions of a fresh install): nothing to record yet.
             # Recognised by its xmin, or, once a dump/restore has rewritten the rows (new xmin), by the same
             # transaction start time (both columns default to now()).
             "AND NOT EXISTS (SELECT FROM pgaudit_kit.install i "
-            "WHERE i.xmin::text = (m.xid::text::numeric % 4294967296)::text OR i.installed_at = m.started_at) "
-            "ORDER BY m.xid"):
+            "WHERE i.xmin::text = (m.xid::text::numeric %% 4294967296)::text OR i.installed_at = m.started_at) "
+            "ORDER BY m.xid", (retired_xid,)):
         findings.add(Finding("coverage_guard", f"maintenance window of transaction {xid} was not opened through "
                              "pgaudit_kit.begin_maintenance: nothing recorded it", object="pgaudit_kit.maintenance"))

@@ -253,11 +253,13 @@ SELECT w.key, w.prev_id, w.id, w.prev_after, w.before
  ORDER BY w.key, w.id"""
 
 # The table and its current partitions (events of one recorded while it was enrolled on its own count),
-# and the newest enrolment event: as reconcile_table, only history since it counts.
+# and the newest enrolment event (or a retirement's restatement of it): as reconcile_table, only history since
+# it counts.
 _SCOPE = """
 SELECT ARRAY(SELECT %(relid)s::oid UNION SELECT p.relid::oid FROM pg_catalog.pg_partition_tree(%(relid)s::oid) p),
        COALESCE((SELECT pg_catalog.max(k.id) FROM pgaudit_kit.event k
-                  WHERE k.op = 'K' AND k.relid = %(relid)s::oid AND k.row_data ->> 'action' IN ('enable', 'rebind')),
+                  WHERE k.op = 'K' AND k.relid = %(relid)s::oid
+                    AND k.row_data ->> 'action' IN ('enable', 'rebind', 'enrolled')),
                 0)"""
 
 

@@ -18,16 +18,18 @@ from ..control import lockdown
 from ..core import anchors, merkle, signing
 from ..core.errors import UsageError
 from ..core.progress import Progress
-from ..log import leaf_reader, sealing
+from ..log import leaf_reader, retirement, sealing
 from ..pg import db, reviews
 from . import coverage
 from .verification import (
+    MAX_FINDINGS_PER_KIND,
     Block,
     Finding,
     Findings,
     LogResult,
     Position,
     b64,
+    block_hash,
     check_checkpoint,
     check_log,
     check_trusted_state,
@@ -50,6 +52,8 @@ class Report:
     state_written: bool = False
     seconds: float = 0.0
     locked_down: bool = False
+    retired_through: int = 0  # the tree size retired history ends at (0: nothing retired)
+    anchored_retired: int = 0  # anchored checkpoints of retired history: signature and origin checked only
     findings: Findings = field(default_factory=Findings)
 
     def as_dict(self) -> dict[str, Any]:
@@ -57,7 +61,9 @@ class Report:
             "origin": self.origin, "mode": self.mode, "clean": not self.findings, "tree_size": self.tree_size,
             "blocks_checked": self.blocks_checked, "events_checked": self.events_checked,
             "unsealed_events": self.unsealed_events, "checkpoints_checked": self.checkpoints_checked,
-            "anchored_checkpoints_checked": self.anchored_checked, "signatures_checked": self.signatures_checked,
+            "anchored_checkpoints_checked": self.anchored_checked,
+            "anchored_checkpoints_retired": self.anchored_retired, "retired_through": self.retired_through,
+            "signatures_checked": self.signatures_checked,
             "state_written": self.state_written, "locked_down": self.locked_down, "seconds": round(self.seconds, 3),
             "finding_counts": dict(self.findings.counts), "findings": [f.as_dict() for f in self.findings.items],
         }
@@ -124,17 +130,19 @@ def _state_size(state: dict[str, Any]) -> int | None:
         return None
 
 
-def _prefix_roots(conn: psycopg.Connection[Any], start: Position, wanted: frozenset[int]) -> dict[int, bytes] | None:
-    """Roots at the *wanted* sizes inside the prefix an earlier run verified (up to *start*), from the stored
-    blocks (see verification.prefix_roots); None when that prefix was rewritten."""
+def _prefix_roots(conn: psycopg.Connection[Any], start: Position, wanted: frozenset[int],
+                  base: Position) -> dict[int, bytes] | None:
+    """Roots at the *wanted* sizes inside the prefix an earlier run verified (from *base*, where retired history
+    ends, up to *start*), from the stored blocks (see verification.prefix_roots); None when that prefix was
+    rewritten."""
     chain = [Block(int(r[0]), int(r[1]), int(r[2]), bytes(r[3]), int(r[4]), int(r[5]), int(r[6]), int(r[7]), [], b"",
                    None if r[8] is None else bytes(r[8]), bytes(r[9]), int(r[10]))
              for r in conn.execute(
                  """SELECT block_no, first_seq, tree_size, root, last_xid::text, last_event_id, last_xid_events,
                            last_xid_sealed, prev_hash, block_hash, {SEALED_AT_US}
-                      FROM pgaudit_kit.block WHERE block_no <= %s ORDER BY block_no""".replace(
-                     "{SEALED_AT_US}", SEALED_AT_US), (start.block_no,))]
-    sizes = [size for size in wanted if size < start.frontier.size]
+                      FROM pgaudit_kit.block WHERE block_no BETWEEN %s AND %s ORDER BY block_no""".replace(
+                     "{SEALED_AT_US}", SEALED_AT_US), (max(base.block_no, 0), start.block_no))]
+    sizes = [size for size in wanted if base.frontier.size < size < start.frontier.size]
     inside_blocks = {b.block_no for size in sizes for b in chain if b.first_seq < size < b.tree_size}
     inside: dict[int, tuple[merkle.Frontier, bytes]] = {}
     for block_no in sorted(inside_blocks):
@@ -146,7 +154,94 @@ def _prefix_roots(conn: psycopg.Connection[Any], start: Position, wanted: frozen
             return None  # a stored frontier that cannot be one: the prefix was rewritten (a full run names it)
         before = merkle.Frontier(int(row[1]), [bytes(p) for p in row[2]]) if row[1] is not None else merkle.Frontier()
         inside[block_no] = (before, bytes(row[0]))
-    return prefix_roots(chain, start.block_hash, sizes, inside)
+    return prefix_roots(chain, start.block_hash, sizes, inside, base.block_hash if base.block_no >= 0 else None)
+
+
+def retired_start(conn: psycopg.Connection[Any], boundary: retirement.Boundary) -> Position | None:
+    """The position retired history ends at: the block the retirement named, as it was (its hash, fields and
+    frontier agree), else None."""
+    block = next(read_blocks(conn, boundary.block_no - 1, boundary.block_no), None)
+    peaks = retirement.frontier(conn, boundary)
+    if block is None or peaks is None or block_hash(block) != block.block_hash or block.event_ids_malformed:
+        return None
+    return Position(block.block_no, block.block_hash, block.last_xid, block.last_event_id, peaks,
+                    block.last_xid_events, block.last_xid_sealed)
+
+
+def _retired_base(conn: psycopg.Connection[Any], findings: Findings) -> Position:
+    """Where the log in the database starts: the end of the newest retirement the log records (its last block,
+    as it was then: hash, root and frontier), or the empty log. A boundary that no longer is what the retirement
+    named is a finding, and the log is then checked from the start, so that whatever is missing is named. An
+    event still stored inside retired history was added after the retirement: a finding too."""
+    boundary = retirement.newest(conn)
+    if boundary is None:
+        return Position()
+    base = retired_start(conn, boundary)
+    if base is None:
+        findings.add(Finding("retirement_boundary", f"block {boundary.block_no}, where the history retired by event "
+                             f"{boundary.event_id} ends, is gone or is not the block that was retired",
+                             block_no=boundary.block_no, event_id=boundary.event_id,
+                             expected=b64(boundary.block_hash)))
+        return Position()
+    _check_retirement_record(conn, boundary, findings)
+    for (event_id,) in conn.execute(
+            "SELECT id FROM pgaudit_kit.event WHERE (xid, id) <= (%s::text::xid8, %s) ORDER BY id LIMIT %s",
+            (base.last_xid, base.last_event_id, MAX_FINDINGS_PER_KIND + 1)):
+        findings.add(Finding("event_inserted", f"event {event_id} lies in history retired by event "
+                             f"{boundary.event_id}, yet it is stored: it was added after the retirement",
+                             event_id=int(event_id), block_no=base.block_no))
+    return base
+
+
+def _check_retirement_record(conn: psycopg.Connection[Any], boundary: retirement.Boundary,
+                             findings: Findings) -> None:
+    """The retirement the log records must be one the database let through: pgaudit_kit.retire wrote a row of
+    pgaudit_kit.retirement in the same transaction, and every block it retired was sealed longer ago than the
+    longest retention period set before it. A retire event written past the guards (to pass a deletion off as
+    a retirement) lacks the one or breaks the other."""
+    row = conn.execute(
+        """SELECT EXISTS (SELECT FROM pgaudit_kit.retirement r
+                           WHERE r.xid = e.xid AND r.tree_size = %(size)s AND r.block_hash = %(hash)s),
+                  COALESCE((SELECT max(b.sealed_at) FROM pgaudit_kit.block b WHERE b.block_no <= %(block)s)
+                           > e.statement_ts - (SELECT max(p.min_age) FROM pgaudit_kit.retention p
+                                                WHERE p.set_at <= e.statement_ts), true)
+             FROM pgaudit_kit.event e WHERE e.id = %(event)s""",
+        {"size": boundary.tree_size, "hash": boundary.block_hash, "block": boundary.block_no,
+         "event": boundary.event_id}).fetchone()
+    if row is None:
+        return
+    if not row[0]:
+        findings.add(Finding("retirement_unrecorded", f"the retirement recorded by event {boundary.event_id} was "
+                             "not made by pgaudit_kit.retire (no row of pgaudit_kit.retirement matches it): history "
+                             "was removed past the guards", event_id=boundary.event_id, block_no=boundary.block_no))
+    if row[1]:
+        findings.add(Finding("retirement_early", f"the retirement recorded by event {boundary.event_id} removed "
+                             "history sealed within the retention period in force, or with none set",
+                             event_id=boundary.event_id, block_no=boundary.block_no))
+
+
+def _trusted_start(conn: psycopg.Connection[Any], trusted: Position, base: Position, state: dict[str, Any],
+                   report: Report) -> Position:
+    """Where an incremental run starts: the end of the trusted state when the database still holds it as it was
+    verified, else *base* (the whole remaining log is checked, to name what changed)."""
+    stored = conn.execute("SELECT block_hash FROM pgaudit_kit.block WHERE block_no = %s",
+                          (trusted.block_no,)).fetchone()
+    sealed_between = conn.execute(
+        "SELECT count(*) FROM pgaudit_kit.event WHERE (xid, id) <= (%s::text::xid8, %s) "
+        "AND (xid, id) > (%s::text::xid8, %s)",
+        (trusted.last_xid, trusted.last_event_id, base.last_xid, base.last_event_id)).fetchone()
+    if trusted.block_no >= 0 and (stored is None or b64(bytes(stored[0])) != state["block_hash"]):
+        report.findings.add(Finding("state_root", f"block {trusted.block_no}, where the trusted state ends, was "
+                                    "removed or rewritten since it was verified", block_no=trusted.block_no,
+                                    expected=state["block_hash"],
+                                    calculated=None if stored is None else b64(bytes(stored[0]))))
+        report.mode = "full"
+        return base
+    if sealed_between is None or int(sealed_between[0]) != trusted.frontier.size - base.frontier.size:
+        # events were deleted or added inside verified history: re-check all of it to name them
+        report.mode = "full"
+        return base
+    return trusted
 
 
 def verify(connect: db.Connector, *, anchor_dir: Path | None = None, public_key: Path | None = None,
@@ -177,27 +272,17 @@ def verify(connect: db.Connector, *, anchor_dir: Path | None = None, public_key:
             findings = report.findings
             if review.not_stored:
                 findings.add(Finding("coverage_guard", review.not_stored, object="pgaudit_kit.event"))
-            start = Position()
+            base = _retired_base(conn, findings)  # where the log starts: Position() unless history was retired
+            report.retired_through = base.frontier.size
+            start = base
             earlier_origins = _earlier_origins(conn, origin)
             if state is not None and not full and (state.get("origin") == origin
                                                    or state.get("origin") in earlier_origins):
-                start = Position.from_json(state)
-                stored = conn.execute("SELECT block_hash FROM pgaudit_kit.block WHERE block_no = %s",
-                                      (start.block_no,)).fetchone()
-                sealed_before = conn.execute(
-                    "SELECT count(*) FROM pgaudit_kit.event WHERE (xid, id) <= (%s::text::xid8, %s)",
-                    (start.last_xid, start.last_event_id)).fetchone()
-                if start.block_no >= 0 and (stored is None or b64(bytes(stored[0])) != state["block_hash"]):
-                    findings.add(Finding("state_root", f"block {start.block_no}, where the trusted state ends, was "
-                                         "removed or rewritten since it was verified", block_no=start.block_no,
-                                         expected=state["block_hash"],
-                                         calculated=None if stored is None else b64(bytes(stored[0]))))
-                    report.mode = "full"
-                    start = Position()
-                elif sealed_before is None or int(sealed_before[0]) != start.frontier.size:
-                    # events were deleted or added inside verified history: re-check all of it to name them
-                    report.mode = "full"
-                    start = Position()
+                trusted = Position.from_json(state)
+                if trusted.frontier.size <= base.frontier.size:
+                    report.mode = "full"  # it ends in retired history: all that remains is checked
+                else:
+                    start = _trusted_start(conn, trusted, base, state, report)
             # Every checkpoint, and the trusted state, is checked against the root at its own size.
             stored_checkpoints = conn.execute("SELECT id, note FROM pgaudit_kit.checkpoint ORDER BY id").fetchall()
             anchored = _anchored(anchor_dir, origin, findings, earlier_origins) if anchor_dir is not None else []
@@ -205,11 +290,11 @@ def verify(connect: db.Connector, *, anchor_dir: Path | None = None, public_key:
                                + [note_size(a.note) for a in anchored]
                                + ([_state_size(state)] if state is not None else []) if size is not None)
             earlier: dict[int, bytes] = {}
-            if start.block_no >= 0 and any(size < start.frontier.size for size in wanted):
-                found = _prefix_roots(conn, start, wanted)
+            if start.block_no > base.block_no and any(size < start.frontier.size for size in wanted):
+                found = _prefix_roots(conn, start, wanted, base)
                 if found is None:  # the verified prefix no longer is what was verified: re-check all of it
                     report.mode = "full"
-                    start = Position()
+                    start = base
                 else:
                     earlier = found
             leaves = leaf_reader.read_leaves(conn, connect, review.snapshot, (start.last_xid, start.last_event_id),
@@ -224,20 +309,25 @@ def verify(connect: db.Connector, *, anchor_dir: Path | None = None, public_key:
             report.blocks_checked, report.events_checked = result.blocks_checked, result.events_checked
             report.unsealed_events = result.unsealed_events
             if state is not None:
-                check_trusted_state(state, origin, result.roots, report.tree_size, findings, earlier_origins)
+                check_trusted_state(state, origin, result.roots, report.tree_size, findings, earlier_origins,
+                                    retired_size=base.frontier.size)
             stored_notes = {note for _, note in stored_checkpoints}
             for cid, note in stored_checkpoints:
                 check_checkpoint(note, f"#{cid} in the database", origin, key, result.roots, report.tree_size,
-                                 findings, earlier_origins)
+                                 findings, earlier_origins, retired_size=base.frontier.size)
                 report.checkpoints_checked += 1
             for note_file in anchored:
                 genuine = check_checkpoint(note_file.note, str(note_file.path), origin, key, result.roots,
-                                           report.tree_size, findings, earlier_origins)
+                                           report.tree_size, findings, earlier_origins,
+                                           retired_size=base.frontier.size)
+                if genuine and (note_size(note_file.note) or 0) < base.frontier.size:
+                    report.anchored_retired += 1
+                    continue  # its root is the retired tree's: its archive proves it (verify-archive)
                 if genuine and note_file.note not in stored_notes:
                     findings.add(Finding("checkpoint_missing", f"anchored checkpoint {note_file.path} is not in "
                                          "the database: its row was deleted", object=str(note_file.path)))
                 report.anchored_checked += 1
-            coverage.check(conn, findings)
+            coverage.check(conn, findings, base.last_xid)
         # The outcome too goes into the log (doctor reports the time since the last clean run). It is what
         # this run saw, recorded by its role; the log itself is what proves anything.
         if not review.not_stored:

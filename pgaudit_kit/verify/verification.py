@@ -243,33 +243,40 @@ def _check_block_events(b: Block, stream: EventStream, frontier: merkle.Frontier
 
 
 def prefix_roots(chain: Sequence[Block], end_hash: bytes | None, wanted: Iterable[int],
-                 inside: Mapping[int, tuple[merkle.Frontier, bytes]]) -> dict[int, bytes] | None:
+                 inside: Mapping[int, tuple[merkle.Frontier, bytes]],
+                 base_hash: bytes | None = None) -> dict[int, bytes] | None:
     """Roots at sizes inside a prefix of the log verified by an earlier run, without re-reading its events.
 
     *chain*: blocks 0..n as stored now (event ids and leaves not needed), whose last block's hash must be
     *end_hash*, the one the trusted state recorded: then the chain of block hashes commits to every block's
-    tree size and root. A size that is not a block end lies inside some block k: *inside[k]* holds the stored
-    frontier of block k-1 and the stored leaves of block k, which must give block k's committed root (else
+    tree size and root. After a retirement the chain starts at the retired history's last block instead, whose
+    hash must be *base_hash*. A size that is not a block end lies inside some block k: *inside[k]* holds the
+    stored frontier of block k-1 and the stored leaves of block k, which must give block k's committed root (else
     they were rewritten); the root at the size is that frontier extended by the leaves up to it.
 
     Returns None when the chain or a block's stored frontier and leaves no longer match what is committed:
     the verified prefix was rewritten, and only a full run can say how."""
     previous: Block | None = None
     for b in chain:
-        if (b.block_no != (previous.block_no + 1 if previous else 0) or block_hash(b) != b.block_hash
+        if previous is None and base_hash is not None:
+            if block_hash(b) != b.block_hash or b.block_hash != base_hash:
+                return None
+        elif (b.block_no != (previous.block_no + 1 if previous else 0) or block_hash(b) != b.block_hash
                 or b.prev_hash != (previous.block_hash if previous else None)):
             return None
         previous = b
     if (previous.block_hash if previous else None) != end_hash:
         return None
+    by_no = {b.block_no: b for b in chain}
     roots = {b.tree_size: b.root for b in chain}
-    roots[0] = merkle.Frontier().root()
+    if base_hash is None:
+        roots[0] = merkle.Frontier().root()
     for size in sorted(set(wanted) - set(roots)):
         k = next((b.block_no for b in chain if b.first_seq < size < b.tree_size), None)
-        if k is None:
-            continue  # beyond the prefix: the log check computes it
-        b, (before, leaves) = chain[k], inside[k]
-        committed_before = chain[k - 1].root if k else merkle.Frontier().root()
+        if k is None or (base_hash is not None and k == chain[0].block_no):
+            continue  # beyond the prefix (the log check computes it), or in retired history
+        b, (before, leaves) = by_no[k], inside[k]
+        committed_before = by_no[k - 1].root if k else merkle.Frontier().root()
         grown = before.copy()
         if before.size != b.first_seq or before.root() != committed_before or len(leaves) % merkle.HASH_SIZE:
             return None
@@ -300,10 +307,12 @@ def note_size(note: str) -> int | None:
 
 
 def check_checkpoint(note: str, source: str, origin: str, key: signing.VerifierKey | None, roots: dict[int, bytes],
-                     log_size: int, findings: Findings, earlier_origins: frozenset[str] = frozenset()) -> bool:
+                     log_size: int, findings: Findings, earlier_origins: frozenset[str] = frozenset(),
+                     retired_size: int = 0) -> bool:
     """One signed checkpoint against this database's origin, key and rebuilt roots. A checkpoint of an origin
     this log recorded changing from (*earlier_origins*: a restore into another database or cluster) is
-    this log's too, and is compared with its roots like the others.
+    this log's too, and is compared with its roots like the others. One of a tree smaller than *retired_size*
+    (history retired from the database, whose archive proves it) is checked for its signature and origin only.
 
     Returns whether it is a genuine checkpoint of this log (signature and origin), whatever it says."""
     try:
@@ -321,6 +330,8 @@ def check_checkpoint(note: str, source: str, origin: str, key: signing.VerifierK
                              "was restored", object=source, seq=body.size - 1, expected=str(body.size),
                              calculated=str(log_size)))
         return True
+    if body.size < retired_size:
+        return True
     root = roots.get(body.size)
     if root is None:
         findings.add(Finding("checkpoint_unchecked", f"checkpoint {source} covers {body.size} events, and the root "
@@ -334,7 +345,10 @@ def check_checkpoint(note: str, source: str, origin: str, key: signing.VerifierK
 
 
 def check_trusted_state(state: dict[str, Any], origin: str, roots: dict[int, bytes], log_size: int,
-                        findings: Findings, earlier_origins: frozenset[str] = frozenset()) -> None:
+                        findings: Findings, earlier_origins: frozenset[str] = frozenset(),
+                        retired_size: int = 0) -> None:
+    """The trusted state against the rebuilt roots; one that ends inside retired history (smaller than
+    *retired_size*) has no root left to compare with: its archive holds that history."""
     if state.get("origin") != origin and state.get("origin") not in earlier_origins:
         findings.add(Finding("state_origin", "the trusted state belongs to another database or installation",
                              expected=str(state.get("origin")), calculated=origin))
@@ -344,6 +358,8 @@ def check_trusted_state(state: dict[str, Any], origin: str, roots: dict[int, byt
         findings.add(Finding("state_rollback", f"the trusted state has seen {size} sealed events, the database now "
                              f"has {log_size}: it went backwards (truncated, or restored from an older backup)",
                              seq=size - 1, expected=str(size), calculated=str(log_size)))
+        return
+    if size < retired_size:
         return
     root = roots.get(size)
     if root is None:

@@ -1,6 +1,7 @@
 -- pgaudit-kit: pgaudit_kit.enable_schema(...) / disable_schema(schema, reason)
 -- Marks a schema for auto-enrolment: every table created in it later is enrolled, with these options,
--- by the transaction that creates it. With p_existing, also enrols the tables it already has.
+-- by the transaction that creates it. With p_existing, also enrols the tables it already has that are not
+-- enrolled yet (returns how many).
 CREATE OR REPLACE FUNCTION pgaudit_kit.enable_schema(p_schema text,
                                           p_existing boolean DEFAULT false,
                                           p_excluded_columns text[] DEFAULT '{}',
@@ -41,6 +42,8 @@ BEGIN
          AND c.relpersistence <> 't'
          -- inheritance children are enrolled through their parent
          AND NOT EXISTS (SELECT FROM pg_catalog.pg_inherits i WHERE i.inhrelid = c.oid)
+         -- an enrolled table keeps its own options: changed only by enable_table, never weakened by omission
+         AND NOT EXISTS (SELECT FROM pgaudit_kit.enrolled_table e WHERE e.relid = c.oid)
        ORDER BY c.relname
     LOOP
       PERFORM pgaudit_kit.enable_table(v_table,

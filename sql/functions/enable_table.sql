@@ -1,8 +1,11 @@
--- pgaudit-kit: pgaudit_kit.enable_table(table, excluded, redacted, truncate, capture_statement, capture_mode) -> boolean
+-- pgaudit-kit: pgaudit_kit.enable_table(table, excluded, redacted, truncate, capture_statement, capture_mode, reason)
+-- -> boolean
 -- Enrols a table (or changes its options): validates everything first, then stores the options,
 -- generates the capture function and installs its triggers, all in the caller's transaction. Returns
--- true when something changed (and records that as a control event), false when already enrolled with
--- the same options. Inheritance children are enrolled with the same options.
+-- true when something changed (and records that as a control event, with the options before and the reason
+-- given), false when already enrolled with the same options. Inheritance children are enrolled with the same
+-- options. Enrolment never weakens silently: options that would record in clear a column of the table that
+-- was excluded or redacted are refused without a reason, whoever calls.
 -- Capture mode: 'statement' (statement triggers with transition tables: set-based, the cheaper per row of
 -- a multi-row statement) or 'row' (row triggers: the cheaper per single-row statement, bench/RESULTS.md);
 -- NULL keeps the table's mode (statement for a new enrolment), so refreshes and re-binds keep it.
@@ -14,7 +17,8 @@ CREATE OR REPLACE FUNCTION pgaudit_kit.enable_table(p_table regclass,
                                          p_redacted_columns text[] DEFAULT '{}',
                                          p_truncate text DEFAULT 'capture',
                                          p_capture_statement boolean DEFAULT false,
-                                         p_capture_mode text DEFAULT NULL) RETURNS boolean
+                                         p_capture_mode text DEFAULT NULL,
+                                         p_reason text DEFAULT NULL) RETURNS boolean
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = '' AS $fn$
 DECLARE
   v_rel record;
@@ -25,6 +29,7 @@ DECLARE
   v_changed boolean;
   v_child oid;
   v_options jsonb;
+  v_clear text;
 BEGIN
   IF p_table IS NULL THEN
     RAISE EXCEPTION 'pgaudit-kit: no table given' USING ERRCODE = 'invalid_parameter_value';
@@ -91,6 +96,18 @@ BEGIN
   -- would also hold the children's rows (recorded again by the children); partitioned tables need the
   -- partition of each row, which only row triggers see.
   SELECT * INTO v_prev FROM pgaudit_kit.enrolled_table WHERE relid = p_table;
+  -- a column of the table (as it is now: a renamed or dropped one is not) that the previous options kept out
+  -- of the log in clear and these would record in clear
+  SELECT pg_catalog.string_agg(pg_catalog.quote_ident(c), ', ' ORDER BY c) INTO v_clear
+    FROM pg_catalog.unnest(v_prev.excluded_columns || v_prev.redacted_columns) AS c
+   WHERE NOT c = ANY (p_excluded_columns || p_redacted_columns)
+     AND EXISTS (SELECT FROM pg_catalog.pg_attribute a
+                  WHERE a.attrelid = p_table AND a.attname::text = c AND a.attnum > 0 AND NOT a.attisdropped);
+  IF v_clear IS NOT NULL AND (p_reason IS NULL OR pg_catalog.btrim(p_reason) = '') THEN
+    RAISE EXCEPTION 'pgaudit-kit: these options would record % of % in clear from now on: that needs a reason',
+      v_clear, p_table USING ERRCODE = 'invalid_parameter_value',
+      HINT = 'pgaudit-kit enable TABLE --unredact-columns COL (or --include-columns COL) --reason TEXT (recorded)';
+  END IF;
   v_mode := CASE WHEN v_rel.relkind = 'p'
                    OR EXISTS (SELECT FROM pg_catalog.pg_inherits i WHERE i.inhrelid = p_table OR i.inhparent = p_table)
                  THEN 'row' ELSE COALESCE(p_capture_mode, v_prev.capture_mode, 'statement') END;
@@ -120,19 +137,24 @@ BEGIN
       'capture_mode', v_mode);
   IF v_changed THEN
     PERFORM pgaudit_kit.record_control_event(CASE WHEN v_prev.relid IS NULL THEN 'enable' ELSE 'options' END,
-        p_table, v_rel.nspname, v_rel.relname, pg_catalog.jsonb_build_object('options', v_options));
+        p_table, v_rel.nspname, v_rel.relname, pg_catalog.jsonb_strip_nulls(pg_catalog.jsonb_build_object(
+          'options', v_options, 'reason', p_reason,
+          'previous', CASE WHEN v_prev.relid IS NOT NULL THEN pg_catalog.jsonb_build_object(
+            'excluded_columns', v_prev.excluded_columns, 'redacted_columns', v_prev.redacted_columns,
+            'truncate', v_prev.truncate_policy, 'capture_statement', v_prev.capture_statement,
+            'capture_mode', v_prev.capture_mode) END)));
   END IF;
 
   FOR v_child IN SELECT i.inhrelid FROM pg_catalog.pg_inherits i JOIN pg_catalog.pg_class c ON c.oid = i.inhrelid
                   WHERE i.inhparent = p_table AND NOT c.relispartition LOOP
     v_changed := pgaudit_kit.enable_table(v_child::regclass, p_excluded_columns, p_redacted_columns, p_truncate,
-                                          p_capture_statement, p_capture_mode) OR v_changed;
+                                          p_capture_statement, p_capture_mode, p_reason) OR v_changed;
   END LOOP;
   RETURN v_changed;
 END
 $fn$;
-REVOKE ALL ON FUNCTION pgaudit_kit.enable_table(regclass, text[], text[], text, boolean, text) FROM PUBLIC;
-COMMENT ON FUNCTION pgaudit_kit.enable_table(regclass, text[], text[], text, boolean, text) IS
+REVOKE ALL ON FUNCTION pgaudit_kit.enable_table(regclass, text[], text[], text, boolean, text, text) FROM PUBLIC;
+COMMENT ON FUNCTION pgaudit_kit.enable_table(regclass, text[], text[], text, boolean, text, text) IS
     'pgaudit-kit: enrol a table (or change its options); idempotent, transactional, recorded';
-GRANT EXECUTE ON FUNCTION pgaudit_kit.enable_table(regclass, text[], text[], text, boolean, text) TO pgaudit_kit_admin;
-GRANT EXECUTE ON FUNCTION pgaudit_kit.enable_table(regclass, text[], text[], text, boolean, text) TO pgaudit_kit_owner;
+GRANT EXECUTE ON FUNCTION pgaudit_kit.enable_table(regclass, text[], text[], text, boolean, text, text) TO pgaudit_kit_admin;
+GRANT EXECUTE ON FUNCTION pgaudit_kit.enable_table(regclass, text[], text[], text, boolean, text, text) TO pgaudit_kit_owner;

@@ -109,8 +109,10 @@ BEGIN
       FROM (SELECT pg_catalog.to_regclass('pgaudit_kit.' || r) AS rel, 'pgaudit_kit_guard' AS tgname
               FROM pg_catalog.unnest(ARRAY['install', 'transaction', 'event', 'event_chunk', 'block', 'checkpoint',
                                            'maintenance', 'lockdown_event', 'redaction_key', 'enrolled_table',
-                                           'auto_enrol_schema']) r
+                                           'auto_enrol_schema', 'retention', 'retirement']) r
             UNION ALL SELECT 'pgaudit_kit.event_chunk'::regclass, 'pgaudit_kit_chunk_loss'
+            UNION ALL SELECT pg_catalog.to_regclass('pgaudit_kit.' || r), 'pgaudit_kit_retire_only'
+              FROM pg_catalog.unnest(ARRAY['transaction', 'event', 'block', 'checkpoint']) r
             UNION ALL SELECT 'pgaudit_kit.transaction'::regclass, 'pgaudit_kit_seal_at_commit'
             UNION ALL SELECT 'pgaudit_kit.pending_check'::regclass, 'pgaudit_kit_check_invariants') x
       LEFT JOIN pg_catalog.pg_trigger tr ON tr.tgrelid = x.rel AND tr.tgname = x.tgname

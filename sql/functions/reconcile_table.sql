@@ -104,16 +104,18 @@ BEGIN
     SELECT k.ipad, k.opad INTO STRICT v_ipad, v_opad FROM pgaudit_kit.redaction_key k;
   END IF;
 
-  -- the table's enrolment history, in one pass over the log: enable, options and rebind control events
+  -- the table's enrolment history, in one pass over the log: enable, options and rebind control events, and the
+  -- restatement a retirement records ('enrolled'): history before it left the database, so, as after a rebind,
+  -- only history since it counts
   SELECT COALESCE(pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
              'id', e.id, 'xid', e.xid::text::int8, 'action', e.row_data ->> 'action',
              'redacted', e.row_data -> 'options' -> 'redacted_columns') ORDER BY e.id), '[]')
     INTO v_control
     FROM pgaudit_kit.event e
-   WHERE e.op = 'K' AND e.relid = p_relid AND e.row_data ->> 'action' IN ('enable', 'options', 'rebind');
+   WHERE e.op = 'K' AND e.relid = p_relid AND e.row_data ->> 'action' IN ('enable', 'options', 'rebind', 'enrolled');
   SELECT (c.v ->> 'id')::int8, (c.v ->> 'xid')::int8 INTO v_start_id, v_start_xid
     FROM pg_catalog.jsonb_array_elements(v_control) AS c(v)
-   WHERE c.v ->> 'action' IN ('enable', 'rebind')
+   WHERE c.v ->> 'action' IN ('enable', 'rebind', 'enrolled')
    ORDER BY (c.v ->> 'id')::int8 DESC LIMIT 1;
   v_start_id := COALESCE(v_start_id, 0);
   v_start_xid := COALESCE(v_start_xid, 0);
@@ -127,10 +129,10 @@ BEGIN
     SELECT (c.v ->> 'id')::int8 AS id,
            ARRAY(SELECT pg_catalog.jsonb_array_elements_text(COALESCE(c.v -> 'redacted', '[]'))) AS redacted
       FROM pg_catalog.jsonb_array_elements(v_control) AS c(v)
-     WHERE c.v ->> 'action' IN ('enable', 'options')
+     WHERE c.v ->> 'action' IN ('enable', 'options', 'enrolled')
        AND (c.v ->> 'id')::int8 >= COALESCE((SELECT pg_catalog.max((k.v ->> 'id')::int8)
                                               FROM pg_catalog.jsonb_array_elements(v_control) AS k(v)
-                                             WHERE k.v ->> 'action' IN ('enable', 'options')
+                                             WHERE k.v ->> 'action' IN ('enable', 'options', 'enrolled')
                                                AND (k.v ->> 'id')::int8 <= v_start_id), 0)
      ORDER BY 1
   LOOP

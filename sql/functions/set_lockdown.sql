@@ -5,9 +5,7 @@
 CREATE OR REPLACE FUNCTION pgaudit_kit.set_lockdown(p_locked boolean, p_reason text) RETURNS boolean
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = '' AS $fn$
 DECLARE
-  v_role text := pg_catalog.current_setting('role');
-  v_by text := CASE WHEN v_role = 'none' OR v_role = session_user THEN session_user::text
-                    ELSE session_user || ' as ' || v_role END;
+  v_by text := pgaudit_kit.acted_by();
   v_current boolean;
 BEGIN
   IF p_reason IS NULL OR pg_catalog.btrim(p_reason) = '' THEN

@@ -11,7 +11,8 @@ DECLARE
   t text;
 BEGIN
   FOREACH t IN ARRAY ARRAY['install', 'transaction', 'event', 'event_chunk', 'block', 'checkpoint', 'maintenance', 'lockdown_event',
-                           'redaction_key', 'enrolled_table', 'auto_enrol_schema', 'pending_check'] LOOP
+                           'redaction_key', 'enrolled_table', 'auto_enrol_schema', 'pending_check', 'retention',
+                           'retirement'] LOOP
     IF t IN ('redaction_key', 'pending_check') THEN
       -- no policy at all: nobody but the owner sees a row
       CONTINUE WHEN (SELECT c.relrowsecurity FROM pg_catalog.pg_class c

@@ -19,6 +19,7 @@ from tests.support.cluster import Cluster
 from tests.support.enforcement import (
     CONFIG_TABLES,
     HISTORY_TABLES,
+    RETIRED_TABLES,
     Roles,
     Who,
     assert_capture_works,
@@ -81,6 +82,12 @@ def test_every_kit_table_is_guarded_always(kit_conn: Conn) -> None:
     expected = sorted([(t, "A", "refuse_history_change") for t in (*HISTORY_TABLES, "event_chunk")]
                       + [(t, "A", "guard_config_change") for t in CONFIG_TABLES])
     assert guarded == expected
+    retire_only = kit_conn.execute("""
+        SELECT t.tgrelid::regclass::text, t.tgenabled::text, p.proname::text, t.tgoldtable::text
+          FROM pg_trigger t JOIN pg_proc p ON p.oid = t.tgfoid WHERE t.tgname = 'pgaudit_kit_retire_only'
+         ORDER BY 1""").fetchall()
+    assert retire_only == sorted((f"pgaudit_kit.{t}", "A", "refuse_unretired_removal", "pgaudit_kit_gone")
+                                 for t in RETIRED_TABLES)
 
 
 @pytest.mark.parametrize("who", ["kit_owner", "superuser"])
@@ -184,7 +191,8 @@ def test_enrolment_edited_behind_a_spoofed_call_stack_is_detected_by_verify(kit_
     report = json.loads(result.stdout)
     assert [(f["kind"], f["object"]) for f in report["findings"]] == [("coverage_enrolment", "app.t")]
     kit_conn.execute("ALTER TABLE app.t DROP COLUMN spoof_probe")
-    kit_conn.execute("SELECT pgaudit_kit.enable_table('app.t', '{}', '{}', 'capture', false)")  # repair
+    kit_conn.execute("SELECT pgaudit_kit.enable_table('app.t', '{}', '{}', 'capture', false, "
+                     "p_reason => 'repair the spoofed enrolment')")  # the spoof excluded note: back in clear
 
 
 # ---------------------------------------------------------------------------------------------------

@@ -253,3 +253,98 @@ def test_admin_role_can_enrol_and_reader_cannot(cluster: Cluster, kit_conn: Conn
     finally:
         with cluster.admin() as conn:
             conn.execute("DROP ROLE kit_admin_user; DROP ROLE kit_reader_user")
+
+
+def _options(conn: Conn, table: str) -> dict[str, Any]:
+    row = conn.execute("SELECT excluded_columns, redacted_columns, truncate_policy, capture_statement, capture_mode "
+                       "FROM pgaudit_kit.enrolled_table WHERE relid = %s::regclass", (table,)).fetchone()
+    assert row is not None
+    return dict(zip(("excluded", "redacted", "truncate", "statement", "mode"), row, strict=True))
+
+
+def test_enable_again_changes_only_the_options_given(kit_conn: Conn, kit_db: str) -> None:
+    """Re-running enable never resets what it is not told to change: a redaction stays until it is taken away on
+    purpose. What changes is printed as before -> after and recorded with the options before."""
+    kit_conn.execute("CREATE TABLE customers (id int PRIMARY KEY, email text, phone text, avatar bytea)")
+    first = cli("enable", "customers", "--redact-columns", "email", "--exclude-columns", "avatar", "--truncate",
+                "refuse", "--capture-statement", "--capture-mode", "row", dsn=kit_db)
+    assert first.exit_code == 0 and "public.customers: enrolled (" in first.stdout, first.output
+    assert "redacted columns email" in first.stdout
+    expected = {"excluded": ["avatar"], "redacted": ["email"], "truncate": "refuse", "statement": True, "mode": "row"}
+    again = cli("enable", "customers", dsn=kit_db)
+    assert again.exit_code == 0 and "already enrolled with these options" in again.stdout
+    assert _options(kit_conn, "customers") == expected
+    more = cli("enable", "customers", "--redact-columns", "phone", dsn=kit_db)
+    assert more.exit_code == 0, more.output
+    assert more.stdout.strip() == "public.customers: options changed: redacted columns email -> email, phone"
+    assert _options(kit_conn, "customers") == {**expected, "redacted": ["email", "phone"]}
+    # a redacted column moved to the excluded ones is never recorded in clear: no reason needed
+    moved = cli("enable", "customers", "--exclude-columns", "phone", dsn=kit_db)
+    assert moved.exit_code == 0 and _options(kit_conn, "customers")["excluded"] == ["avatar", "phone"]
+    (last, *_) = reversed(events(kit_conn, "operation = 'CONTROL'"))
+    assert last["details"]["action"] == "options"
+    assert last["details"]["previous"]["redacted_columns"] == ["email", "phone"]
+    assert last["details"]["options"]["redacted_columns"] == ["email"]
+    kit_conn.execute("INSERT INTO customers VALUES (1, 'ada@example.org', '555', 'x')")
+    (recorded,) = events(kit_conn)
+    assert recorded["new_row"]["email"] != "ada@example.org" and set(recorded["new_row"]) == {"id", "email"}
+
+
+def test_recording_a_column_in_clear_again_needs_its_flag_and_a_reason(kit_conn: Conn, kit_db: str) -> None:
+    kit_conn.execute("CREATE TABLE customers (id int PRIMARY KEY, email text, avatar bytea)")
+    assert cli("enable", "customers", "--redact-columns", "email", "--exclude-columns", "avatar",
+               dsn=kit_db).exit_code == 0
+    refused = cli("enable", "customers", "--unredact-columns", "email", dsn=kit_db)
+    assert refused.exit_code == 2 and "would record email of public.customers in clear" in refused.stderr
+    assert "needs a reason" in refused.stderr and refused.stdout == ""
+    # the database refuses it to every caller, not only to the command line
+    with pytest.raises(psycopg.errors.InvalidParameterValue, match="needs a reason"):
+        kit_conn.execute("SELECT pgaudit_kit.enable_table('customers', '{avatar}', '{}')")
+    assert cli("enable", "customers", "--unredact-columns", "avatar", "--reason", "x",
+               dsn=kit_db).exit_code == 2  # not redacted: said, nothing changed
+    assert _options(kit_conn, "customers")["redacted"] == ["email"]
+    done = cli("enable", "customers", "--unredact-columns", "email", "--include-columns", "avatar", "--reason",
+               "CHG-77: not personal data here", dsn=kit_db)
+    assert done.exit_code == 0, done.output
+    assert "redacted columns email -> none" in done.stdout and "excluded columns avatar -> none" in done.stdout
+    assert _options(kit_conn, "customers")["redacted"] == [] and _options(kit_conn, "customers")["excluded"] == []
+    (last, *_) = reversed(events(kit_conn, "operation = 'CONTROL'"))
+    assert last["details"]["reason"] == "CHG-77: not personal data here"
+    assert last["details"]["previous"]["redacted_columns"] == ["email"]
+
+
+def test_options_can_be_given_per_table_in_one_command(kit_conn: Conn, kit_db: str) -> None:
+    kit_conn.execute("CREATE TABLE orders (id int PRIMARY KEY, total numeric)")
+    kit_conn.execute("CREATE TABLE customers (id int PRIMARY KEY, email text)")
+    result = cli("enable", "public.orders", "public.customers", "--redact-columns", "customers.email", dsn=kit_db)
+    assert result.exit_code == 0, result.output
+    assert _options(kit_conn, "orders")["redacted"] == [] and _options(kit_conn, "customers")["redacted"] == ["email"]
+    kit_conn.execute("CREATE TABLE other (id int PRIMARY KEY, email text)")
+    stray = cli("enable", "orders", "--redact-columns", "other.email", dsn=kit_db)
+    assert stray.exit_code == 2 and "public.other is not one of the tables named" in stray.stderr
+    unqualified = cli("enable", "orders", "customers", "--exclude-columns", "email", dsn=kit_db)
+    assert unqualified.exit_code == 2 and "has no column email" in unqualified.stderr  # every table named: orders
+    assert _options(kit_conn, "customers")["excluded"] == []
+
+
+def test_enable_and_disable_give_up_on_a_held_lock_and_name_its_holder(kit_conn: Conn, kit_db: str) -> None:
+    """An open write transaction holds the table: enable waits --lock-timeout at most (so the writers queued
+    behind it wait no longer), then exits 3 naming the backend that holds the lock, with nothing changed."""
+    kit_conn.execute("CREATE TABLE t (id int PRIMARY KEY, note text)")
+    kit_conn.execute("INSERT INTO t VALUES (1, 'a')")
+    with psycopg.connect(kit_db, application_name="long-writer") as writer:
+        writer.execute("UPDATE t SET note = 'b' WHERE id = 1")  # open transaction: ROW EXCLUSIVE held
+        pid = writer.info.backend_pid
+        result = cli("enable", "t", "--lock-timeout", "0.3", dsn=kit_db)
+        assert result.exit_code == 3, result.output
+        assert f"backend {pid} (" in result.stderr and "long-writer" in result.stderr
+        assert "RowExclusiveLock on t" in result.stderr and "nothing changed" in result.stderr
+        assert _enrolled(kit_conn) == [] and _kit_triggers(kit_conn) == 0
+        writer.rollback()
+    assert cli("enable", "t", dsn=kit_db).exit_code == 0
+    with psycopg.connect(kit_db) as writer:
+        writer.execute("UPDATE t SET note = 'c' WHERE id = 1")
+        result = cli("disable", "t", "--reason", "r", "--lock-timeout", "0.3", dsn=kit_db)
+        assert result.exit_code == 3 and f"backend {writer.info.backend_pid} (" in result.stderr, result.output
+        writer.rollback()
+    assert _enrolled(kit_conn) == ["public.t"]

@@ -31,7 +31,9 @@ Who = Literal["app", "owner", "dba", "superuser", "kit_owner"]
 
 KIT_SCHEMAS = ("pgaudit_kit", "pgaudit_kit_guard")
 HISTORY_TABLES = ("install", "transaction", "event", "block", "checkpoint", "maintenance", "lockdown_event",
-                  "redaction_key")
+                  "redaction_key", "retention", "retirement")
+# History tables that retirement empties: DELETE is checked after the fact (pgaudit_kit_retire_only)
+RETIRED_TABLES = ("transaction", "event", "block", "checkpoint")
 CONFIG_TABLES = ("enrolled_table", "auto_enrol_schema")
 KIT_EVENT_TRIGGERS = ("pgaudit_kit_check_ddl", "pgaudit_kit_ddl_command_end", "pgaudit_kit_guard_drop",
                       "pgaudit_kit_refuse_guard_drop", "pgaudit_kit_sql_drop")

@@ -33,9 +33,9 @@ def events(conn: psycopg.Connection[Any], where: str = "operation IN ('INSERT','
 
 def enable(conn: psycopg.Connection[Any], table: str, **options: Any) -> None:
     conn.execute(
-        "SELECT pgaudit_kit.enable_table(%s::regclass, %s, %s, %s, %s)",
+        "SELECT pgaudit_kit.enable_table(%s::regclass, %s, %s, %s, %s, p_reason => %s)",
         (table, options.get("exclude", []), options.get("redact", []), options.get("truncate", "capture"),
-         options.get("statement", False)),
+         options.get("statement", False), options.get("reason")),
     )
 
 
@@ -54,18 +54,19 @@ def guards_off(conn: psycopg.Connection[Any]) -> Iterator[psycopg.Connection[Any
     TRIGGER, which is why only detection (verify, doctor) can answer this."""
     event_triggers = [r[0] for r in conn.execute(
         "SELECT evtname::text FROM pg_event_trigger WHERE evtname::text LIKE 'pgaudit\\_kit\\_%' AND evtenabled = 'A'")]
-    guarded = [r[0] for r in conn.execute(
-        "SELECT tgrelid::regclass::text FROM pg_trigger WHERE tgname = 'pgaudit_kit_guard' AND tgenabled = 'A'")]
+    guarded = [(r[0], r[1]) for r in conn.execute(
+        "SELECT tgrelid::regclass::text, tgname::text FROM pg_trigger "
+        "WHERE tgname IN ('pgaudit_kit_guard', 'pgaudit_kit_retire_only') AND tgenabled = 'A'")]
     for name in event_triggers:
         conn.execute(psycopg.sql.SQL("ALTER EVENT TRIGGER {} DISABLE").format(psycopg.sql.Identifier(name)))
-    for table in guarded:
-        conn.execute(f"ALTER TABLE {table} DISABLE TRIGGER pgaudit_kit_guard")
+    for table, trigger in guarded:
+        conn.execute(f"ALTER TABLE {table} DISABLE TRIGGER {trigger}")
     try:
         yield conn
     finally:
-        for table in guarded:
+        for table, trigger in guarded:
             if conn.execute("SELECT to_regclass(%s)", (table,)).fetchone() != (None,):
-                conn.execute(f"ALTER TABLE {table} ENABLE ALWAYS TRIGGER pgaudit_kit_guard")
+                conn.execute(f"ALTER TABLE {table} ENABLE ALWAYS TRIGGER {trigger}")
         for name in event_triggers:
             if conn.execute("SELECT 1 FROM pg_event_trigger WHERE evtname = %s", (name,)).fetchone():
                 conn.execute(psycopg.sql.SQL("ALTER EVENT TRIGGER {} ENABLE ALWAYS").format(

@@ -1,0 +1,87 @@
+"""retention, retire: how long audit history must stay in the database, and removing archived history older
+than that."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from ..core.errors import EXIT_FINDINGS
+from . import render
+from .group import REPORT_FORMATS, connect, connector, format_option, main
+from .integrity import echo_findings
+
+
+@main.command()
+@click.option("--set", "period", metavar="PERIOD",
+              help="Raise the minimum retention period to PERIOD ('400 days', '7 years'); it can never be lowered.")
+@format_option(REPORT_FORMATS)
+@click.pass_context
+def retention(ctx: click.Context, period: str | None, output_format: str) -> None:
+    """Show, or raise, the minimum retention period of audit history (raising needs the admin role; recorded).
+
+    Nothing sealed more recently than this can be retired, by anyone: the database refuses it. Until a period
+    is set, nothing can be retired at all.
+
+    \b
+    Example:
+      pgaudit-kit retention --set '7 years'
+    """
+    from ..control import retention as policy
+
+    with connect(ctx) as conn:
+        changed = policy.raise_to(conn, period) if period is not None else None
+        current = policy.read(conn)
+    if output_format == "json":
+        render.emit_json({**current.as_dict(), "changed": changed})
+        return
+    if changed is not None:
+        click.echo(f"minimum retention period is now {current.min_age}" if changed
+                   else f"minimum retention period was already {current.min_age}")
+    elif current.min_age is None:
+        click.echo("no minimum retention period is set: nothing can be retired (set one: retention --set PERIOD)")
+    else:
+        click.echo(f"minimum retention period: {current.min_age} (set by {current.set_by} at {current.set_at})")
+    if current.retired_through:
+        click.echo(f"history through tree size {current.retired_through} is retired")
+
+
+@main.command()
+@click.option("--archive", "archive_dir", required=True, type=click.Path(file_okay=False, exists=True, path_type=Path),
+              help="The archive (written by `archive`) whose history leaves the database.")
+@click.option("--public-key", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="Verifier key (.pub) of the checkpoint signer: the archive and the database are verified first.")
+@click.option("--anchor-dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Anchor directory the database is verified against first.")
+@click.option("--state", "state_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Trusted state file for that verification (incremental; updated when clean).")
+@format_option(REPORT_FORMATS)
+@click.pass_context
+def retire(ctx: click.Context, archive_dir: Path, public_key: Path, anchor_dir: Path | None, state_path: Path | None,
+           output_format: str) -> None:
+    """Remove archived history from the database (needs the admin role; recorded in the log first).
+
+    The archive must verify, be of this log and cover everything not yet retired up to its end; the database
+    must verify clean; and the database itself refuses unless a signed checkpoint of that tree is stored and all
+    of it is older than the minimum retention period (see `retention`). Afterwards `verify` checks the rest from
+    where the retired history ends, and tells this retirement apart from a deletion. Exit 1 (nothing removed)
+    when the archive or the database has findings.
+
+    \b
+    Example:
+      pgaudit-kit retire --archive /mnt/archive/shop-2026h1 --public-key shop.pub --state shop.state
+    """
+    from ..verify.retire import retire as run_retire
+
+    report = run_retire(connector(ctx), archive_dir, public_key, anchor_dir=anchor_dir, state_path=state_path)
+    if output_format == "json":
+        render.emit_json(report.as_dict())
+    elif report.findings:
+        click.echo("nothing retired: the archive or the database does not verify")
+        echo_findings(report.findings)
+    else:
+        click.echo(f"retired history through tree size {report.tree_size} ({report.events_removed} events) to "
+                   f"archive {report.archive}")
+    if report.findings:
+        ctx.exit(EXIT_FINDINGS)

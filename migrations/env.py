@@ -15,7 +15,7 @@ from alembic import context
 
 from pgaudit_kit.core.names import KIT_SCHEMA as VERSION_SCHEMA
 from pgaudit_kit.core.names import VERSION_TABLE
-from pgaudit_kit.schema.migration_support import apply_sources
+from pgaudit_kit.schema.migration_support import REFUSE_SQL_ASCII, apply_sources
 
 config = context.config
 
@@ -28,8 +28,9 @@ def run_migrations_offline() -> None:
         transactional_ddl=True,
         literal_binds=True,
     )
-    context.get_context().impl.static_output(f"CREATE SCHEMA IF NOT EXISTS {VERSION_SCHEMA};\n")
     with context.begin_transaction():
+        # inside the transaction, after the encoding check: psql running the script leaves nothing behind
+        context.get_context().impl.static_output(REFUSE_SQL_ASCII + f"CREATE SCHEMA IF NOT EXISTS {VERSION_SCHEMA};\n")
         context.run_migrations()
         apply_sources(_mode(), config.attributes.get("pgaudit_kit_from_revision"))
 

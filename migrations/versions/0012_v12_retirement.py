@@ -4,7 +4,7 @@ row of pgaudit_kit.retirement and a control event first. The history tables even
 checkpoint keep refusing UPDATE and TRUNCATE; DELETE moves to an AFTER DELETE guard that lets through only
 what a retirement recorded in the same transaction covers (pgaudit_kit_retire_only, from triggers/guard.sql).
 pgaudit_kit.enable_table gains p_reason: options that would record an excluded or redacted column in clear are
-refused without one.
+refused without one. pgaudit_kit.checkpoint.note becomes bytea (the note's UTF-8 bytes: any database encoding).
 
 Revision ID: 0012
 Revises: 0011
@@ -53,6 +53,13 @@ GRANT SELECT ON pgaudit_kit.retirement TO pgaudit_kit_admin, pgaudit_kit_reader;
 -- The old guard refused DELETE before the fact; triggers/guard.sql creates the new one (UPDATE OR TRUNCATE) and
 -- the AFTER DELETE check where they are missing. A guard somebody disabled is left as it is: an upgrade must
 -- not erase that evidence (verify reports it).
+-- A checkpoint's note is stored as its UTF-8 bytes (issue 17): a LATIN1 database cannot hold the em dash that
+-- starts a signed note's signature lines in a text column. store_checkpoint takes the bytes.
+ALTER TABLE pgaudit_kit.checkpoint ALTER COLUMN note TYPE bytea USING pg_catalog.convert_to(note, 'UTF8');
+COMMENT ON COLUMN pgaudit_kit.checkpoint.note IS
+    'The signed note, UTF-8 encoded: bytes, so that a database of any encoding holds it (its signature lines start with an em dash)';
+DROP FUNCTION IF EXISTS pgaudit_kit.store_checkpoint(text, bigint, bytea, text);
+
 -- enable_table gained p_reason (issue 17): the six-argument function goes, the sources create the new one
 DROP FUNCTION IF EXISTS pgaudit_kit.enable_table(regclass, text[], text[], text, boolean, text);
 

@@ -18,6 +18,7 @@ from ..control import enrolment
 from ..pg import db
 from ..pg.tempserver import TempServer
 from ..schema import installer
+from ..verify.verification import Findings
 from . import render
 
 SAMPLE_SCHEMA = """
@@ -91,6 +92,8 @@ def _show_changes(conn: psycopg.Connection[Any]) -> None:
          ORDER BY id
         """
     ).fetchall()
+    click.echo("  event ids order the whole log, which also holds the enrolments and schema changes recorded "
+               "before these writes; they are not consecutive")
     click.echo(render.table(
         ["event", "operation", "table", "pk", "actor", "db role", "request", "changed", "row"],
         [[r[0], r[1], r[2], r[3], r[4], r[5], r[6], ",".join(r[7] or []), json.dumps(r[8], sort_keys=True)[:60]]
@@ -98,7 +101,17 @@ def _show_changes(conn: psycopg.Connection[Any]) -> None:
     ))
 
 
-def _show_integrity(dsn: str) -> None:
+def _show_checkpoint(note: str) -> None:
+    """The signed note, each line labelled: origin, tree size, root, then the signature."""
+    body, _, signatures = note.partition("\n\n")
+    for label, line in zip(("origin", "tree size", "root"), body.splitlines(), strict=False):
+        click.echo(f"  {label + ':':11} {line}")
+    for line in signatures.splitlines():
+        click.echo(f"  {'signature:':11} {line}")
+
+
+def _show_integrity(dsn: str) -> Findings:
+    """Seal, sign, verify; then a superuser's rewrite, and what verify finds (returned)."""
     from ..core import signing
     from ..log import sealing
     from ..verify.runner import verify
@@ -110,7 +123,7 @@ def _show_integrity(dsn: str) -> None:
         signing.write_key_pair(key, folder / "demo.key", folder / "demo.pub")
         with psycopg.connect(dsn) as conn:
             result = sealing.checkpoint(conn, key, folder / "anchors")
-        click.echo("  " + result.note.replace("\n", "\n  ").rstrip())
+        _show_checkpoint(result.note)
         report = verify(db.connector(dsn), anchor_dir=folder / "anchors", public_key=folder / "demo.pub",
                         state_path=folder / "state")
         click.echo(f"  verify: {report.events_checked} events, {'clean' if not report.findings else 'FINDINGS'}")
@@ -127,6 +140,7 @@ def _show_integrity(dsn: str) -> None:
                         full=True)
         for finding in report.findings.items:
             click.echo(f"  verify finds {finding.kind}: {finding.message}")
+        return report.findings
 
 
 def run_demo(keep: bool = False) -> None:
@@ -176,13 +190,15 @@ def run_demo(keep: bool = False) -> None:
             _say("Recorded changes (pgaudit_kit.change):")
             _show_changes(conn)
 
-        _show_integrity(dsn)
+        findings = _show_integrity(dsn)
 
         with db.connect(dsn) as conn:
             report = installer.status(conn)
         _say("Status:")
         click.echo(f"  enrolled: {', '.join(t['schema_name'] + '.' + t['table_name'] for t in report.enrolled_tables)}")
-        click.echo(f"  problems: {', '.join(report.problems) or 'none'}")
+        click.echo(f"  capture and guards: {', '.join(report.problems) or 'intact'} (status checks coverage)")
+        click.echo("  history: " + (f"TAMPERED: verify --full found {', '.join(sorted(findings.counts))}"
+                                    if findings else "verified clean"))
 
         if keep:
             click.echo(f"\nServer left running: PGAUDIT_KIT_DSN='{dsn}'\nPress Ctrl-C to stop and remove it.")
@@ -191,3 +207,7 @@ def run_demo(keep: bool = False) -> None:
             except KeyboardInterrupt:
                 pass
         _say("Stopping and removing the throwaway server.")
+    _say("Next steps:")
+    click.echo("  pgaudit-kit demo --keep                  # the same, with the server left running to explore\n"
+               "  README.md, \"Use it on your database\"    # install, enrol, grant roles, schedule seal/verify\n"
+               "  docs/OPERATIONS.md                       # follower, checkpoints, archives, retention")

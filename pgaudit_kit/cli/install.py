@@ -39,8 +39,9 @@ def install(ctx: click.Context, print_sql: bool, overwrite_drift: bool) -> None:
         try:
             with db.connect(target_dsn(ctx)) as conn:
                 from_revision = installer.current_revision(conn)
-        except KitError:
-            pass  # no database at hand: print the full install
+        except KitError as exc:  # no database at hand: print the full install, and say why
+            click.echo(f"pgaudit-kit: note: {exc}; printing the whole install, as for a database without the kit",
+                       err=True)
         click.echo(installer.install_sql(from_revision), nl=False)
         return
     result = installer.install(connector(ctx), overwrite_drift=overwrite_drift)
@@ -121,7 +122,8 @@ def status(ctx: click.Context, output_format: str) -> None:
 def uninstall(ctx: click.Context, discard_history: bool) -> None:
     """Remove everything the kit created: schema, capture triggers, event triggers, unused roles.
 
-    Refuses while audit history exists unless --discard-history is given.
+    Refuses while audit history exists unless --discard-history is given, and always while history is younger
+    than the minimum retention period (see `retention`).
 
     \b
     Example:
@@ -133,4 +135,5 @@ def uninstall(ctx: click.Context, discard_history: bool) -> None:
         result = installer.uninstall(conn, discard_history)
     click.echo(f"pgaudit-kit uninstalled ({result.discarded_events} recorded events discarded)")
     if result.kept_roles:
-        click.echo("roles kept (still used by another database of the cluster): " + ", ".join(result.kept_roles))
+        click.echo(f"roles kept: {', '.join(result.kept_roles)} (still used in "
+                   + (", ".join(result.kept_for) if result.kept_for else "another database of the cluster") + ")")

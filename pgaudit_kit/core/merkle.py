@@ -7,9 +7,8 @@ SHA-256(0x01 || left || right), and the root of an empty tree is SHA-256 of noth
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import overload
 
 HASH_SIZE = 32
 EMPTY_ROOT = hashlib.sha256(b"").digest()
@@ -102,57 +101,8 @@ class Frontier:
         return Frontier(self.size, list(self.peaks))
 
 
-class AfterFrontier(Sequence[bytes]):
-    """The leaves of a tree whose first *frontier.size* leaves are known only by the frontier's perfect subtrees
-    (history retired from the database), followed by *rest*, or a slice of them. Proofs for leaves after the
-    frontier, and consistency proofs from sizes at or after it, use those subtrees whole (each is exactly a
-    node such proofs need); a proof that would need a node inside one raises ValueError."""
-
-    def __init__(self, frontier: Frontier, rest: Sequence[bytes], lo: int = 0, hi: int | None = None) -> None:
-        self._frontier, self._rest = frontier, rest
-        self._lo, self._hi = lo, frontier.size + len(rest) if hi is None else hi
-        self._peaks: dict[tuple[int, int], bytes] = {}
-        start = 0
-        for bit, peak in zip(sorted((1 << b for b in range(frontier.size.bit_length()) if frontier.size >> b & 1),
-                                    reverse=True), frontier.peaks, strict=True):
-            self._peaks[(start, start + bit)] = peak
-            start += bit
-
-    def __len__(self) -> int:
-        return self._hi - self._lo
-
-    def known_root(self) -> bytes | None:
-        """The root of this range when it is one of the frontier's subtrees; ValueError when it lies inside one."""
-        if (self._lo, self._hi) in self._peaks:
-            return self._peaks[(self._lo, self._hi)]
-        if any(s <= self._lo and self._hi <= e for s, e in self._peaks):
-            raise ValueError(f"leaves {self._lo}..{self._hi - 1} were retired: this proof needs the archive")
-        return None  # made of whole subtrees, or reaching past them: split further
-
-    @overload
-    def __getitem__(self, index: int) -> bytes: ...
-
-    @overload
-    def __getitem__(self, index: slice) -> Sequence[bytes]: ...
-
-    def __getitem__(self, index: int | slice) -> bytes | Sequence[bytes]:
-        cut = self._frontier.size
-        if isinstance(index, slice):
-            start, stop, _ = index.indices(len(self))
-            lo, hi = self._lo + start, self._lo + stop
-            if lo >= cut:
-                return self._rest[lo - cut:hi - cut]
-            return AfterFrontier(self._frontier, self._rest, lo, hi)
-        position = self._lo + (index + len(self) if index < 0 else index)
-        if position >= cut:
-            return self._rest[position - cut]
-        return AfterFrontier(self._frontier, self._rest, position, position + 1).known_root() or b""
-
-
 def root_of(leaves: Sequence[bytes]) -> bytes:
     """MTH(D[n]) for leaf hashes *leaves*."""
-    if isinstance(leaves, AfterFrontier) and (known := leaves.known_root()) is not None:
-        return known
     n = len(leaves)
     if n == 0:
         return EMPTY_ROOT
@@ -190,6 +140,82 @@ def consistency_proof(size1: int, leaves: Sequence[bytes]) -> list[bytes]:
         return subproof(m - k, d[k:], False) + [root_of(d[:k])]
 
     return subproof(size1, leaves, True)
+
+
+# Proofs of a log too large to hold in memory: the nodes a proof needs are the roots of leaf ranges, known from
+# the proof's shape alone, and computed while the leaves stream past once (at most 64 hashes a range held).
+Range = tuple[int, int]
+
+
+def inclusion_ranges(index: int, size: int) -> list[Range]:
+    """The leaf ranges [lo, hi) whose roots, in this order, are PATH(index, D[size]) (RFC 9162 2.1.3.1)."""
+    if not 0 <= index < size:
+        raise ValueError(f"leaf index {index} outside tree of size {size}")
+
+    def path(m: int, lo: int, hi: int) -> list[Range]:
+        if hi - lo == 1:
+            return []
+        k = _largest_power_of_two_below(hi - lo)
+        if m < k:
+            return path(m, lo, lo + k) + [(lo + k, hi)]
+        return path(m - k, lo + k, hi) + [(lo, lo + k)]
+
+    return path(index, 0, size)
+
+
+def consistency_ranges(size1: int, size2: int) -> list[Range]:
+    """The leaf ranges whose roots, in this order, are PROOF(size1, D[size2]) (RFC 9162 2.1.4.1)."""
+    if not 0 < size1 <= size2:
+        raise ValueError(f"no consistency proof from size {size1} to size {size2}")
+
+    def subproof(m: int, lo: int, hi: int, complete: bool) -> list[Range]:
+        if m == hi - lo:
+            return [] if complete else [(lo, hi)]
+        k = _largest_power_of_two_below(hi - lo)
+        if m <= k:
+            return subproof(m, lo, lo + k, complete) + [(lo + k, hi)]
+        return subproof(m - k, lo + k, hi, False) + [(lo, lo + k)]
+
+    return subproof(size1, 0, size2, True) if size1 != size2 else []
+
+
+def range_roots(ranges: Iterable[Range], leaves: Iterable[bytes], base: Frontier | None = None) -> list[bytes]:
+    """The root of each leaf range (in the order given), reading the leaves once, in chunks of concatenated
+    hashes, in constant memory. The leaves start after *base*, the frontier of the tree of the first base.size
+    leaves (retired history: known only by its perfect subtrees); a range, or the part of one, before that must
+    be made of those subtrees, else ValueError."""
+    base = base or Frontier()
+    wanted = list(ranges)
+    start = base.size
+    peaks: dict[int, tuple[int, bytes]] = {}  # start of a base subtree -> (its end, its root)
+    at = 0
+    for bit in sorted((1 << b for b in range(start.bit_length()) if start >> b & 1), reverse=True):
+        peaks[at] = (at + bit, base.peaks[len(peaks)])
+        at += bit
+    growing: dict[Range, Frontier] = {}
+    for lo, hi in wanted:
+        at, seed = lo, []
+        while at < min(hi, start):  # the part before the leaves: whole subtrees of the retired tree
+            if at not in peaks or peaks[at][0] > hi:
+                raise ValueError(f"leaves {lo}..{hi - 1} reach into retired history: this proof needs its archive")
+            at, root = peaks[at]
+            seed.append(root)
+        growing[(lo, hi)] = Frontier(at - lo, seed)
+    position = start
+    for chunk in leaves:
+        count = len(chunk) // HASH_SIZE
+        for (lo, hi), frontier in growing.items():
+            first, last = max(lo, position), min(hi, position + count)
+            if first < last:
+                frontier.extend(chunk[(first - position) * HASH_SIZE:(last - position) * HASH_SIZE])
+        position += count
+    roots = []
+    for lo, hi in wanted:
+        frontier = growing[(lo, hi)]
+        if frontier.size != hi - lo:
+            raise ValueError(f"the log holds fewer than {hi} leaves")
+        roots.append(frontier.root())
+    return roots
 
 
 def _check_hash_sizes(*hashes: bytes) -> None:

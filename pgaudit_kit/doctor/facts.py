@@ -304,11 +304,14 @@ def _age(column: str) -> str:
 
 
 def _read_newest_checkpoint(conn: psycopg.Connection[Any]) -> dict[str, Any] | None:
-    return _one(conn, """
+    row = _one(conn, """
         SELECT id, tree_size, note, created_by,
                to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') AS created_at,
                {age} AS age_seconds
           FROM pgaudit_kit.checkpoint ORDER BY id DESC LIMIT 1""".replace("{age}", _age("created_at")))
+    if row is not None:
+        row["note"] = sealing.stored_note(row["note"])  # bytes since revision 0012
+    return row
 
 
 def _read_verify_result(conn: psycopg.Connection[Any], clean_only: bool) -> dict[str, Any] | None:

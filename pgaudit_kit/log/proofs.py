@@ -8,66 +8,47 @@ signed checkpoints and the RFC 9162 proof that the older tree is a prefix of the
 from __future__ import annotations
 
 import base64
-from collections.abc import Sequence
-from typing import Any, overload
+from collections.abc import Iterator
+from typing import Any
 
 import psycopg
 
 from ..core import encoding, merkle, signing
 from ..core.errors import UsageError
 from ..pg import db, reviews
-from . import retirement
+from . import retirement, sealing
 
 INCLUSION_FORMAT = "pgaudit-kit-inclusion-proof/1"
 CONSISTENCY_FORMAT = "pgaudit-kit-consistency-proof/1"
 
 
-class LeafView(Sequence[bytes]):
-    """Leaf hashes over one contiguous buffer, sliced without copying (millions of leaves stay cheap)."""
-
-    def __init__(self, buffer: memoryview) -> None:
-        self._buffer = buffer
-
-    def __len__(self) -> int:
-        return len(self._buffer) // merkle.HASH_SIZE
-
-    @overload
-    def __getitem__(self, index: int) -> bytes: ...
-
-    @overload
-    def __getitem__(self, index: slice) -> LeafView: ...
-
-    def __getitem__(self, index: int | slice) -> bytes | LeafView:
-        if isinstance(index, slice):
-            start, stop, _ = index.indices(len(self))
-            return LeafView(self._buffer[start * merkle.HASH_SIZE:stop * merkle.HASH_SIZE])
-        if index < 0:
-            index += len(self)
-        return bytes(self._buffer[index * merkle.HASH_SIZE:(index + 1) * merkle.HASH_SIZE])
+def block_leaves(conn: psycopg.Connection[Any], first: int, size: int) -> Iterator[bytes]:
+    """The sealed leaves at tree positions first .. size-1, block by block, from a cursor: constant memory."""
+    with conn.cursor(name="pgaudit_kit_proof_leaves", binary=True) as cur:
+        cur.itersize = 20
+        cur.execute("SELECT first_seq, leaves FROM pgaudit_kit.block WHERE tree_size > %s AND first_seq < %s "
+                    "ORDER BY block_no", (first, size))
+        for first_seq, leaves in cur:
+            lo, hi = max(first - int(first_seq), 0), size - int(first_seq)
+            yield bytes(leaves)[lo * merkle.HASH_SIZE:hi * merkle.HASH_SIZE]
 
 
-def leaves_up_to(conn: psycopg.Connection[Any], size: int) -> Sequence[bytes]:
-    """The first *size* sealed leaves, as the blocks stored them. After a retirement, the retired ones are known
-    only as the subtrees of the retired tree's frontier (merkle.AfterFrontier): enough for every proof about
-    later leaves and later tree sizes."""
+def proof_hashes(conn: psycopg.Connection[Any], ranges: list[merkle.Range], size: int) -> list[bytes]:
+    """The roots of *ranges* of the first *size* sealed leaves: the hashes of a proof (merkle.inclusion_ranges,
+    consistency_ranges). After a retirement the retired leaves are known only by the retired tree's frontier,
+    which is all a proof about later leaves or later tree sizes needs."""
     boundary = retirement.newest(conn)
-    retired = merkle.Frontier()
+    base = merkle.Frontier()
     if boundary is not None:
         found = retirement.frontier(conn, boundary)
         if found is None:
             raise UsageError(f"block {boundary.block_no}, where retired history ends, is not as it was retired "
                              "(run: pgaudit-kit verify)")
-        retired = found
-        if size < retired.size:
-            raise UsageError(f"tree size {size} lies in history retired from the database (through tree size "
-                             f"{retired.size}): prove it from its archive (prove --archive DIR)")
-    chunks = [bytes(r[0]) for r in conn.execute(
-        "SELECT leaves FROM pgaudit_kit.block WHERE first_seq < %s AND first_seq >= %s ORDER BY block_no",
-        (size, retired.size)).fetchall()]
-    buffer = memoryview(b"".join(chunks))[:(size - retired.size) * merkle.HASH_SIZE]
-    if len(buffer) != (size - retired.size) * merkle.HASH_SIZE:
-        raise UsageError(f"the sealed log holds fewer than {size} leaves")
-    return merkle.AfterFrontier(retired, LeafView(buffer)) if retired.size else LeafView(buffer)
+        base = found
+    try:
+        return merkle.range_roots(ranges, block_leaves(conn, base.size, size), base)
+    except ValueError as exc:
+        raise UsageError(f"{exc} (prove it from the archive: prove ID --archive DIR)") from None
 
 
 def _checkpoint_covering(conn: psycopg.Connection[Any], seq: int) -> tuple[int, str]:
@@ -75,7 +56,7 @@ def _checkpoint_covering(conn: psycopg.Connection[Any], seq: int) -> tuple[int, 
                        "ORDER BY tree_size, id LIMIT 1", (seq,)).fetchone()
     if row is None:
         raise UsageError(f"no checkpoint covers seq {seq} yet (run: pgaudit-kit checkpoint --key FILE)")
-    return int(row[0]), str(row[1])
+    return int(row[0]), sealing.stored_note(row[1])
 
 
 def prove_inclusion(conn: psycopg.Connection[Any], event_id: int) -> dict[str, Any]:
@@ -102,7 +83,7 @@ def prove_inclusion(conn: psycopg.Connection[Any], event_id: int) -> dict[str, A
             raise UsageError(f"event {event_id} is not sealed yet (run: pgaudit-kit seal)")
         seq = int(block[0]) + int(block[1]) - 1
         size, note = _checkpoint_covering(conn, seq)
-        proof = merkle.inclusion_proof(seq, leaves_up_to(conn, size))
+        proof = proof_hashes(conn, merkle.inclusion_ranges(seq, size), size)
     return {
         "format": INCLUSION_FORMAT,
         "event": dict(zip(encoding.EVENT_FIELDS, event[1:], strict=True)),
@@ -126,11 +107,9 @@ def prove_consistency(conn: psycopg.Connection[Any], old_size: int, new_size: in
         size2 = int(new[0])
         if old_size > size2:
             raise UsageError(f"size {old_size} is newer than size {size2}")
-        try:
-            proof = merkle.consistency_proof(old_size, leaves_up_to(conn, size2)) if old_size != size2 else []
-        except ValueError as exc:  # from a size inside retired history
-            raise UsageError(f"no consistency proof from tree size {old_size} in the database: {exc}") from None
-    return {"format": CONSISTENCY_FORMAT, "old_checkpoint": str(old[0]), "new_checkpoint": str(new[1]),
+        proof = proof_hashes(conn, merkle.consistency_ranges(old_size, size2), size2)
+    return {"format": CONSISTENCY_FORMAT, "old_checkpoint": sealing.stored_note(old[0]),
+            "new_checkpoint": sealing.stored_note(new[1]),
             "proof": [base64.b64encode(h).decode() for h in proof]}
 
 

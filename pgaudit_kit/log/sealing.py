@@ -20,6 +20,15 @@ from ..core.errors import UsageError
 from ..pg import db
 
 
+def stored_note(value: Any) -> str:
+    """A checkpoint note as the database stores it (its UTF-8 bytes since revision 0012, text before) as text.
+    Bytes that are not UTF-8 (only an edit stores them) become replacement characters: the note then fails its
+    signature check, a finding, never an error."""
+    if isinstance(value, str):
+        return value
+    return bytes(value).decode("utf-8", "replace")
+
+
 def origin(conn: psycopg.Connection[Any]) -> str:
     """The checkpoint origin naming this database instance: cluster system identifier, database, install id."""
     row = conn.execute(
@@ -203,6 +212,7 @@ def checkpoint(conn: psycopg.Connection[Any], key: signing.SignerKey, anchor_dir
         body = signing.Checkpoint(name, int(head[0]), bytes(head[1]))
         note = signing.sign_note(body.body(), key)
         with conn.transaction():
-            conn.execute("SELECT pgaudit_kit.store_checkpoint(%s, %s, %s, %s)", (name, body.size, body.root, note))
+            conn.execute("SELECT pgaudit_kit.store_checkpoint(%s, %s, %s, %s)",
+                         (name, body.size, body.root, note.encode("utf-8")))
     path = anchors.append(anchor_dir, name, body.size, note) if anchor_dir else None
     return CheckpointResult(name, body.size, body.root, note, path)

@@ -102,7 +102,8 @@ def connect(
     """Open a connection or raise EnvironmentProblem naming why (bad DSN, refused, wrong password)."""
     try:
         conn: psycopg.Connection[Any] = psycopg.connect(
-            dsn or "", autocommit=autocommit, application_name=application_name, connect_timeout=10
+            dsn or "", autocommit=autocommit, application_name=application_name, connect_timeout=10,
+            client_encoding="UTF8",  # whatever the database's encoding: the server converts, Python reads UTF-8
         )
     except psycopg.ProgrammingError as exc:  # malformed conninfo string
         raise EnvironmentProblem(f"invalid connection string: {_first_line(str(exc))}") from exc
@@ -176,6 +177,18 @@ def has_kit_relation(conn: psycopg.Connection[Any], name: str) -> bool:
 def require_installed(conn: psycopg.Connection[Any]) -> None:
     if not is_installed(conn):
         raise NotInstalled(f"pgaudit-kit is not installed in {describe_target(conn)} (run: pgaudit-kit install)")
+
+
+def require_encoded(conn: psycopg.Connection[Any]) -> None:
+    """Refuse a database whose text has no encoding (SQL_ASCII: bytes stored as given, no conversion, no check):
+    the kit records text as characters and hashes their UTF-8 bytes, which such a database cannot say."""
+    row = conn.execute("SELECT current_setting('server_encoding')").fetchone()
+    if row and row[0] == "SQL_ASCII":
+        raise EnvironmentProblem(
+            f"{describe_target(conn)} has encoding SQL_ASCII: it stores text as unchecked bytes, so what the kit "
+            "records could not be read back as the same characters on every client, nor hashed the same way; "
+            "nothing was installed (create the database with ENCODING 'UTF8', or another real encoding, and "
+            "move the data there)")
 
 
 def require_writable(conn: psycopg.Connection[Any]) -> None:

@@ -71,6 +71,7 @@ def install(connect: db.Connector, overwrite_drift: bool = False) -> InstallResu
     with connect() as probe:
         db.require_writable(probe)
         db.require_superuser(probe, "install")
+        db.require_encoded(probe)
     engine = _engine(connect)
     try:
         with engine.begin() as conn:
@@ -163,6 +164,7 @@ def install_sql(from_revision: str | None) -> str:
 class UninstallResult:
     dropped_roles: list[str] = field(default_factory=list)
     kept_roles: list[str] = field(default_factory=list)
+    kept_for: list[str] = field(default_factory=list)  # the databases whose objects or grants still use them
     discarded_events: int = 0
 
 
@@ -187,8 +189,9 @@ def uninstall(conn: psycopg.Connection[Any], discard_history: bool) -> Uninstall
             if result.discarded_events and not discard_history:
                 raise HistoryExists(
                     f"refusing to uninstall: {result.discarded_events} recorded audit events would be destroyed; "
-                    "export or archive them first, or pass --discard-history"
+                    "archive them first (pgaudit-kit archive), or pass --discard-history"
                 )
+            _refuse_within_retention(conn)
             # Event triggers first: they would otherwise fire on (and refuse) their own schema's removal.
             kit_event_triggers = conn.execute(
                 "SELECT evtname::text FROM pg_event_trigger WHERE evtname::text LIKE 'pgaudit\\_kit\\_%'").fetchall()
@@ -198,13 +201,36 @@ def uninstall(conn: psycopg.Connection[Any], discard_history: bool) -> Uninstall
             conn.execute("DROP SCHEMA pgaudit_kit CASCADE")
             conn.execute("DROP SCHEMA IF EXISTS pgaudit_kit_guard CASCADE")
             for role in KIT_ROLES:
+                # what the kit granted its roles in this database goes too: the owner's SELECT on the tables it
+                # audited and USAGE on their schemas (it has BYPASSRLS: nothing of it may stay behind)
+                if conn.execute("SELECT FROM pg_roles WHERE rolname = %s", (role,)).fetchone() is not None:
+                    conn.execute(psycopg.sql.SQL("DROP OWNED BY {}").format(psycopg.sql.Identifier(role)))
+            for role in KIT_ROLES:
                 try:
                     with conn.transaction():
                         conn.execute(psycopg.sql.SQL("DROP ROLE IF EXISTS {}").format(psycopg.sql.Identifier(role)))
                     result.dropped_roles.append(role)
                 except psycopg.errors.DependentObjectsStillExist:
-                    result.kept_roles.append(role)  # another database of the cluster still uses it
+                    result.kept_roles.append(role)
+            result.kept_for = sorted({str(r[0]) for r in conn.execute(
+                "SELECT d.datname FROM pg_shdepend s JOIN pg_database d ON d.oid = s.dbid "
+                "JOIN pg_roles r ON r.oid = s.refobjid WHERE r.rolname = ANY(%s)", (result.kept_roles,))})
     return result
+
+
+def _refuse_within_retention(conn: psycopg.Connection[Any]) -> None:
+    """Uninstalling destroys history: not history younger than the minimum retention period (revision 0012),
+    which nobody may remove, --discard-history or not."""
+    if not db.has_kit_relation(conn, "retention"):
+        return
+    row = conn.execute(
+        "SELECT p.min_age::text, (SELECT count(*) FROM pgaudit_kit.event e WHERE e.statement_ts > now() - p.min_age) "
+        "+ (SELECT COALESCE(sum(c.n_events), 0) FROM pgaudit_kit.event_chunk c) "
+        "FROM pgaudit_kit.retention p ORDER BY p.min_age DESC LIMIT 1").fetchone()
+    if row is not None and int(row[1]):
+        raise HistoryExists(f"refusing to uninstall: {int(row[1])} recorded audit events are younger than the minimum "
+                            f"retention period ({row[0]}), which nobody may remove; --discard-history does not "
+                            "override it")
 
 
 @dataclass

@@ -49,6 +49,20 @@ END
 $fire$;
 """
 
+# What `install --sql` runs first: the refusal `install` makes before it connects to change anything
+# (pgaudit_kit.pg.db.require_encoded). A SQL_ASCII database's text is unchecked bytes, which the kit can neither
+# record as characters nor hash the same way on every client.
+REFUSE_SQL_ASCII = """DO $encoding$
+BEGIN
+  IF pg_catalog.current_setting('server_encoding') = 'SQL_ASCII' THEN
+    RAISE EXCEPTION 'pgaudit-kit: this database has encoding SQL_ASCII (unchecked bytes): nothing was installed'
+      USING ERRCODE = 'feature_not_supported',
+            HINT = 'Create the database with ENCODING ''UTF8'' (or another real encoding) and move the data there.';
+  END IF;
+END
+$encoding$;
+"""
+
 # Install modes the installer hands to the Alembic environment (config.attributes["pgaudit_kit_mode"]).
 FRESH_INSTALL = "install"
 UPGRADE = "upgrade"

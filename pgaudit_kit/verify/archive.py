@@ -19,7 +19,7 @@ from .. import __version__
 from ..core import encoding, merkle, signing
 from ..core.errors import UsageError
 from ..log import retirement, sealing
-from ..log.proofs import leaves_up_to
+from ..log.proofs import proof_hashes
 from ..pg import db, reviews
 from . import bundle
 from .runner import read_blocks, retired_start
@@ -45,7 +45,7 @@ def _end(conn: psycopg.Connection[Any], through: Through) -> tuple[int, int, str
     if row is None:
         raise UsageError(f"no signed checkpoint ends within --through {through}: nothing to archive "
                          "(run: pgaudit-kit checkpoint --key FILE, after sealing)")
-    return int(row[0]), int(row[1]), str(row[2])
+    return int(row[0]), int(row[1]), sealing.stored_note(row[2])
 
 
 def _start(conn: psycopg.Connection[Any]) -> tuple[Position, str | None]:
@@ -92,7 +92,7 @@ def archive(connect: db.Connector, through: Through, out: Path, public_key: Path
             end = conn.execute("SELECT last_xid::text, last_event_id FROM pgaudit_kit.block WHERE block_no = %s",
                                (last_block,)).fetchone()
             assert end is not None
-            notes = [str(r[0]) for r in conn.execute(
+            notes = [sealing.stored_note(r[0]) for r in conn.execute(
                 "SELECT note FROM pgaudit_kit.checkpoint WHERE tree_size <= %s AND tree_size >= %s "
                 "ORDER BY tree_size, id", (size, start.frontier.size))]
             notes = [n for n in notes if n != note] + [note]
@@ -101,8 +101,8 @@ def archive(connect: db.Connector, through: Through, out: Path, public_key: Path
             proof: list[bytes] = []
             newest_note = None
             if newest is not None and int(newest[0]) > size:
-                newest_note = str(newest[1])
-                proof = merkle.consistency_proof(size, leaves_up_to(conn, int(newest[0])))
+                newest_note = sealing.stored_note(newest[1])
+                proof = proof_hashes(conn, merkle.consistency_ranges(size, int(newest[0])), int(newest[0]))
             digest = bundle.write(out, bundle.Contents(
                 origin=sealing.origin(conn), tree_size=size, blocks=read_blocks(conn, start.block_no, last_block),
                 events=_events(conn, start, int(end[0]), int(end[1])), checkpoints=notes, newest=newest_note,

@@ -37,7 +37,7 @@ from typing import Any
 from ..core import encoding, merkle, signing
 from ..core.errors import UsageError
 from ..log.event_stream import Page
-from ..log.proofs import INCLUSION_FORMAT, LeafView
+from ..log.proofs import INCLUSION_FORMAT
 from .verification import Block, Finding, Findings, Position, b64, check_checkpoint, check_log, note_size
 
 FORMAT = "pgaudit-kit archive 1"
@@ -342,12 +342,8 @@ def prove(folder: Path, event_id: int) -> dict[str, Any]:
                    and str(row[1]) == str(event_id)), None)
     if fields is None:
         raise UsageError(f"event {event_id} is not in the archive {folder}")
-    chunks, seq = [], None
-    for b in _blocks(parts["blocks"], findings):
-        if event_id in b.event_ids:
-            seq = b.first_seq + b.event_ids.index(event_id)
-        chunks.append(b.leaves)
-    leaves = b"".join(chunks)
+    seq = next((b.first_seq + b.event_ids.index(event_id) for b in _blocks(parts["blocks"], findings)
+                if event_id in b.event_ids), None)
     start = _start(manifest, findings).frontier
     notes = _checkpoints(parts["checkpoints"], findings)[0]
     covering = sorted((size, note) for note in notes if (size := note_size(note)) is not None
@@ -355,8 +351,10 @@ def prove(folder: Path, event_id: int) -> dict[str, Any]:
     if seq is None or not covering:
         raise UsageError(f"event {event_id} is in the archive but no archived block and checkpoint seal it")
     size, note = covering[0]
-    after = LeafView(memoryview(leaves)[:(size - start.size) * merkle.HASH_SIZE])
-    tree = merkle.AfterFrontier(start, after) if start.size else after
+    try:
+        proof = merkle.range_roots(merkle.inclusion_ranges(seq, size),
+                                   (b.leaves for b in _blocks(parts["blocks"], findings)), start)
+    except ValueError as exc:
+        raise UsageError(f"event {event_id} cannot be proved from {folder}: {exc}") from None
     return {"format": INCLUSION_FORMAT, "event": dict(zip(encoding.EVENT_FIELDS, fields, strict=True)),
-            "seq": seq, "tree_size": size, "proof": [b64(h) for h in merkle.inclusion_proof(seq, tree)],
-            "checkpoint": note}
+            "seq": seq, "tree_size": size, "proof": [b64(h) for h in proof], "checkpoint": note}

@@ -284,7 +284,8 @@ def verify(connect: db.Connector, *, anchor_dir: Path | None = None, public_key:
                 else:
                     start = _trusted_start(conn, trusted, base, state, report)
             # Every checkpoint, and the trusted state, is checked against the root at its own size.
-            stored_checkpoints = conn.execute("SELECT id, note FROM pgaudit_kit.checkpoint ORDER BY id").fetchall()
+            stored_checkpoints = [(cid, sealing.stored_note(note)) for cid, note in conn.execute(
+                "SELECT id, note FROM pgaudit_kit.checkpoint ORDER BY id")]
             anchored = _anchored(anchor_dir, origin, findings, earlier_origins) if anchor_dir is not None else []
             wanted = frozenset(size for size in [note_size(note) for _, note in stored_checkpoints]
                                + [note_size(a.note) for a in anchored]

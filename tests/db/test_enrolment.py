@@ -4,6 +4,8 @@ DDL recording and who may do it."""
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import psycopg
@@ -237,22 +239,30 @@ def test_ddl_in_audited_schemas_is_recorded(kit_conn: Conn) -> None:
         kit_conn.execute("DROP OWNED BY viewer; DROP ROLE viewer")
 
 
+@contextmanager
+def _kit_role_users(cluster: Cluster, kit_db: str, suffix: str) -> Iterator[tuple[str, str]]:
+    """DSNs of two login roles, one holding the kit's admin role and one its reader role, dropped afterwards."""
+    admin, reader = f"kit_admin_{suffix}", f"kit_reader_{suffix}"
+    with cluster.admin() as conn:
+        conn.execute(f"DROP ROLE IF EXISTS {admin}; DROP ROLE IF EXISTS {reader}")
+        conn.execute(f"CREATE ROLE {admin} LOGIN PASSWORD 'pw' IN ROLE pgaudit_kit_admin")
+        conn.execute(f"CREATE ROLE {reader} LOGIN PASSWORD 'pw' IN ROLE pgaudit_kit_reader")
+    try:
+        yield with_params(kit_db, user=admin, password="pw"), with_params(kit_db, user=reader, password="pw")
+    finally:
+        with cluster.admin() as conn:
+            conn.execute(f"DROP ROLE {admin}; DROP ROLE {reader}")
+
+
 def test_admin_role_can_enrol_and_reader_cannot(cluster: Cluster, kit_conn: Conn, kit_db: str) -> None:
     kit_conn.execute("CREATE TABLE t (id int PRIMARY KEY)")
-    with cluster.admin() as conn:
-        conn.execute("DROP ROLE IF EXISTS kit_admin_user; DROP ROLE IF EXISTS kit_reader_user")
-        conn.execute("CREATE ROLE kit_admin_user LOGIN PASSWORD 'pw' IN ROLE pgaudit_kit_admin")
-        conn.execute("CREATE ROLE kit_reader_user LOGIN PASSWORD 'pw' IN ROLE pgaudit_kit_reader")
-    try:
-        reader = cli("enable", "t", dsn=with_params(kit_db, user="kit_reader_user", password="pw"))
+    with _kit_role_users(cluster, kit_db, "user") as (admin_dsn, reader_dsn):
+        reader = cli("enable", "t", dsn=reader_dsn)
         assert reader.exit_code == 3 and "insufficient privilege" in reader.stderr
-        admin = cli("enable", "t", dsn=with_params(kit_db, user="kit_admin_user", password="pw"))
+        admin = cli("enable", "t", dsn=admin_dsn)
         assert admin.exit_code == 0, admin.stderr
         (control,) = events(kit_conn, "operation = 'CONTROL'")
         assert control["session_role"] == "kit_admin_user"
-    finally:
-        with cluster.admin() as conn:
-            conn.execute("DROP ROLE kit_admin_user; DROP ROLE kit_reader_user")
 
 
 def _options(conn: Conn, table: str) -> dict[str, Any]:
@@ -348,3 +358,24 @@ def test_enable_and_disable_give_up_on_a_held_lock_and_name_its_holder(kit_conn:
         assert result.exit_code == 3 and f"backend {writer.info.backend_pid} (" in result.stderr, result.output
         writer.rollback()
     assert _enrolled(kit_conn) == ["public.t"]
+
+
+def test_kit_roles_need_no_privilege_on_the_application_schema(cluster: Cluster, kit_conn: Conn,
+                                                              kit_db: str) -> None:
+    """The admin enrols, and the reader reviews, a table in a schema they have no USAGE on: the kit's roles act
+    on the audit, not on the application's data."""
+    kit_conn.execute("CREATE SCHEMA app; CREATE TABLE app.t (id int PRIMARY KEY, note text)")
+    with _kit_role_users(cluster, kit_db, "nousage") as (admin, reader):
+        with psycopg.connect(admin) as conn:  # the premise: no USAGE on app
+            assert conn.execute("SELECT has_schema_privilege('app', 'USAGE')").fetchone() == (False,)
+        enrolled = cli("enable", "app.t", "--redact-columns", "note", dsn=admin)
+        assert enrolled.exit_code == 0, enrolled.output
+        kit_conn.execute("INSERT INTO app.t VALUES (7, 'secret'), (8, 'other')")
+        log = cli("log", "--table", "app.t", "--format", "jsonl", dsn=reader)
+        assert log.exit_code == 0, log.output
+        inserts = [e for e in map(json.loads, log.stdout.splitlines()) if e["op"] == "I"]
+        assert sorted(e["pk"]["id"] for e in inserts) == ["7", "8"]
+        history = cli("history", "app.t", "7", dsn=reader)
+        assert history.exit_code == 0 and "hmac-sha256:" in history.stdout, history.output
+        disabled = cli("disable", "app.t", "--reason", "test over", dsn=admin)
+        assert disabled.exit_code == 0, disabled.output

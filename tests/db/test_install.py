@@ -136,6 +136,13 @@ def test_install_sql_prints_and_changes_nothing(cluster: Cluster, empty_db: str)
         cluster.drop_database(reference)
 
 
+def test_install_sql_says_on_stderr_when_it_cannot_reach_the_server() -> None:
+    """The script for a database without the kit is still printed (for review), with a note why on stderr."""
+    result = cli("install", "--sql", dsn="host=127.0.0.1 port=1 dbname=nowhere connect_timeout=2")
+    assert result.exit_code == 0 and "CREATE TABLE pgaudit_kit.event" in result.stdout
+    assert result.stderr.startswith("pgaudit-kit: note: cannot connect") and "whole install" in result.stderr
+
+
 def test_install_sql_on_current_database_has_nothing_to_run(kit_db: str) -> None:
     result = cli("install", "--sql", dsn=kit_db)
     assert result.exit_code == 0
@@ -176,8 +183,11 @@ def test_uninstall_refuses_while_history_exists(kit_conn: psycopg.Connection[Any
     # the table and its data stay, writes work without the kit
     kit_conn.execute("INSERT INTO t VALUES (2)")
     assert kit_conn.execute("SELECT count(*) FROM t").fetchone() == (2,)
-    # other databases of the cluster still use the roles, so they are kept
-    assert "roles kept" in result.stdout
+    # other databases of the cluster still use the roles, so they are kept, and the message names them
+    assert "roles kept" in result.stdout and "pgaudit_kit_test_tpl_installed" in result.stdout, result.stdout
+    # but nothing the kit granted stays behind in this database: not the owner's SELECT on the audited table
+    assert kit_conn.execute("SELECT count(*) FROM pg_class c, aclexplode(c.relacl) a JOIN pg_roles r "
+                            "ON r.oid = a.grantee WHERE r.rolname LIKE 'pgaudit\\_kit\\_%'").fetchone() == (0,)
 
 
 def test_uninstall_without_history_needs_no_flag_and_drops_unused_roles() -> None:

@@ -47,6 +47,8 @@ FROZEN = {
     "pgaudit_kit/shipped_functions/0010.json": "455d45c18d856f7a4ec1af888bfa0ce8e2e15114d5203f50a684d5355eb1d8fc",
     "migrations/versions/0011_v11_chunk_rows.py": "23d1e7785da1b48d47f9ad5bb6c09b8ef8024096dfef1f1b2f381f3b595d9bd0",
     "pgaudit_kit/shipped_functions/0011.json": "1a978525cf8e958d81df381cc1bbf12f498207230bac72cd4e9aa3c6ea9a190d",
+    "migrations/versions/0012_v12_retirement.py": "8373411a0f75112019c4cf997a4b4a183c3df32e5f4d364547027fea4bb68eed",
+    "pgaudit_kit/shipped_functions/0012.json": "cc29a89d54c63d301a59a7971e4f380587091586480ff1eb8fe896ac039075b3",
 }
 ROOT = Path(__file__).resolve().parents[2]
 FROZEN_REVISIONS = sorted({Path(path).name[:4] for path in FROZEN})

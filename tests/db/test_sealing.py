@@ -184,7 +184,7 @@ def test_keygen_checkpoint_and_key_file_rules(audited: Conn, kit_db: str, tmp_pa
     origin, size, root = body.splitlines()
     assert origin == out["origin"] and origin.startswith("pgaudit-kit/") and int(size) == out["tree_size"]
     row = audited.execute("SELECT tree_size, root, note FROM pgaudit_kit.checkpoint").fetchone()
-    assert row is not None and row[0] == int(size) and row[2] == out["note"]
+    assert row is not None and row[0] == int(size) and bytes(row[2]).decode() == out["note"]  # stored as its UTF-8 bytes
     anchored = Path(out["anchored_at"])
     assert anchored.read_text() == out["note"] and not os.access(anchored, os.W_OK) or os.geteuid() == 0
     assert stat.S_IMODE(os.stat(anchored).st_mode) == 0o444

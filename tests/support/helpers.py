@@ -33,9 +33,11 @@ def events(conn: psycopg.Connection[Any], where: str = "operation IN ('INSERT','
 
 def enable(conn: psycopg.Connection[Any], table: str, **options: Any) -> None:
     conn.execute(
-        "SELECT pgaudit_kit.enable_table(%s::regclass, %s, %s, %s, %s, p_reason => %s)",
+        # p_reason only when given: released revisions before 0012 (the upgrade tests) have no such argument
+        "SELECT pgaudit_kit.enable_table(%s::regclass, %s, %s, %s, %s" + (", p_reason => %s)" if "reason" in options
+                                                                         else ")"),
         (table, options.get("exclude", []), options.get("redact", []), options.get("truncate", "capture"),
-         options.get("statement", False), options.get("reason")),
+         options.get("statement", False), *([options["reason"]] if "reason" in options else [])),
     )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import random
 from pathlib import Path
 from typing import Any
 
@@ -94,3 +95,29 @@ def test_extending_the_frontier_equals_appending_leaf_by_leaf() -> None:
             assert at_once.root() == merkle.root_of(leaves[:first + count])
     with pytest.raises(ValueError):
         merkle.Frontier().extend(b"\x00" * 33)
+
+
+def test_proofs_from_streamed_leaves_equal_the_in_memory_proofs() -> None:
+    """inclusion_ranges / consistency_ranges with range_roots give the same proofs as inclusion_proof and
+    consistency_proof, reading the leaves once in chunks; after a retired prefix known only by its frontier too,
+    and a proof that needs a node inside the retired prefix is refused."""
+    rng = random.Random(7)
+    for _ in range(150):
+        n = rng.randint(1, 120)
+        b = rng.choice([0, rng.randint(0, n)])
+        leaves = [hashlib.sha256(bytes([i % 256, i // 256])).digest() for i in range(n)]
+        base = merkle.Frontier()
+        base.extend(b"".join(leaves[:b]))
+        rest = b"".join(leaves[b:])
+        chunks = [rest[i:i + 5 * merkle.HASH_SIZE] for i in range(0, len(rest), 5 * merkle.HASH_SIZE)]
+        for i in range(b, n):
+            assert merkle.range_roots(merkle.inclusion_ranges(i, n), chunks, base) == merkle.inclusion_proof(i, leaves)
+        for m in range(max(b, 1), n):
+            assert merkle.range_roots(merkle.consistency_ranges(m, n), chunks, base) == \
+                merkle.consistency_proof(m, leaves)
+        if b & (b - 1):  # not a power of two: leaf 0 lies inside a retired subtree
+            with pytest.raises(ValueError, match="retired history"):
+                merkle.range_roots(merkle.inclusion_ranges(0, n), chunks, base)
+        if b < n - 5:  # the last chunk cut off: the first leaf's path, which reaches the last, cannot be computed
+            with pytest.raises(ValueError, match="fewer than"):
+                merkle.range_roots(merkle.inclusion_ranges(b, n), chunks[:-1], base)

@@ -138,8 +138,7 @@ def enable(conn: psycopg.Connection[Any], names: Sequence[str], changes: OptionC
         ("exclude", changes.exclude, "--exclude-columns"), ("redact", changes.redact, "--redact-columns"),
         ("include", changes.include, "--include-columns"), ("unredact", changes.unredact, "--unredact-columns"))}
     results: list[Enrolled] = []
-    with db.translated_errors(), locks_bounded(conn, tables, lock_timeout), conn.transaction():
-        conn.execute("SELECT set_config('lock_timeout', %s, true)", (f"{int(lock_timeout * 1000)}ms",))
+    with db.translated_errors(), locks_bounded(conn, tables, lock_timeout):
         for table in tables:
             before = _options_of(conn, table.oid)
             excluded, redacted = _merged(table.name, before, {k: v[table.oid] for k, v in per_table.items()})
@@ -181,10 +180,13 @@ class LockTimeout(EnvironmentProblem):
 
 @contextmanager
 def locks_bounded(conn: psycopg.Connection[Any], tables: Sequence[Relation], seconds: float) -> Iterator[None]:
-    """Turn a lock timeout inside (the transaction already rolled back) into LockTimeout naming the sessions
-    that held a lock on those tables (or their partitions) when it struck, so the DBA knows whom to wait for."""
+    """A transaction whose locks are waited for *seconds* at most (0: no limit). A lock timeout (the transaction
+    rolled back) becomes LockTimeout naming the sessions that held a lock on those tables (or their partitions)
+    when it struck, so the DBA knows whom to wait for."""
     try:
-        yield
+        with conn.transaction():
+            conn.execute("SELECT set_config('lock_timeout', %s, true)", (f"{int(seconds * 1000)}ms",))
+            yield
     except psycopg.errors.LockNotAvailable:
         holders = conn.execute(
             """SELECT DISTINCT l.pid, l.relation::regclass::text, l.mode, a.usename, a.application_name, a.state,
@@ -235,8 +237,7 @@ def disable_table(conn: psycopg.Connection[Any], name: str, reason: str | None, 
     db.require_installed(conn)
     reason = _require_reason(reason)
     table = require_table(conn, name)
-    with db.translated_errors(), locks_bounded(conn, [table], lock_timeout), conn.transaction():
-        conn.execute("SELECT set_config('lock_timeout', %s, true)", (f"{int(lock_timeout * 1000)}ms",))
+    with db.translated_errors(), locks_bounded(conn, [table], lock_timeout):
         conn.execute("SELECT pgaudit_kit.disable_table(%s::oid::regclass, %s)", (table.oid, reason))
     return table.name
 

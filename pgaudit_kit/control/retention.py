@@ -37,11 +37,11 @@ def read(conn: psycopg.Connection[Any]) -> Retention:
             """SELECT r.min_age::text, r.set_by,
                       to_char(r.set_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'),
                       (SELECT COALESCE(max(x.tree_size), 0) FROM pgaudit_kit.retirement x)
-                 FROM pgaudit_kit.retention r ORDER BY r.min_age DESC, r.id LIMIT 1""").fetchone()
-        if row is None:
-            retired = conn.execute("SELECT COALESCE(max(tree_size), 0) FROM pgaudit_kit.retirement").fetchone()
-            return Retention(None, retired_through=int(retired[0]) if retired else 0)
-        return Retention(str(row[0]), str(row[1]), str(row[2]), int(row[3]))
+                 FROM (SELECT) one
+                 LEFT JOIN LATERAL (SELECT * FROM pgaudit_kit.retention ORDER BY min_age DESC, id LIMIT 1) r
+                   ON true""").fetchone()
+        assert row is not None
+        return Retention(row[0], row[1], row[2], int(row[3]))
 
 
 def raise_to(conn: psycopg.Connection[Any], period: str) -> bool:

@@ -114,32 +114,12 @@ def root_of(leaves: Sequence[bytes]) -> bytes:
 
 def inclusion_proof(index: int, leaves: Sequence[bytes]) -> list[bytes]:
     """PATH(m, D[n]) of RFC 9162 2.1.3.1 for the leaf at *index* in the tree of *leaves*."""
-    n = len(leaves)
-    if not 0 <= index < n:
-        raise ValueError(f"leaf index {index} outside tree of size {n}")
-    if n == 1:
-        return []
-    k = _largest_power_of_two_below(n)
-    if index < k:
-        return inclusion_proof(index, leaves[:k]) + [root_of(leaves[k:])]
-    return inclusion_proof(index - k, leaves[k:]) + [root_of(leaves[:k])]
+    return [root_of(leaves[lo:hi]) for lo, hi in inclusion_ranges(index, len(leaves))]
 
 
 def consistency_proof(size1: int, leaves: Sequence[bytes]) -> list[bytes]:
     """PROOF(m, D[n]) of RFC 9162 2.1.4.1: the tree of the first *size1* leaves is a prefix of *leaves*."""
-    n = len(leaves)
-    if not 0 < size1 <= n:
-        raise ValueError(f"no consistency proof from size {size1} to size {n}")
-
-    def subproof(m: int, d: Sequence[bytes], complete: bool) -> list[bytes]:
-        if m == len(d):
-            return [] if complete else [root_of(d)]
-        k = _largest_power_of_two_below(len(d))
-        if m <= k:
-            return subproof(m, d[:k], complete) + [root_of(d[k:])]
-        return subproof(m - k, d[k:], False) + [root_of(d[:k])]
-
-    return subproof(size1, leaves, True)
+    return [root_of(leaves[lo:hi]) for lo, hi in consistency_ranges(size1, len(leaves))]
 
 
 # Proofs of a log too large to hold in memory: the nodes a proof needs are the roots of leaf ranges, known from

@@ -37,14 +37,7 @@ def proof_hashes(conn: psycopg.Connection[Any], ranges: list[merkle.Range], size
     """The roots of *ranges* of the first *size* sealed leaves: the hashes of a proof (merkle.inclusion_ranges,
     consistency_ranges). After a retirement the retired leaves are known only by the retired tree's frontier,
     which is all a proof about later leaves or later tree sizes needs."""
-    boundary = retirement.newest(conn)
-    base = merkle.Frontier()
-    if boundary is not None:
-        found = retirement.frontier(conn, boundary)
-        if found is None:
-            raise UsageError(f"block {boundary.block_no}, where retired history ends, is not as it was retired "
-                             "(run: pgaudit-kit verify)")
-        base = found
+    base = retirement.base_frontier(conn)
     try:
         return merkle.range_roots(ranges, block_leaves(conn, base.size, size), base)
     except ValueError as exc:

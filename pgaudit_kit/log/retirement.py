@@ -15,6 +15,7 @@ from typing import Any
 import psycopg
 
 from ..core import merkle
+from ..core.errors import UsageError
 
 
 @dataclass(frozen=True)
@@ -53,3 +54,20 @@ def frontier(conn: psycopg.Connection[Any], boundary: Boundary) -> merkle.Fronti
         return None
     found = merkle.Frontier(boundary.tree_size, list(peaks))
     return found if found.root() == bytes(row[1]) else None
+
+
+def broken(boundary: Boundary) -> UsageError:
+    """The error of a command that must start where retired history ends, when that block is not as retired."""
+    return UsageError(f"block {boundary.block_no}, where retired history ends, is not as it was retired "
+                      "(run: pgaudit-kit verify)")
+
+
+def base_frontier(conn: psycopg.Connection[Any]) -> merkle.Frontier:
+    """The frontier of the retired tree (empty when nothing was retired); raises broken() when it cannot be had."""
+    boundary = newest(conn)
+    if boundary is None:
+        return merkle.Frontier()
+    found = frontier(conn, boundary)
+    if found is None:
+        raise broken(boundary)
+    return found

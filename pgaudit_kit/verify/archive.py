@@ -56,8 +56,7 @@ def _start(conn: psycopg.Connection[Any]) -> tuple[Position, str | None]:
         return Position(), None
     start = retired_start(conn, boundary)
     if start is None:
-        raise UsageError(f"block {boundary.block_no}, where retired history ends, is not as it was retired "
-                         "(run: pgaudit-kit verify)")
+        raise retirement.broken(boundary)
     row = conn.execute("SELECT row_data->>'archive_sha256' FROM pgaudit_kit.event WHERE id = %s",
                        (boundary.event_id,)).fetchone()
     return start, None if row is None or row[0] is None else str(row[0])

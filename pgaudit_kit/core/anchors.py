@@ -25,6 +25,11 @@ def origin_dir(anchor_dir: Path, origin: str) -> Path:
     return anchor_dir / hashlib.sha256(origin.encode()).hexdigest()[:24]
 
 
+def note_name(tree_size: int, note: str) -> str:
+    """The file name of an anchored note: its tree size (20 digits, so names sort by size) and note digest."""
+    return f"{tree_size:020d}-{hashlib.sha256(note.encode()).hexdigest()[:16]}.note"
+
+
 def append(anchor_dir: Path, origin: str, tree_size: int, note: str) -> Path:
     """Write *note* as a new file; an identical note already anchored is left as it is."""
     folder = origin_dir(anchor_dir, origin)
@@ -35,7 +40,7 @@ def append(anchor_dir: Path, origin: str, tree_size: int, note: str) -> Path:
             _write_exclusive(origin_file, origin + "\n")
         elif origin_file.read_text() != origin + "\n":
             raise UsageError(f"{folder} belongs to another origin; the anchor directory was tampered with")
-        path = folder / f"{tree_size:020d}-{hashlib.sha256(note.encode()).hexdigest()[:16]}.note"
+        path = folder / note_name(tree_size, note)
         if path.exists():
             if path.read_text() != note:
                 raise UsageError(f"{path} exists with other content; anchored files are never rewritten")
@@ -61,4 +66,6 @@ def read(anchor_dir: Path, origin: str) -> list[AnchoredNote]:
     folder = origin_dir(anchor_dir, origin)
     if not folder.is_dir():
         return []
-    return [AnchoredNote(p, p.read_text()) for p in sorted(folder.glob("*.note"))]
+    # A file that is not UTF-8 (only an edit makes one) reads with replacement characters: its signature then
+    # fails, a finding of verify rather than an error.
+    return [AnchoredNote(p, p.read_bytes().decode("utf-8", "replace")) for p in sorted(folder.glob("*.note"))]

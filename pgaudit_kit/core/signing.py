@@ -14,6 +14,7 @@ import os
 import stat
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import quote
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
@@ -27,6 +28,18 @@ SIGNATURE_PREFIX = "\u2014 "  # em dash and space start every signature line
 
 class SignatureError(ValueError):
     """A note's signature is missing or wrong."""
+
+
+def b64decode(text: str) -> bytes:
+    """Standard base64 with padding, in its one canonical form: *text* must be what encoding the bytes gives back.
+    Python's decoder accepts other spellings of the same bytes (nonzero unused bits); a verifier that accepted
+    them would accept notes and proofs that are not byte for byte what was signed or written."""
+    if not isinstance(text, str):
+        raise ValueError("not a base64 string")
+    raw = base64.b64decode(text, validate=True)
+    if base64.b64encode(raw).decode() != text:
+        raise ValueError("not canonical base64")
+    return raw
 
 
 def _key_hash(name: str, public: bytes) -> bytes:
@@ -54,7 +67,7 @@ class VerifierKey:
     def parse(cls, text: str) -> VerifierKey:
         try:
             name, hash_hex, blob = text.strip().split("+", 2)
-            raw = base64.b64decode(blob, validate=True)
+            raw = b64decode(blob)
         except ValueError as exc:
             raise UsageError(f"not a verifier key: {text.strip()[:60]!r}") from exc
         if raw[:1] != ALG_ED25519 or len(raw) != 33:
@@ -85,7 +98,7 @@ class SignerKey:
         if len(parts) != 5 or parts[:2] != ["PRIVATE", "KEY"]:
             raise UsageError("not a pgaudit-kit private key file")
         try:
-            raw = base64.b64decode(parts[4], validate=True)
+            raw = b64decode(parts[4])
         except ValueError as exc:
             raise UsageError("private key file is corrupt") from exc
         if raw[:1] != ALG_ED25519 or len(raw) != 33:
@@ -151,27 +164,41 @@ def sign_note(text: str, key: SignerKey) -> str:
 def open_note(note: str, key: VerifierKey | None) -> str:
     """The text of *note*. With *key*, raises SignatureError unless that key signed it."""
     text, sep, signatures = note.rpartition("\n\n")
-    if not sep:
-        raise SignatureError("not a signed note: no blank line before the signatures")
+    if not sep or not note.endswith("\n"):
+        raise SignatureError("not a signed note: no blank line before the signatures, or no newline after them")
+    if any((c < " " and c != "\n") or c == "\x7f" for c in note):  # C2SP signed-note: no ASCII control but newline
+        raise SignatureError("a signed note holds no control character but newline")
     text += "\n"
     if key is None:
         return text
-    for line in signatures.splitlines():
+    lines = []
+    for line in signatures.split("\n")[:-1]:  # every line ends in a newline, the note too
         if not line.startswith(SIGNATURE_PREFIX):
             raise SignatureError(f"malformed signature line {line[:40]!r}")
         name, _, blob = line[len(SIGNATURE_PREFIX):].rpartition(" ")
         try:
-            raw = base64.b64decode(blob, validate=True)
-        except ValueError as exc:
-            raise SignatureError("signature is not base64") from exc
-        if name != key.name or raw[:4] != key.key_hash:
-            continue
+            _check_name(name)
+            raw = b64decode(blob)
+        except (ValueError, UsageError) as exc:
+            raise SignatureError(f"malformed signature line {line[:40]!r}") from exc
+        if len(raw) < 5:  # a key hash and a signature
+            raise SignatureError(f"malformed signature line {line[:40]!r}")
+        lines.append((name, raw))
+    ours = [raw for name, raw in lines if name == key.name and raw[:4] == key.key_hash]  # others' are skipped
+    if not ours:
+        raise SignatureError(f"note is not signed by key {key.name}+{key.key_hash.hex()}")
+    for raw in ours:  # every line of the key must verify, as in Go's note package
         try:
             Ed25519PublicKey.from_public_bytes(key.public).verify(raw[4:], text.encode())
         except InvalidSignature as exc:
             raise SignatureError(f"signature by {key.name} does not verify") from exc
-        return text
-    raise SignatureError(f"note is not signed by key {key.name}+{key.key_hash.hex()}")
+    return text
+
+
+def origin_line(system_identifier: str, database: str, install_id: str) -> str:
+    """The checkpoint origin of one database instance (docs/ENCODING.md §5): the cluster system identifier, the
+    database name percent-encoded (every UTF-8 byte but RFC 3986's unreserved characters) and the install id."""
+    return f"pgaudit-kit/{system_identifier}/{quote(database, safe='')}/{install_id}"
 
 
 @dataclass(frozen=True)
@@ -192,9 +219,9 @@ class Checkpoint:
             raise SignatureError("checkpoint body must be origin, size and root lines")
         try:
             size = int(lines[1])
-            root = base64.b64decode(lines[2], validate=True)
+            root = b64decode(lines[2])
         except ValueError as exc:
             raise SignatureError("checkpoint size or root is malformed") from exc
-        if size < 0 or len(root) != 32 or str(size) != lines[1]:
+        if not lines[0] or size < 0 or len(root) != 32 or str(size) != lines[1]:
             raise SignatureError("checkpoint size or root is malformed")
         return cls(lines[0], size, root)

@@ -106,24 +106,58 @@ def prove_consistency(conn: psycopg.Connection[Any], old_size: int, new_size: in
             "proof": [base64.b64encode(h).decode() for h in proof]}
 
 
-def verify_proof(document: dict[str, Any], key: signing.VerifierKey) -> str:
-    """Check a proof file offline. Returns a one-line summary; raises ProofError or SignatureError."""
-    proof = [base64.b64decode(h) for h in document.get("proof", [])]
+def _hashes(document: Any) -> list[bytes]:
+    proof = document.get("proof")
+    if not isinstance(proof, list):
+        raise merkle.ProofError("the proof's hashes are not a list")
+    try:
+        return [signing.b64decode(h) for h in proof]
+    except ValueError as exc:
+        raise merkle.ProofError(f"a hash of the proof is not canonical base64: {exc}") from None
+
+
+def _note(document: Any, name: str, key: signing.VerifierKey) -> signing.Checkpoint:
+    note = document.get(name)
+    if not isinstance(note, str):
+        raise signing.SignatureError(f"{name} is not a signed note")
+    return signing.Checkpoint.parse(signing.open_note(note, key))
+
+
+def _count(document: Any, name: str) -> int:
+    value = document.get(name)
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise merkle.ProofError(f"{name} is not a JSON integer")
+    return value
+
+
+def _event_fields(document: Any) -> list[str | None]:
+    event = document.get("event")
+    if not isinstance(event, dict) or set(event) != set(encoding.EVENT_FIELDS):
+        raise merkle.ProofError(f"event must have exactly the fields {', '.join(encoding.EVENT_FIELDS)}")
+    fields = [event[name] for name in encoding.EVENT_FIELDS]
+    if not all(v is None or isinstance(v, str) for v in fields):
+        raise merkle.ProofError("event fields must be strings or null")
+    return fields
+
+
+def verify_proof(document: Any, key: signing.VerifierKey) -> str:
+    """Check a proof file offline, strictly as docs/ENCODING.md §6 states it: anything else in the file rejects
+    it. Returns a one-line summary; raises ProofError or SignatureError."""
+    if not isinstance(document, dict):
+        raise merkle.ProofError("a proof file is a JSON object")
     if document.get("format") == INCLUSION_FORMAT:
-        checkpoint = signing.Checkpoint.parse(signing.open_note(document["checkpoint"], key))
-        fields = [document["event"][name] for name in encoding.EVENT_FIELDS]
-        leaf = merkle.leaf_hash(encoding.event_leaf_input(fields))
-        seq, size = int(document["seq"]), int(document["tree_size"])
+        checkpoint = _note(document, "checkpoint", key)
+        leaf = merkle.leaf_hash(encoding.event_leaf_input(_event_fields(document)))
+        seq, size, proof = _count(document, "seq"), _count(document, "tree_size"), _hashes(document)
         if size != checkpoint.size:
             raise merkle.ProofError(f"proof is for tree size {size}, the checkpoint for {checkpoint.size}")
         merkle.verify_inclusion(seq, size, leaf, proof, checkpoint.root)
         return (f"event {document['event']['id']} is entry {seq} of the log {checkpoint.origin} "
                 f"(tree size {size}, signed by {key.name})")
     if document.get("format") == CONSISTENCY_FORMAT:
-        old = signing.Checkpoint.parse(signing.open_note(document["old_checkpoint"], key))
-        new = signing.Checkpoint.parse(signing.open_note(document["new_checkpoint"], key))
+        old, new = _note(document, "old_checkpoint", key), _note(document, "new_checkpoint", key)
         if old.origin != new.origin:
             raise merkle.ProofError(f"checkpoints of different logs: {old.origin} and {new.origin}")
-        merkle.verify_consistency(old.size, new.size, old.root, new.root, proof)
+        merkle.verify_consistency(old.size, new.size, old.root, new.root, _hashes(document))
         return f"tree size {old.size} is a prefix of tree size {new.size} in the log {new.origin}"
     raise UsageError(f"unknown proof format {document.get('format')!r}")

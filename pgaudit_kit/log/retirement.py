@@ -46,7 +46,8 @@ def frontier(conn: psycopg.Connection[Any], boundary: Boundary) -> merkle.Fronti
     """The retired tree's frontier, as its last block stored it, when that block is still the one the
     retirement named and the frontier gives its root; None otherwise."""
     row = conn.execute("SELECT tree_size, root, frontier FROM pgaudit_kit.block WHERE block_no = %s "
-                       "AND block_hash = %s", (boundary.block_no, boundary.block_hash)).fetchone()
+                       "AND block_hash = %s AND tree_size IS NOT NULL AND root IS NOT NULL",
+                       (boundary.block_no, boundary.block_hash)).fetchone()
     peaks = row[2] if row is not None and isinstance(row[2], list) else None
     if (row is None or int(row[0]) != boundary.tree_size or peaks is None
             or len(peaks) != boundary.tree_size.bit_count()

@@ -10,7 +10,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 import psycopg
 from psycopg import sql
@@ -36,7 +35,7 @@ def origin(conn: psycopg.Connection[Any]) -> str:
         "(SELECT install_id::text FROM pgaudit_kit.install)"
     ).fetchone()
     assert row is not None
-    return f"pgaudit-kit/{row[0]}/{quote(row[1], safe='')}/{row[2]}"
+    return signing.origin_line(*row)
 
 
 def seal(conn: psycopg.Connection[Any], batch: int = 10000,

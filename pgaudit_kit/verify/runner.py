@@ -99,6 +99,21 @@ SEALED_AT_US = ("CASE WHEN isfinite(sealed_at) THEN round(EXTRACT(epoch FROM sea
 EVENT_IDS_MALFORMED = "COALESCE(array_ndims(event_ids) > 1 OR array_lower(event_ids, 1) <> 1, false)"
 
 
+# A block's hashed fields, as read by verify. The table's constraints keep NULL out of them, but whoever drops a
+# constraint can store one: a NULL reads as a value the sealer never writes (-1, no bytes), so the block is a
+# finding (its hash, root or chain), never an error.
+BLOCK_FIELDS = ("block_no, COALESCE(first_seq, -1), COALESCE(tree_size, -1), COALESCE(root, ''), "
+                "COALESCE(last_xid::text, '0'), COALESCE(last_event_id, -1), COALESCE(last_xid_events, -1), "
+                f"COALESCE(last_xid_sealed, -1), prev_hash, COALESCE(block_hash, ''), {SEALED_AT_US}")
+
+
+def _block(row: Any, event_ids: list[int], leaves: bytes, event_ids_malformed: bool = False) -> Block:
+    """A Block from a row that starts with BLOCK_FIELDS."""
+    return Block(int(row[0]), int(row[1]), int(row[2]), bytes(row[3]), int(row[4]), int(row[5]), int(row[6]),
+                 int(row[7]), event_ids, leaves, None if row[8] is None else bytes(row[8]), bytes(row[9]),
+                 int(row[10]), event_ids_malformed=event_ids_malformed)
+
+
 def _flat(items: list[Any]) -> list[Any]:
     """A multidimensional array's elements in storage order (psycopg gives nested lists)."""
     return [x for item in items for x in (_flat(item) if isinstance(item, list) else [item])]
@@ -109,18 +124,12 @@ def read_blocks(conn: psycopg.Connection[Any], after: int, through: int | None =
     with conn.cursor(name="pgaudit_kit_verify_blocks", binary=True) as cur:
         cur.itersize = 20
         cur.execute(
-            """SELECT block_no, first_seq, tree_size, root, last_xid::text, last_event_id, last_xid_events,
-                      last_xid_sealed, event_ids, leaves, prev_hash, block_hash,
-                      {SEALED_AT_US}, {EVENT_IDS_MALFORMED}
-                 FROM pgaudit_kit.block WHERE block_no > %s AND block_no <= COALESCE(%s, block_no)
-                ORDER BY block_no""".replace(
-            "{SEALED_AT_US}", SEALED_AT_US).replace("{EVENT_IDS_MALFORMED}", EVENT_IDS_MALFORMED), (after, through))
+            f"""SELECT {BLOCK_FIELDS}, COALESCE(event_ids, '{{}}'), COALESCE(leaves, ''), {EVENT_IDS_MALFORMED}
+                  FROM pgaudit_kit.block WHERE block_no > %s AND block_no <= COALESCE(%s, block_no)
+                 ORDER BY block_no""", (after, through))  # noqa: S608 -- constant SQL
         for row in cur:
-            prev_hash = None if row[10] is None else bytes(row[10])
-            event_ids = _flat(row[8]) if row[13] else list(row[8])
-            yield Block(int(row[0]), int(row[1]), int(row[2]), bytes(row[3]), int(row[4]), int(row[5]), int(row[6]),
-                        int(row[7]), event_ids, bytes(row[9]), prev_hash, bytes(row[11]), int(row[12]),
-                        event_ids_malformed=bool(row[13]))
+            event_ids = _flat(row[11]) if row[13] else list(row[11])
+            yield _block(row, event_ids, bytes(row[12]), event_ids_malformed=bool(row[13]))
 
 
 def _state_size(state: dict[str, Any]) -> int | None:
@@ -135,13 +144,9 @@ def _prefix_roots(conn: psycopg.Connection[Any], start: Position, wanted: frozen
     """Roots at the *wanted* sizes inside the prefix an earlier run verified (from *base*, where retired history
     ends, up to *start*), from the stored blocks (see verification.prefix_roots); None when that prefix was
     rewritten."""
-    chain = [Block(int(r[0]), int(r[1]), int(r[2]), bytes(r[3]), int(r[4]), int(r[5]), int(r[6]), int(r[7]), [], b"",
-                   None if r[8] is None else bytes(r[8]), bytes(r[9]), int(r[10]))
-             for r in conn.execute(
-                 """SELECT block_no, first_seq, tree_size, root, last_xid::text, last_event_id, last_xid_events,
-                           last_xid_sealed, prev_hash, block_hash, {SEALED_AT_US}
-                      FROM pgaudit_kit.block WHERE block_no BETWEEN %s AND %s ORDER BY block_no""".replace(
-                     "{SEALED_AT_US}", SEALED_AT_US), (max(base.block_no, 0), start.block_no))]
+    chain = [_block(r, [], b"") for r in conn.execute(
+        f"SELECT {BLOCK_FIELDS} FROM pgaudit_kit.block WHERE block_no BETWEEN %s AND %s ORDER BY block_no",  # noqa: S608
+        (max(base.block_no, 0), start.block_no))]
     sizes = [size for size in wanted if base.frontier.size < size < start.frontier.size]
     inside_blocks = {b.block_no for size in sizes for b in chain if b.first_seq < size < b.tree_size}
     inside: dict[int, tuple[merkle.Frontier, bytes]] = {}

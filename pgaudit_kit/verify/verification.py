@@ -209,11 +209,13 @@ def _check_block_events(b: Block, stream: EventStream, frontier: merkle.Frontier
     of the block's range is collected by id, so that missing, extra and reordered events are all named."""
     end = (b.last_xid, b.last_event_id)
     batch: dict[int, bytes] | None = None
-    leaves = [b.leaves[i:i + merkle.HASH_SIZE] for i in range(0, len(b.leaves), merkle.HASH_SIZE)]
-    if len(leaves) != len(b.event_ids):
-        findings.add(Finding("block_malformed", f"block {b.block_no} lists {len(b.event_ids)} events but "
-                             f"{len(leaves)} leaves", block_no=b.block_no))
-    for i, (event_id, stored) in enumerate(zip(b.event_ids, leaves, strict=False)):
+    if len(b.leaves) != merkle.HASH_SIZE * len(b.event_ids):
+        findings.add(Finding("block_malformed", f"block {b.block_no} lists {len(b.event_ids)} events but holds "
+                             f"{len(b.leaves)} bytes of leaves", block_no=b.block_no))
+    # Entry i is the i-th event id and the i-th 32 bytes of leaves (fewer, or none, when leaves is short:
+    # docs/ENCODING.md §3), each checked and appended to the tree as stored.
+    for i, event_id in enumerate(b.event_ids):
+        stored = b.leaves[i * merkle.HASH_SIZE:(i + 1) * merkle.HASH_SIZE]
         seq = b.first_seq + i
         leaf: bytes | None
         pending = stream.peek()

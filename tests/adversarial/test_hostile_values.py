@@ -32,6 +32,7 @@ from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict
 
 from tests.adversarial.test_integrity_adversarial import Audited, build_history
+from tests.support import reference_agreement
 from tests.support.cluster import TEMPLATE_INSTALLED, Cluster
 from tests.support.helpers import cli, enable, guards_off
 
@@ -254,12 +255,14 @@ def _sane(result: Result, what: str) -> None:
 
 
 def _verify(a: Audited, *extra: str) -> dict[str, Any]:
+    reference = reference_agreement.reference_report(a.dsn, a.pub, a.anchor_dir)
     result = cli("verify", "--format", "json", "--anchor-dir", str(a.anchor_dir), "--public-key", str(a.pub),
                  *extra, dsn=a.dsn)
     _sane(result, f"verify {extra}")
     assert result.exit_code in (0, 1), (extra, result.exit_code, result.stdout[-2000:], result.stderr[-2000:])
     report: dict[str, Any] = json.loads(result.stdout)
     assert report["clean"] == (result.exit_code == 0) == (not report["findings"])
+    reference_agreement.assert_agrees(reference, report)
     for finding in report["findings"]:
         if finding["kind"] == "state_origin":  # about the state file the command was given as a whole
             continue

@@ -24,6 +24,7 @@ from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict
 
 from pgaudit_kit.core import anchors, signing
+from tests.support import reference_agreement
 from tests.support.cluster import TEMPLATE_INSTALLED, Cluster
 from tests.support.helpers import cli, enable, guards_off
 
@@ -79,9 +80,12 @@ class Audited:
             args += ["--state", str(self.state)]
         if full:
             args.append("--full")
+        key = self.pub if public_key is True else public_key if isinstance(public_key, Path) else None
+        reference = reference_agreement.reference_report(dsn or self.dsn, key, self.anchor_dir if anchors else None)
         result = cli(*args, dsn=dsn or self.dsn)
         assert result.exit_code in (0, 1), (result.exit_code, result.stdout, result.stderr)
         report: dict[str, Any] = json.loads(result.stdout)
+        reference_agreement.assert_agrees(reference, report)
         return result.exit_code, report
 
     def checkpoint(self, key: Path | None = None) -> dict[str, Any]:
@@ -825,3 +829,35 @@ def test_tampered_block_is_named(audited: Audited, column: str) -> None:
     else:
         expected = [F("block_chain", block_no=block_no), F("block_hash", block_no=block_no)]
     assert_findings(audited, expected, full=True)
+
+
+@pytest.mark.parametrize("column", ["root", "leaves", "block_hash", "first_seq", "event_ids"])
+def test_null_in_a_block_with_its_constraint_dropped_is_a_finding(audited: Audited, column: str) -> None:
+    """docs/ENCODING.md §9: a superuser who drops a NOT NULL constraint can store NULL where the sealer never
+    does; verify read it with bytes()/int() and stopped (exit 4). It is a finding of that block."""
+    assert_clean(audited, full=True)
+    block_no = 1
+    with guards_off(audited.conn):
+        audited.conn.execute(sql.SQL("ALTER TABLE pgaudit_kit.block ALTER COLUMN {} DROP NOT NULL").format(
+            sql.Identifier(column)))
+        audited.conn.execute(sql.SQL("UPDATE pgaudit_kit.block SET {} = NULL WHERE block_no = %s").format(
+            sql.Identifier(column)), (block_no,))
+    code, report = audited.verify(full=True)
+    assert code == 1 and any(f.get("block_no") == block_no for f in report["findings"]), report["findings"]
+
+
+def test_leaves_shorter_than_the_events_of_a_block_are_block_malformed(audited: Audited) -> None:
+    """A block's leaves one byte short of 32 per event: the last leaf is then 31 bytes, and verify reported only
+    that event as modified. The block is malformed as well."""
+    assert_clean(audited, full=True)
+    with guards_off(audited.conn):
+        for (name,) in audited.conn.execute(
+                "SELECT conname FROM pg_constraint WHERE conrelid = 'pgaudit_kit.block'::regclass AND contype = 'c' "
+                "AND pg_get_constraintdef(oid) LIKE '%length(leaves)%'").fetchall():
+            audited.conn.execute(sql.SQL("ALTER TABLE pgaudit_kit.block DROP CONSTRAINT {}").format(
+                sql.Identifier(name)))
+        audited.conn.execute("UPDATE pgaudit_kit.block SET leaves = substr(leaves, 1, length(leaves) - 1) "
+                             "WHERE block_no = 1")
+    code, report = audited.verify(full=True)
+    kinds = {f["kind"] for f in report["findings"] if f.get("block_no") == 1}
+    assert code == 1 and "block_malformed" in kinds, report["findings"]

@@ -10,6 +10,7 @@ from typing import Any
 import psycopg
 import pytest
 
+from tests.support import reference_agreement
 from tests.support.helpers import cli, events
 
 Conn = psycopg.Connection[Any]
@@ -153,8 +154,10 @@ def test_sealing_expands_chunks_a_bounded_number_at_a_time(kit_conn: Conn, kit_d
               for i in ids]
     assert sealed == [i for i in expected if i in set(sealed)] and len(set(sealed) & set(expected)) == len(expected)
     assert kit_conn.execute("SELECT count(*) FROM pgaudit_kit.event_chunk").fetchone() == (0,)
+    reference = reference_agreement.reference_report(kit_db, None, None)
     result = cli("verify", "--format", "json", dsn=kit_db)
     assert result.exit_code == 0 and json.loads(result.output)["findings"] == [], result.output
+    reference_agreement.assert_agrees(reference, json.loads(result.output))
 
 
 def test_a_running_transactions_chunks_wait_for_it(kit_conn: Conn, kit_db: str) -> None:

@@ -17,6 +17,7 @@ from pgaudit_kit.core.errors import KitError
 from pgaudit_kit.log import leaf_reader
 from tests.support.helpers import enable
 from tests.support.vectors import ENCODING_VECTORS as VECTORS
+from tests.support.vectors import LOG
 from tests.support.vectors import load as _load
 
 EVENT_VECTORS = [p for p in VECTORS if _load(p)["kind"] == "event"]
@@ -80,6 +81,57 @@ def test_vectors_match_the_leaves_verify_recomputes(kit_conn: psycopg.Connection
             f"{leaf_reader.TRANSACTION_PART_SQL} FROM pgaudit_kit.transaction t WHERE t.xid = e.xid), "
             f"{leaf_reader.NO_TRANSACTION_PART_SQL}) FROM pgaudit_kit.event e WHERE e.id = %s", (event_id,)).fetchone()
         assert parts is not None and bytes(parts[0]).hex() == "00" + case["leaf_input_hex"]
+
+
+@contextmanager
+def _stored_columns(kit_conn: psycopg.Connection[Any], e: dict[str, Any], t: dict[str, Any] | None) -> Iterator[None]:
+    """A log vector's event and transaction rows, given as their columns' input text, stored in a real kit database
+    for the duration (rolled back afterwards), read under hostile session settings."""
+    with pytest.raises(psycopg.errors.QueryCanceled), kit_conn.transaction():
+        kit_conn.execute(
+            "INSERT INTO pgaudit_kit.event (id, xid, statement_ts, op, relid, schema_name, table_name, partition_name, pk,"
+            " row_data, old_values, statement) OVERRIDING SYSTEM VALUE VALUES (%(id)s::bigint, %(xid)s::xid8, "
+            "%(statement_ts)s::timestamptz, %(op)s::\"char\", %(relid)s::oid, %(schema_name)s, %(table_name)s, "
+            "%(partition_name)s, %(pk)s::jsonb, %(row_data)s::jsonb, %(old_values)s::jsonb, %(statement)s)", e)
+        if t is not None:
+            kit_conn.execute(
+                "INSERT INTO pgaudit_kit.transaction VALUES (%(xid)s::xid8, %(xact_start)s::timestamptz, "
+                "%(session_role)s, %(acting_role)s, %(actor)s, %(context)s::jsonb, %(context_raw)s, "
+                "%(application_name)s, %(client_addr)s::inet, %(client_port)s::int, %(backend_pid)s::int)", t)
+        kit_conn.execute("SET LOCAL TimeZone = 'America/St_Johns'; SET LOCAL DateStyle = 'SQL, DMY'; "
+                         "SET LOCAL search_path = pg_catalog; SET LOCAL client_encoding = 'UTF8'")
+        yield
+        kit_conn.execute("SELECT pg_cancel_backend(pg_backend_pid())")  # leave nothing behind
+
+
+@pytest.mark.parametrize("seq", range(len(LOG["events"])))
+def test_log_vector_stored_columns_give_its_leaves(kit_conn: psycopg.Connection[Any], seq: int) -> None:
+    """The end-to-end vector's rows as stored (timestamps with offsets, jsonb as the application wrote it: keys in
+    any order, exponents) give the vector's fields and leaf in the kit's SQL and in verify's."""
+    event = LOG["events"][seq]
+    e = event["stored"]
+    t = next((t for t in LOG["transactions"] if t["xid"] == e["xid"]), None)
+    with _stored_columns(kit_conn, e, t):
+        row = kit_conn.execute(
+            f"SELECT ARRAY[{', '.join(encoding.EVENT_FIELD_SQL)}], pgaudit_kit.event_leaf_input(e, t), "
+            f"{encoding.LEAF_INPUT_SQL} FROM pgaudit_kit.event e LEFT JOIN pgaudit_kit.transaction t ON t.xid = e.xid "
+            "WHERE e.id = %s::bigint", (e["id"],)).fetchone()
+        assert row is not None
+        assert dict(zip(encoding.EVENT_FIELDS, row[0], strict=True)) == event["fields"]
+        assert bytes(row[1]).hex() == bytes(row[2]).hex() == event["leaf_input_hex"]
+        xid, event_id = int(e["xid"]), int(e["id"])
+        assert leaf_reader.read_page(kit_conn, (xid, event_id - 1), (xid, event_id)) == \
+            ([xid], [event_id], bytes.fromhex(event["leaf_hash_hex"]))
+
+
+def test_log_vector_blocks_hash_in_sql(kit_conn: psycopg.Connection[Any]) -> None:
+    """The kit's SQL block hash (what sealing stores) of the vector's blocks, sealed_at as stored."""
+    for b in LOG["blocks"]:
+        row = kit_conn.execute(
+            "SELECT pgaudit_kit.block_hash_input(%(block_no)s, %(first_seq)s, %(tree_size)s, "
+            "decode(%(root)s, 'hex'), %(last_xid)s::text::xid8, %(last_event_id)s, %(last_xid_events)s, "
+            "%(last_xid_sealed)s, decode(%(prev_hash)s, 'hex'), %(sealed_at)s::timestamptz)", b).fetchone()
+        assert row is not None and bytes(row[0]).hex() == b["block_hash_input_hex"]
 
 
 def test_leaves_do_not_depend_on_the_reading_session(kit_conn: psycopg.Connection[Any]) -> None:

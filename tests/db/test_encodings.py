@@ -14,6 +14,7 @@ import pytest
 from psycopg import sql
 
 from pgaudit_kit.schema import installer
+from tests.support import reference_agreement
 from tests.support.cluster import Cluster
 from tests.support.helpers import cli
 
@@ -47,10 +48,12 @@ def test_the_kit_works_end_to_end_in_a_latin1_database(encoded_db: str, tmp_path
     checkpoint = cli("checkpoint", "--key", str(tmp_path / "k.key"), "--anchor-dir", str(anchors), dsn=dsn)
     assert checkpoint.exit_code == 0, checkpoint.output
     public = str(tmp_path / "k.pub")
+    reference = reference_agreement.reference_report(dsn, Path(public), anchors)
     verified = cli("verify", "--public-key", public, "--anchor-dir", str(anchors), "--full", "--format", "json",
                    dsn=dsn)
     report = json.loads(verified.stdout)
     assert verified.exit_code == 0 and report["clean"], report["findings"]
+    reference_agreement.assert_agrees(reference, report)
     assert report["checkpoints_checked"] == 1 and report["anchored_checkpoints_checked"] == 1
     log = cli("log", "--table", "t", "--format", "jsonl", dsn=dsn)
     assert log.exit_code == 0, log.output

@@ -19,6 +19,7 @@ import psycopg
 import pytest
 
 from pgaudit_kit.core import merkle, signing
+from tests.support import reference_agreement
 from tests.support.helpers import cli, enable, run_with_stderr_on_a_terminal
 
 Conn = psycopg.Connection[Any]
@@ -218,8 +219,10 @@ def test_large_transactions_span_blocks_and_cannot_gain_events(audited: Conn, ki
     assert forged is not None and forged[0] not in sealed
     assert audited.execute("SELECT last_xid_sealed FROM pgaudit_kit.block ORDER BY block_no DESC LIMIT 1"
                            ).fetchone() == (25,)
+    reference = reference_agreement.reference_report(kit_db, None, None)
     report = json.loads(cli("verify", "--full", "--format", "json", dsn=kit_db).stdout)
     assert [(f["kind"], f["event_id"]) for f in report["findings"]] == [("event_inserted", forged[0])]
+    reference_agreement.assert_agrees(reference, report)
 
 
 LEASE = "SELECT pg_sequence_last_value('pgaudit_kit.seal_lease') > extract(epoch FROM now())"

@@ -14,3 +14,7 @@ MERKLE_VECTORS = VECTORS / "merkle"
 def load(path: Path) -> dict[str, Any]:
     data: dict[str, Any] = json.loads(path.read_text())
     return data
+
+
+LOG = load(VECTORS / "log" / "log.json")
+MALFORMED = load(VECTORS / "log" / "malformed.json")

@@ -18,15 +18,12 @@ so importing the package (and ``pgaudit-kit --version``) stays cheap.
 from __future__ import annotations
 
 from importlib import import_module
-from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
 from .core.errors import EnvironmentProblem, KitError, NotInstalled, UsageError
 
-try:
-    __version__ = version("pgaudit-kit")
-except PackageNotFoundError:  # running from a source tree that was never installed
-    __version__ = "0.0.0+source"
+# The distribution's version (pyproject.toml reads it from here).
+__version__ = "0.1.0"
 
 # Public name -> (module, attribute).
 _LAZY = {

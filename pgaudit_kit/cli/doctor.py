@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import textwrap
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
-from .. import doctor as doctor_lib
 from ..core.errors import EXIT_FINDINGS, UsageError
+from ..doctor.items import ITEM_IDS
+from ..doctor.thresholds import parse_duration
 from . import render
 from .group import REPORT_FORMATS, connect, format_option, main
+
+if TYPE_CHECKING:
+    from .. import doctor as doctor_lib
 
 # Text output: severity and item columns, then the finding and its advice wrapped into this many columns.
 TEXT_WIDTH = 100
@@ -20,7 +25,7 @@ _ORDER = {"critical": 0, "warning": 1, "info": 2, "ok": 3}
 def _duration(ctx: click.Context, param: click.Parameter, value: str) -> float:
     """Option callback: a duration (90s, 15m, 1h, 2d, 1h30m or plain seconds) in seconds; bad input exits 2."""
     try:
-        return doctor_lib.parse_duration(value)
+        return parse_duration(value)
     except UsageError as exc:
         raise click.BadParameter(str(exc), ctx, param) from exc
 
@@ -62,7 +67,7 @@ def render_text(report: doctor_lib.Report) -> str:
               help="Warn when the newest checkpoint is older.")
 @click.option("--max-verify-age", metavar="DURATION", callback=_duration, default="24h", show_default=True,
               help="Warn when the last clean verify is older.")
-@click.option("--accept", "accepted", multiple=True, type=click.Choice(doctor_lib.ITEM_IDS), metavar="ITEM",
+@click.option("--accept", "accepted", multiple=True, type=click.Choice(ITEM_IDS), metavar="ITEM",
               help="Report a warning of ITEM as info (an accepted risk); repeatable. Never downgrades critical.")
 @format_option(REPORT_FORMATS)
 @click.pass_context
@@ -81,6 +86,8 @@ def doctor(ctx: click.Context, anchor_dir: Path | None, key_path: Path | None, m
       pgaudit-kit doctor --anchor-dir /mnt/worm/pgaudit --key /etc/pgaudit-kit/shop.key
       pgaudit-kit doctor --max-checkpoint-age 15m --accept log_connections --format json
     """
+    from .. import doctor as doctor_lib
+
     thresholds = doctor_lib.Thresholds(max_backlog_age, max_checkpoint_age, max_verify_age)
     with connect(ctx) as conn:
         report = doctor_lib.run(conn, anchor_dir=anchor_dir, key_path=key_path, thresholds=thresholds,

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from ..control import enrolment, roles
-from ..core.names import GRANTABLE_ROLES
-from ..pg import db
+from ..core.names import CAPTURE_MODES, GRANTABLE_ROLES, TRUNCATE_POLICIES
 from .group import connect, main, target_dsn
+
+if TYPE_CHECKING:
+    from ..control import enrolment
 
 
 def _split_columns(value: str | None) -> tuple[str, ...]:
@@ -52,12 +53,12 @@ def _describe(result: enrolment.Enrolled) -> str:
               help="Excluded columns to record again (in clear unless also redacted); needs --reason.")
 @click.option("--unredact-columns", metavar="[TABLE.]COL,...",
               help="Redacted columns to record in clear again; needs --reason.")
-@click.option("--truncate", type=click.Choice(enrolment.TRUNCATE_POLICIES),
+@click.option("--truncate", type=click.Choice(TRUNCATE_POLICIES),
               help="TRUNCATE records every removed row (capture), or is refused. Default: unchanged; capture for "
                    "a new enrolment.")
 @click.option("--capture-statement/--no-capture-statement", default=None,
               help="Also record the DML statement text (may hold secrets). Default: unchanged; off for a new one.")
-@click.option("--capture-mode", type=click.Choice(enrolment.CAPTURE_MODES),
+@click.option("--capture-mode", type=click.Choice(CAPTURE_MODES),
               help="row: row triggers, cheapest for single-row writes; statement: set-based, cheapest for "
                    "bulk writes. Default: the table's current mode, statement for a new enrolment.")
 @click.option("--reason", metavar="TEXT", help="Why the options change (recorded); required to record a column "
@@ -86,6 +87,9 @@ def enable(ctx: click.Context, tables: tuple[str, ...], schema: str | None, all_
       pgaudit-kit enable --schema billing --all --truncate refuse
       pgaudit-kit enable public.accounts --capture-mode row
     """
+    from ..control import enrolment
+    from ..pg import db
+
     if not tables and not schema:
         raise click.UsageError("name at least one TABLE, or --schema SCHEMA")
     if tables and schema:
@@ -128,6 +132,9 @@ def disable(ctx: click.Context, table: str | None, schema: str | None, reason: s
     Example:
       pgaudit-kit disable public.scratch --reason "table retired, CHG-1234"
     """
+    from ..control import enrolment
+    from ..pg import db
+
     if bool(table) == bool(schema):
         raise click.UsageError("name exactly one TABLE, or --schema SCHEMA")
     with db.connect(target_dsn(ctx)) as conn:
@@ -154,6 +161,8 @@ def grant(ctx: click.Context, kind: str, role: str) -> None:
       pgaudit-kit grant reader auditor_alice
       pgaudit-kit grant admin dba_bob
     """
+    from ..control import roles
+
     with connect(ctx) as conn:
         changed = roles.change_membership(conn, kind, role, grant=True)
     click.echo(f"{role} {'is now' if changed else 'already was'} a member of {GRANTABLE_ROLES[kind]}")
@@ -170,6 +179,8 @@ def revoke(ctx: click.Context, kind: str, role: str) -> None:
     Example:
       pgaudit-kit revoke reader auditor_alice
     """
+    from ..control import roles
+
     with connect(ctx) as conn:
         changed = roles.change_membership(conn, kind, role, grant=False)
     click.echo(f"{role} {'is no longer' if changed else 'was not'} a member of {GRANTABLE_ROLES[kind]}")

@@ -8,7 +8,6 @@ from ..core.errors import EXIT_ENVIRONMENT, EXIT_FINDINGS, KitError
 
 # installer is imported by the commands that use it: it loads Alembic and SQLAlchemy, a third of a second
 # that every other command (verify on a cron schedule, log, watch) would otherwise pay at start-up.
-from ..pg import db
 from . import render
 from .group import REPORT_FORMATS, connect, connector, format_option, main, target_dsn
 
@@ -32,6 +31,7 @@ def install(ctx: click.Context, print_sql: bool, overwrite_drift: bool) -> None:
       pgaudit-kit --dsn 'host=db1 dbname=shop user=postgres' install --sql > review.sql
       pgaudit-kit --dsn 'host=db1 dbname=shop user=postgres' install --overwrite-drift
     """
+    from ..pg import db
     from ..schema import installer
 
     if print_sql:

@@ -12,10 +12,8 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from ..core import signing
 from ..core.errors import EXIT_FINDINGS
 from ..core.progress import Progress
-from ..pg import db
 from . import render
 from .group import REPORT_FORMATS, connect, connector, format_option, main, target_dsn
 
@@ -53,6 +51,7 @@ def seal(ctx: click.Context, follow: bool, interval: float) -> None:
       pgaudit-kit seal --follow --interval 0.5
     """
     from ..log import sealing
+    from ..pg import db
 
     if not follow and ctx.get_parameter_source("interval") is not click.core.ParameterSource.DEFAULT:
         raise click.UsageError("--interval needs --follow")
@@ -101,6 +100,8 @@ def keygen(name: str, prefix: Path) -> None:
     Example:
       pgaudit-kit keygen --name shop-audit --out /etc/pgaudit-kit/shop
     """
+    from ..core import signing
+
     key = signing.generate(name)
     private, public = prefix.with_name(prefix.name + ".key"), prefix.with_name(prefix.name + ".pub")
     signing.write_key_pair(key, private, public)
@@ -121,7 +122,9 @@ def checkpoint(ctx: click.Context, key_path: Path, anchor_dir: Path | None, outp
     Example:
       pgaudit-kit checkpoint --key /etc/pgaudit-kit/shop.key --anchor-dir /mnt/worm/pgaudit
     """
+    from ..core import signing
     from ..log import sealing
+    from ..pg import db
 
     key = signing.read_private_key(key_path)
     with db.connect(target_dsn(ctx)) as conn:
@@ -237,7 +240,7 @@ def verify_proof(ctx: click.Context, proof_file: Path, public_key: Path) -> None
     Example:
       pgaudit-kit verify-proof event-4711.proof.json --public-key shop.pub
     """
-    from ..core import merkle
+    from ..core import merkle, signing
     from ..log import proofs
 
     key = signing.read_public_key(public_key)
@@ -325,6 +328,7 @@ def verify_archive(ctx: click.Context, folder: Path, public_key: Path, output_fo
     Example:
       pgaudit-kit verify-archive /mnt/archive/shop-2026h1 --public-key shop.pub
     """
+    from ..core import signing
     from ..verify import bundle
 
     report = bundle.check(folder, signing.read_public_key(public_key))

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import click
 
-from ..control import lockdown
 from .group import connect, main
 
 
@@ -21,6 +20,8 @@ def lockdown_command(ctx: click.Context, reason: str) -> None:
     Example:
       pgaudit-kit lockdown --reason "verify reported a rewritten block; investigating (INC-4711)"
     """
+    from ..control import lockdown
+
     lockdown.check_reason(reason)
     with connect(ctx) as conn:
         changed = lockdown.set_locked(conn, True, reason)
@@ -37,6 +38,8 @@ def unlock(ctx: click.Context, reason: str) -> None:
     Example:
       pgaudit-kit unlock --reason "INC-4711: restored block verified clean"
     """
+    from ..control import lockdown
+
     lockdown.check_reason(reason)
     with connect(ctx) as conn:
         changed = lockdown.set_locked(conn, False, reason)

@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from ..core.errors import EXIT_FINDINGS
 from ..core.images import ABSENT
 from ..core.progress import Progress
-from ..pg import db
-from ..verify import reconcile as reconciling
 from .group import REPORT_FORMATS, format_option, main, target_dsn
+
+if TYPE_CHECKING:
+    from ..verify import reconcile as reconciling
 
 
 def _count(n: int, noun: str) -> str:
@@ -80,6 +81,9 @@ def reconcile(ctx: click.Context, tables: tuple[str, ...], output_format: str) -
       pgaudit-kit reconcile
       pgaudit-kit reconcile public.accounts '"Order Lines"' --format json
     """
+    from ..pg import db
+    from ..verify import reconcile as reconciling
+
     with db.connect(target_dsn(ctx)) as conn:
         # every error that ends the command early (unknown table, no privilege) comes before any output
         targets = reconciling.resolve_targets(conn, tables)
@@ -93,6 +97,8 @@ def reconcile(ctx: click.Context, tables: tuple[str, ...], output_format: str) -
 def _shown(items: Iterator[reconciling.Problem | reconciling.TableChecked], targets: list[reconciling.Target],
            progress: Progress) -> Iterator[reconciling.Problem | reconciling.TableChecked]:
     """The items, with the table being compared on the progress line (tables come in the order of *targets*)."""
+    from ..verify import reconcile as reconciling
+
     done = rows = 0
 
     def show() -> None:
@@ -113,6 +119,8 @@ def _report(items: Iterator[reconciling.Problem | reconciling.TableChecked], out
             progress: Progress) -> int:
     """Write the problems as they come, then the summary; returns the number of problems. Each line written
     first clears the progress line (which the next item redraws)."""
+    from ..verify import reconcile as reconciling
+
     problems = 0
     if output_format == "json":
         # streamed: problems as they come, the per-table counts after them

@@ -12,27 +12,20 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import click
 
 from ..core.errors import UsageError
-from ..pg import db, reviews
-from ..review import events as review_events
-from ..review import history, watch
-from ..review import render as review_render
-from ..review.query import (
-    DEFAULT_LIMIT,
-    ORDERS,
-    EventFilter,
-    parse_context,
-    parse_cursor,
-    parse_ops,
-    parse_pk,
-    parse_txid,
-)
-from ..review.timeparse import TimeBound, parse_time
+from ..review.vocabulary import DEFAULT_LIMIT, ORDERS
 from .group import LISTING_FORMATS, TIMELINE_FORMATS, format_option, main, target_dsn
+
+if TYPE_CHECKING:
+    from ..review import events as review_events
+    from ..review.query import EventFilter
+
+# Each command imports the review modules (and with them the database driver) when it runs, so that --help,
+# --version and usage errors answer at once.
 
 
 def _filter_options(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -64,6 +57,9 @@ def _filter_options(func: Callable[..., Any]) -> Callable[..., Any]:
 def _build_filter(tables: tuple[str, ...], ops: tuple[str, ...], actors: tuple[str, ...], since: str | None,
                   until: str | None, pk: str | None, txids: tuple[str, ...], changed: tuple[str, ...],
                   contexts: tuple[str, ...]) -> EventFilter:
+    from ..review.query import EventFilter, parse_context, parse_ops, parse_pk, parse_txid
+    from ..review.timeparse import parse_time
+
     return EventFilter(
         tables=tables, ops=parse_ops(ops), actors=actors,
         since=parse_time(since, "--since") if since is not None else None,
@@ -118,6 +114,11 @@ def log_command(ctx: click.Context, tables: tuple[str, ...], ops: tuple[str, ...
       pgaudit-kit log --context request_id=r-42 --order oldest --limit 0 --format csv
       pgaudit-kit log --table public.orders --since 1h --cursor newest:41234
     """
+    from ..pg import db, reviews
+    from ..review import events as review_events
+    from ..review import render as review_render
+    from ..review.query import parse_cursor
+
     flt = _build_filter(tables, ops, actors, since, until, pk, txids, changed, contexts)
     if limit < 0:
         raise UsageError("--limit must be 0 (all) or more")
@@ -160,6 +161,12 @@ def history_command(ctx: click.Context, table: str, pk: str, as_of: str | None, 
       pgaudit-kit history public.order_lines '{"order_id": 7, "line": 2}' --format json
       pgaudit-kit history public.orders 7 --as-of 2026-11-27T09:30:00Z
     """
+    from ..pg import db, reviews
+    from ..review import history
+    from ..review import render as review_render
+    from ..review.query import parse_pk
+    from ..review.timeparse import TimeBound, parse_time
+
     key = parse_pk(pk)
     when: TimeBound | None = parse_time(as_of, "--as-of") if as_of is not None else None
     if limit < 0:
@@ -205,6 +212,11 @@ def tx_command(ctx: click.Context, txid: str, output_format: str) -> None:
       pgaudit-kit tx 734211
       pgaudit-kit tx 734211 --format json
     """
+    from ..pg import db, reviews
+    from ..review import events as review_events
+    from ..review import render as review_render
+    from ..review.query import parse_txid
+
     xid = parse_txid(txid)
     out = _stdout()
     with (db.connect(target_dsn(ctx)) as conn, db.translated_errors(), _output(ctx),
@@ -249,6 +261,10 @@ def watch_command(ctx: click.Context, tables: tuple[str, ...], ops: tuple[str, .
       pgaudit-kit watch --op D,T --since 10m
       pgaudit-kit watch --actor postgres --state /var/lib/pgaudit-kit/watch.state
     """
+    from ..pg import db
+    from ..review import render as review_render
+    from ..review import watch
+
     flt = _build_filter(tables, ops, actors, since, None, pk, txids, changed, contexts)
     if limit < 0:
         raise UsageError("--limit must be 0 (forever) or more")

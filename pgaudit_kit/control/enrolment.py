@@ -15,11 +15,9 @@ from typing import Any
 import psycopg
 
 from ..core.errors import EnvironmentProblem, UsageError
+from ..core.names import CAPTURE_MODES, TRUNCATE_POLICIES
 from ..pg import db
 from ..pg.relations import Relation, require_table
-
-TRUNCATE_POLICIES = ("capture", "refuse")
-CAPTURE_MODES = ("row", "statement")
 
 
 @dataclass(frozen=True)

@@ -21,3 +21,7 @@ CONTEXT_SETTING = "pgaudit_kit.context"  # free JSON context (request id, trace 
 # Writers notify on it at their commit while a watch lease is valid (pgaudit_kit.seal_at_commit, at most once every
 # 100 ms across all of them): `watch` and an idle `seal --follow` listen
 NOTIFY_CHANNEL = "pgaudit_kit_events"
+
+# An enrolment's options: what a TRUNCATE of the table does, and how its capture records a statement.
+TRUNCATE_POLICIES = ("capture", "refuse")
+CAPTURE_MODES = ("row", "statement")

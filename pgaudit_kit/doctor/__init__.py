@@ -15,13 +15,26 @@ Dependencies point one way: ``facts`` (the only module that reads the database),
 ``thresholds`` and ``wording`` → ``checks_*`` (pure: fed facts, return items) → ``diagnose`` (runs it all).
 """
 
-from .diagnose import ITEM_IDS, judge, run
-from .facts import Facts, Role, read_facts
-from .items import FAILING, SEVERITIES, Item, Report
-from .thresholds import Thresholds, parse_duration
-from .wording import format_age
+from importlib import import_module
+from typing import Any
+
+# Public name -> module; loaded on first use, so that the CLI declares doctor's options (from .items and
+# .thresholds, which need no database driver) without loading the rest.
+_LAZY = {
+    "ITEM_IDS": ".items", "FAILING": ".items", "SEVERITIES": ".items", "Item": ".items", "Report": ".items",
+    "judge": ".diagnose", "run": ".diagnose", "Facts": ".facts", "Role": ".facts", "read_facts": ".facts",
+    "Thresholds": ".thresholds", "parse_duration": ".thresholds", "format_age": ".wording",
+}
 
 __all__ = [
     "FAILING", "ITEM_IDS", "SEVERITIES", "Facts", "Item", "Report", "Role", "Thresholds", "format_age", "judge",
     "read_facts", "run", "parse_duration",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _LAZY:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(import_module(_LAZY[name], __name__), name)
+    globals()[name] = value
+    return value

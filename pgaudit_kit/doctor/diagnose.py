@@ -30,7 +30,7 @@ from .checks_settings import (
     check_log_statement,
 )
 from .facts import Facts, read_facts
-from .items import Item, Report
+from .items import ITEM_IDS, Item, Report
 from .thresholds import Thresholds
 
 FACT_CHECKS: tuple[Callable[[Facts], Item], ...] = (
@@ -42,10 +42,6 @@ FACT_CHECKS: tuple[Callable[[Facts], Item], ...] = (
 TIMED_CHECKS: tuple[Callable[[Facts, Thresholds], Item], ...] = (
     check_backlog, check_last_checkpoint, check_last_verify,
 )
-ITEM_IDS = ("kit_installed", "invariants", "kit_functions", "event_triggers", "event_trigger_control", "superusers",
-            "createrole", "kit_roles", "kit_table_writers", "redaction_key_readers", "table_owners", "bypassrls",
-            "log_statement", "log_connections", "log_disconnections", "lockdown", "backlog", "last_checkpoint",
-            "last_verify", "anchor_dir", "key_file")
 
 
 def judge(facts: Facts, thresholds: Thresholds, anchor_dir: Path | None, key_path: Path | None,

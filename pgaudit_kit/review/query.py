@@ -23,6 +23,7 @@ from psycopg import sql
 from ..core.errors import UsageError
 from ..pg.relations import find_relation
 from .timeparse import TimeBound
+from .vocabulary import ORDERS
 
 OPERATIONS = {"I": "INSERT", "U": "UPDATE", "D": "DELETE", "T": "TRUNCATE", "S": "DDL", "K": "CONTROL", "R": "REVIEW"}
 _OP_NAMES = {name.lower(): code for code, name in OPERATIONS.items()}
@@ -30,8 +31,6 @@ _OP_NAMES = {name.lower(): code for code, name in OPERATIONS.items()}
 # listing history does not list mostly the listings themselves.
 DEFAULT_OPS = frozenset("IUDTSK")
 ALL_OPS = frozenset(OPERATIONS)
-ORDERS = ("newest", "oldest")
-DEFAULT_LIMIT = 50
 MAX_TXID = 2**63 - 1
 _JSON_NUMBER = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?")
 

@@ -19,7 +19,6 @@ from .history import AsOf, HistoryEntry, describe_key
 from .query import Cursor
 from .timeparse import format_time
 
-FORMATS = ("table", "json", "jsonl", "csv")
 CSV_COLUMNS = ("id", "xid", "time", "op", "operation", "schema", "table", "partition", "relid", "pk", "old", "new",
                "changed", "details", "statement", "actor", "acting_role", "session_role", "context", "context_raw",
                "application_name", "client_addr", "client_port", "backend_pid", "xact_start", "seal")

@@ -5,9 +5,13 @@ from __future__ import annotations
 
 import ast
 import importlib
+import json
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
+
+import pytest
 
 import pgaudit_kit
 
@@ -83,7 +87,7 @@ def test_only_the_entry_point_imports_the_command_line() -> None:
 
 # Each sub-package may import only from those of a lower layer (and itself). The top-level package is the
 # public facade (lazy exports) and alembic_ops a public module for users' migrations: both may use any.
-LAYERS = {"core": 0, "pg": 1, "control": 2, "log": 2, "schema": 3, "verify": 4, "review": 4, "doctor": 4, "cli": 5}
+LAYERS = {"core": 0, "pg": 1, "app": 1, "control": 2, "log": 2, "schema": 3, "verify": 4, "review": 4, "doctor": 4, "cli": 5}
 
 
 def _subpackage(module: str) -> str | None:
@@ -117,6 +121,28 @@ def test_public_api_loads_lazily() -> None:
     assert out.strip() == "[]"
 
 
+# What a command line that only answers (help, version, a usage error) must not load: the database driver,
+# the signing library, Alembic and SQLAlchemy (issue 19: every command paid 0.46 s for them before it did anything).
+HEAVY = ("psycopg", "cryptography", "sqlalchemy", "alembic", "prometheus_client")
+
+
+@pytest.mark.parametrize("args", [
+    ["--version"], ["--help"], ["log", "--help"], ["verify", "--help"], ["doctor", "--help"], ["enable", "--help"],
+    ["metrics", "--help"], ["metrics", "--listen", "nowhere"],
+    ["log", "--no-such-option"], ["log", "--order", "sideways"], ["nosuchcommand"], ["enable", "t", "--truncate", "x"],
+    ["doctor", "--accept", "nosuchitem"], ["history"],
+], ids=" ".join)
+def test_answers_and_usage_errors_load_no_database_stack(args: list[str]) -> None:
+    probe = ("import json, sys\nfrom pgaudit_kit.cli import main\ntry:\n"
+             f"    main({args!r}, prog_name='pgaudit-kit')\nexcept SystemExit as exc:\n    code = exc.code\n"
+             f"print(json.dumps([code, sorted(m for m in sys.modules if m.split('.')[0] in {HEAVY!r})]), "
+             "file=sys.stderr)")
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    code, loaded = json.loads(done.stderr.strip().splitlines()[-1])
+    assert code in (0, 2) and loaded == [], (code, loaded, done.stdout[-500:], done.stderr[-500:])
+    assert (code == 0) == ("--help" in args or "--version" in args), done.stderr
+
+
 def test_library_operations_take_a_connection_not_a_dsn() -> None:
     """The command line opens the connection; the library is handed one (or a connect function, where it opens
     several or reconnects). Only connection-making code (pg.db, pg.tempserver) and the CLI see a DSN."""
@@ -130,3 +156,11 @@ def test_library_operations_take_a_connection_not_a_dsn() -> None:
                 if any(arg.arg == "dsn" for arg in node.args.args + node.args.kwonlyargs):
                     takes_dsn.append(f"{relative}: {node.name}")
     assert takes_dsn == []
+
+
+def test_every_subpackage_is_in_the_wheel() -> None:
+    """pyproject.toml lists the packages the wheel holds: a new sub-package left out of it works from the
+    source tree and is missing once installed."""
+    listed = set(tomllib.loads((PACKAGE_DIR.parent / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
+    packages = {_module_name(path) for path in PACKAGE_DIR.rglob("__init__.py")}
+    assert packages - listed == set()

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 
     from prometheus_client.metrics_core import Metric
 
-    from ..doctor.metrics import Gauge
+    from ..doctor.metrics import Gauge, SealedCounts
 
 
 def _client() -> Any:
@@ -45,21 +45,31 @@ class _Latest:
     the database, and scrapes at any rate cost one collection per interval)."""
 
     def __init__(self) -> None:
+        from ..doctor.metrics import SealedCounts
+
         self.gauges: list[Gauge] = []
         self.up = False
+        self.sealed = SealedCounts()
         self._lock = threading.Lock()
 
-    def update(self, gauges: list[Gauge] | None) -> None:
+    def next_counts(self) -> SealedCounts:
+        """A copy of the counts for the next collection to advance (swapped in only if it succeeds)."""
+        with self._lock:
+            return self.sealed.copy()
+
+    def update(self, gauges: list[Gauge] | None, sealed: SealedCounts | None = None) -> None:
         with self._lock:
             if gauges is not None:
                 self.gauges = gauges
+            if sealed is not None:
+                self.sealed = sealed
             self.up = gauges is not None
 
     def collect(self) -> Iterator[Metric]:
         from ..doctor.metrics import families
 
         with self._lock:
-            yield from families(self.gauges if self.up else [], self.up)
+            yield from families(self.gauges if self.up else [], self.up, self.sealed if self.up else None)
 
 
 @main.command()
@@ -114,8 +124,9 @@ def metrics(ctx: click.Context, textfile: Path | None, listen: tuple[str, int] |
         while not stop.is_set():
             started = time.monotonic()
             try:
+                counts = latest.next_counts()
                 with connect(ctx) as conn:
-                    latest.update(collect(conn))
+                    latest.update(collect(conn, sealed=counts), counts)
             except KitError as exc:  # the database is away: say so in pgaudit_kit_up, keep serving
                 latest.update(None)
                 click.echo(f"pgaudit-kit: metrics: {exc}", err=True)

@@ -11,7 +11,7 @@ builds the metric families, so it imports that library only when asked to render
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import psycopg
@@ -37,12 +37,42 @@ class Gauge:
     samples: tuple[tuple[dict[str, str], float], ...]
 
 
-def collect(conn: psycopg.Connection[Any], thresholds: Thresholds | None = None) -> list[Gauge]:
-    """Record the review, read the facts, and return the gauges. Raises KitError for environment problems."""
+@dataclass
+class SealedCounts:
+    """Sealed events per table and operation, counted block by block as they are sealed: a running process
+    (metrics --listen) reads each block once, so a collection costs what was sealed since the last one (the
+    first reads every stored block). Sealed events never change, so the counts only grow; a restarted process
+    starts again from the stored blocks (a counter reset, as Prometheus expects of counters)."""
+
+    after_block: int = -1
+    counts: Counter[tuple[str, str]] = field(default_factory=Counter)
+
+    def copy(self) -> SealedCounts:
+        return SealedCounts(self.after_block, self.counts.copy())
+
+    def update(self, conn: psycopg.Connection[Any]) -> None:
+        newest = conn.execute("SELECT max(block_no) FROM pgaudit_kit.block").fetchone()
+        if newest is None or newest[0] is None or int(newest[0]) <= self.after_block:
+            return
+        for table, op, count in conn.execute(
+                """SELECT COALESCE(e.schema_name || '.' || e.table_name, ''), e.op::text, count(*)
+                     FROM pgaudit_kit.block b CROSS JOIN LATERAL unnest(b.event_ids) AS u(id)
+                     JOIN pgaudit_kit.event e ON e.id = u.id
+                    WHERE b.block_no > %s AND b.block_no <= %s GROUP BY 1, 2""", (self.after_block, newest[0])):
+            self.counts[(str(table), str(op))] += int(count)
+        self.after_block = int(newest[0])
+
+
+def collect(conn: psycopg.Connection[Any], thresholds: Thresholds | None = None,
+            sealed: SealedCounts | None = None) -> list[Gauge]:
+    """Record the review, read the facts (and, given *sealed*, count what was sealed since), and return the
+    gauges. Raises KitError for environment problems."""
     thresholds = thresholds or Thresholds()
     with db.translated_errors(), reviews.reviewed_read(conn, "metrics", {}):
         conn.execute("SET LOCAL search_path = pg_catalog")  # the queries must mean the built-ins
         facts = read_facts(conn)
+        if sealed is not None:
+            sealed.update(conn)
     severities = Counter(item.severity for item in judge(facts, thresholds, None, None))
     backlog, checkpoint = facts.backlog, facts.newest_checkpoint
     verify, clean = facts.last_verify, facts.last_clean_verify
@@ -72,9 +102,10 @@ def collect(conn: psycopg.Connection[Any], thresholds: Thresholds | None = None)
     return [g for g in gauges if g is not None]
 
 
-def families(gauges: list[Gauge], up: bool) -> list[Metric]:
-    """The gauges as Prometheus metric families, with ``pgaudit_kit_up`` (whether the collection worked)."""
-    from prometheus_client.core import GaugeMetricFamily
+def families(gauges: list[Gauge], up: bool, sealed: SealedCounts | None = None) -> list[Metric]:
+    """The gauges as Prometheus metric families, with ``pgaudit_kit_up`` (whether the collection worked) and,
+    given *sealed*, the counter ``pgaudit_kit_sealed_events_by_table_total{table, op}``."""
+    from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
     out: list[Metric] = []
     up_family = GaugeMetricFamily(f"{PREFIX}_up", "1 if the last collection read the database, else 0.",
@@ -86,4 +117,11 @@ def families(gauges: list[Gauge], up: bool) -> list[Metric]:
         for sample_labels, value in gauge.samples:
             family.add_metric([sample_labels[k] for k in labels], value)
         out.append(family)
+    if sealed is not None:
+        counter = CounterMetricFamily(f"{PREFIX}_sealed_events_by_table",
+                                      "Events sealed since this process started counting, by table and operation "
+                                      "(I U D T; S K R without a table).", labels=["table", "op"])
+        for (table, op), count in sorted(sealed.counts.items()):
+            counter.add_metric([table, op], float(count))
+        out.append(counter)
     return out

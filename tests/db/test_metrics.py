@@ -110,13 +110,24 @@ def _wait_for(port: int, predicate: Any, seconds: float = 20) -> dict[str, float
 
 
 def test_http_endpoint_serves_collects_again_and_stops_on_sigterm(kit_conn: Conn, kit_db: str) -> None:
+    kit_conn.execute("CREATE TABLE t (id int PRIMARY KEY)")
+    enable(kit_conn, "t")
+    kit_conn.execute("INSERT INTO t SELECT generate_series(1, 5)")
+    assert cli("seal", dsn=kit_db).exit_code == 0
+    inserted = "pgaudit_kit_sealed_events_by_table_total{op=I,table=public.t}"
     port = free_port()
     server = _serve(kit_db, port)
     try:
         first = _wait_for(port, lambda v: v.get("pgaudit_kit_up") == 1)
+        assert first["pgaudit_kit_locked_down"] == 0 and first[inserted] == 5
         assert cli("lockdown", "--reason", "INC-8", dsn=kit_db).exit_code == 0
-        assert first["pgaudit_kit_locked_down"] == 0
         _wait_for(port, lambda v: v.get("pgaudit_kit_locked_down") == 1)  # the next collection saw it
+        assert cli("unlock", "--reason", "INC-8 over", dsn=kit_db).exit_code == 0
+        kit_conn.execute("INSERT INTO t SELECT generate_series(6, 8)")
+        kit_conn.execute("DELETE FROM t WHERE id = 1")
+        assert cli("seal", dsn=kit_db).exit_code == 0
+        counted = _wait_for(port, lambda v: v.get(inserted) == 8)  # counted on from where it was
+        assert counted["pgaudit_kit_sealed_events_by_table_total{op=D,table=public.t}"] == 1
     finally:
         server.send_signal(signal.SIGTERM)
         out, err = server.communicate(timeout=20)

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
+from .. import __version__
 from ..core.errors import EXIT_INTERNAL, KitError
 from ..review.vocabulary import FORMATS
 
@@ -57,22 +58,11 @@ class KitGroup(click.Group):
         click.echo(f"pgaudit-kit: error: {message.removeprefix('pgaudit-kit: ')}", err=True)
 
 
-def _print_version(ctx: click.Context, _: click.Parameter, value: bool) -> None:
-    """--version, with the version looked up only then (as click.version_option would, but not at start-up)."""
-    if not value or ctx.resilient_parsing:
-        return
-    from .. import __version__
-
-    click.echo(f"pgaudit-kit, version {__version__}")
-    ctx.exit()
-
-
 @click.group(cls=KitGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.option("--dsn", envvar="PGAUDIT_KIT_DSN", metavar="DSN",
               help="libpq connection string or URI (env PGAUDIT_KIT_DSN; default: PG* variables, as psql).")
 @click.option("--debug", is_flag=True, help="Show tracebacks for errors.")
-@click.option("--version", is_flag=True, expose_value=False, is_eager=True, callback=_print_version,
-              help="Show the version and exit.")
+@click.version_option(__version__, prog_name="pgaudit-kit")
 @click.pass_context
 def main(ctx: click.Context, dsn: str | None, debug: bool) -> None:
     """Tamper-evident, fail-closed auditing for PostgreSQL.

@@ -10,6 +10,7 @@ import pytest
 
 from pgaudit_kit.core import encoding, merkle
 from tests.support.vectors import ENCODING_VECTORS as VECTORS
+from tests.support.vectors import block_hash_input
 from tests.support.vectors import load as _load
 
 
@@ -18,10 +19,7 @@ def test_vectors_match_the_reference_encoding(path: Path) -> None:
     case = _load(path)
     if case["kind"] == "block":
         b = case["block"]
-        data = encoding.block_hash_input(
-            b["block_no"], b["first_seq"], b["tree_size"], bytes.fromhex(b["root"]), b["last_xid"], b["last_event_id"],
-            b["last_xid_events"], b["last_xid_sealed"], bytes.fromhex(b["prev_hash"]) if b["prev_hash"] else None,
-            b["sealed_at_us"])
+        data = block_hash_input(b)
         assert data.hex() == case["block_hash_input_hex"]
         assert hashlib.sha256(data).hexdigest() == case["block_hash_hex"]
         return

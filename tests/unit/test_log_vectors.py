@@ -14,7 +14,7 @@ import pytest
 from pgaudit_kit.core import anchors, encoding, merkle, signing
 from pgaudit_kit.core.errors import UsageError
 from pgaudit_kit.log import proofs
-from tests.support.vectors import LOG, MALFORMED
+from tests.support.vectors import LOG, MALFORMED, block_hash_input
 
 KEY = signing.VerifierKey.parse(LOG["key"]["public"])
 LEAVES = [bytes.fromhex(e["leaf_hash_hex"]) for e in LOG["events"]]
@@ -40,10 +40,7 @@ def test_blocks_hash_chain_and_seal_the_events_in_order() -> None:
     prev, sealed = None, 0
     events_by_id = {int(e["fields"]["id"]): e for e in LOG["events"]}
     for b in LOG["blocks"]:
-        data = encoding.block_hash_input(
-            b["block_no"], b["first_seq"], b["tree_size"], bytes.fromhex(b["root"]), b["last_xid"], b["last_event_id"],
-            b["last_xid_events"], b["last_xid_sealed"], bytes.fromhex(b["prev_hash"]) if b["prev_hash"] else None,
-            b["sealed_at_us"])
+        data = block_hash_input(b)
         assert data.hex() == b["block_hash_input_hex"]
         assert hashlib.sha256(data).hexdigest() == b["block_hash_hex"]
         assert (b["first_seq"], b["prev_hash"]) == (sealed, prev)

@@ -329,7 +329,9 @@ def tpcb(server: TempServer, conns: dict[str, psycopg.Connection[Any]], clients_
 # -- storage -------------------------------------------------------------------------------------------
 def storage_snapshot(conn: psycopg.Connection[Any]) -> StorageSnapshot:
     row = conn.execute(
-        """SELECT pg_table_size('pgaudit_kit.event'), pg_indexes_size('pgaudit_kit.event'),
+        # (partitioned since revision 0013: the partitions hold the rows and the indexes)
+        """SELECT (SELECT sum(pg_table_size(relid)) FROM pg_partition_tree('pgaudit_kit.event')),
+                  (SELECT sum(pg_indexes_size(relid)) FROM pg_partition_tree('pgaudit_kit.event')),
                   pg_total_relation_size('pgaudit_kit.transaction'),
                   (SELECT count(*) FROM pgaudit_kit.event WHERE op = ANY(%s::"char"[])),
                   (SELECT count(*) FROM pgaudit_kit.transaction)""",

@@ -96,11 +96,20 @@ SELECT (%(x0)s::int8 + i)::text::xid8,
 
 
 # -- the large log -------------------------------------------------------------------------------------
-def generate(server: TempServer, database: str, events: int, batch_tx: int = 100_000) -> dict[str, Any]:
-    """Create, enrol and fill; returns facts about the log (counts, span, seconds per phase)."""
+def generate(server: TempServer, database: str, events: int, batch_tx: int = 100_000,
+             partition_events: int | None = None) -> dict[str, Any]:
+    """Create, enrol and fill; returns facts about the log (counts, span, seconds per phase). With
+    *partition_events*, the log is spread over partitions of the event table that many events wide, after the
+    first (a fresh install's partitions are 2^32 ids, about four million events, wide)."""
     phases: dict[str, float] = {}
     started = time.monotonic()
     with connect(server, database) as conn:
+        if partition_events:
+            top = conn.execute("SELECT max(upper_id) FROM pgaudit_kit.event_partitions()").fetchone()
+            assert top is not None
+            conn.execute("SELECT setval(pg_get_serial_sequence('pgaudit_kit.event', 'id'), %s)", (top[0] - 1024,))
+            conn.execute("SELECT pgaudit_kit.add_event_partitions(%s, %s)",
+                         (partition_events * 1024, events // partition_events + 3))
         for n in range(1, TABLES + 1):
             conn.execute(sql.SQL("CREATE TABLE {} (id bigint PRIMARY KEY, status text, amount numeric(12,2), "
                                  "note text, updated_at timestamptz)").format(sql.Identifier(f"t{n:02d}")))
@@ -151,8 +160,12 @@ def generate(server: TempServer, database: str, events: int, batch_tx: int = 100
             "SELECT count(*), min(statement_ts), max(statement_ts), count(DISTINCT xid) FROM pgaudit_kit.event"
         ).fetchone()
         assert facts is not None
-    log(f"generated {int(facts[0]):,} events in {time.monotonic() - started:.0f} s; sealed {sealed:,}")
-    return {"events": int(facts[0]), "transactions": int(facts[3]), "first": facts[1].isoformat(),
+        holding = conn.execute("SELECT count(DISTINCT tableoid) FROM pgaudit_kit.event").fetchone()
+        assert holding is not None
+    log(f"generated {int(facts[0]):,} events in {time.monotonic() - started:.0f} s over {holding[0]} partitions; "
+        f"sealed {sealed:,}")
+    return {"events": int(facts[0]), "partitions_holding_events": int(holding[0]),
+            "partition_width_events": partition_events, "transactions": int(facts[3]), "first": facts[1].isoformat(),
             "last": facts[2].isoformat(), "tables": TABLES, "rows_per_table": ROWS_PER_TABLE, "actors": ACTORS,
             "days": DAYS, "sealed": sealed, "phases": {k: round(v, 1) for k, v in phases.items()}}
 
@@ -164,13 +177,15 @@ def index_sizes(conn: psycopg.Connection[Any]) -> dict[str, Any]:
     events, transactions = int(events_row[0]), int(tx_row[0])
     sizes = {}
     for name, table, size in conn.execute(
-            "SELECT c.relname::text, t.relname::text, pg_relation_size(c.oid) FROM pg_index i "
+            "SELECT c.relname::text, t.relname::text, "
+            "       (SELECT sum(pg_relation_size(p.relid)) FROM pg_partition_tree(c.oid) p) FROM pg_index i "
             "JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_class t ON t.oid = i.indrelid "
             "WHERE t.relnamespace = 'pgaudit_kit'::regnamespace AND t.relname IN ('event', 'transaction') "
             "ORDER BY 2, 1").fetchall():
         sizes[str(name)] = {"table": table, "bytes": int(size), "review_index": name in V4_INDEXES,
                             "bytes_per_event": round(int(size) / events, 1)}
-    heap = conn.execute("SELECT pg_table_size('pgaudit_kit.event'), "
+    # (the event table is partitioned since revision 0013: its partitions hold the rows)
+    heap = conn.execute("SELECT (SELECT sum(pg_table_size(relid)) FROM pg_partition_tree('pgaudit_kit.event')), "
                         "pg_table_size('pgaudit_kit.transaction')").fetchone()
     assert heap is not None
     return {"events": events, "transactions": transactions,
@@ -491,6 +506,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--duration", type=int, default=10, help="seconds per pgbench run (default 10)")
     parser.add_argument("--repeat", type=int, default=3, help="ABBA pairs per write measurement (default 3)")
     parser.add_argument("--bulk-rows", type=int, default=100_000, help="rows of the bulk INSERT (default 100,000)")
+    parser.add_argument("--partition-events", type=int, metavar="N",
+                        help="spread the log over partitions of the event table N events wide (default: the "
+                             "fresh install's, about four million)")
     parser.add_argument("--json", metavar="FILE", help="also write every number to FILE")
     args = parser.parse_args(argv)
     command = " ".join(["python -m bench.review", *(argv if argv is not None else sys.argv[1:])])
@@ -503,7 +521,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             admin.execute("CREATE DATABASE review")
         results["kit_revision"] = installer.install(connector(server.dsn("review"))).after
         results["machine"] = machine_info(server)
-        results["log"] = generate(server, "review", args.events)
+        results["log"] = generate(server, "review", args.events, partition_events=args.partition_events)
         with connect(server, "review") as conn:
             results["storage"] = index_sizes(conn)
         log("review queries")

@@ -70,7 +70,9 @@ def seal(ctx: click.Context, follow: bool, interval: float) -> None:
 
             count = sealing.seal(conn, between=shown)
         state = sealing.backlog(conn)
-    click.echo(f"sealed {count} events; log size {state.tree_size}; {state.count} events not yet sealable")
+        created = sealing.partitions_ahead(conn, lambda line: click.echo(line, err=True))
+    click.echo(f"sealed {count} events; log size {state.tree_size}; {state.count} events not yet sealable"
+               + (f"; created {created} partitions of the event table ahead" if created else ""))
 
 
 def _follow(conn: psycopg.Connection[Any], interval: float) -> None:

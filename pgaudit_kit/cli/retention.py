@@ -1,5 +1,5 @@
-"""retention, retire: how long audit history must stay in the database, and removing archived history older
-than that."""
+"""retention, retire, partitions: how long audit history must stay in the database, removing archived history older
+than that, and the partitions that let it leave whole."""
 
 from __future__ import annotations
 
@@ -85,3 +85,42 @@ def retire(ctx: click.Context, archive_dir: Path, public_key: Path, anchor_dir: 
                    f"archive {report.archive}")
     if report.findings:
         ctx.exit(EXIT_FINDINGS)
+
+
+@main.command()
+@click.option("--ahead", type=click.IntRange(1, 100), default=2, show_default=True,
+              help="Empty partitions to keep beyond the one the next event goes to.")
+@click.option("--width", "width_events", type=click.IntRange(1, 2**40), metavar="EVENTS",
+              help="Width of the partitions created from now on, in events (default: as wide as the newest; the "
+                   "first install's is 4,194,304).")
+@format_option(REPORT_FORMATS)
+@click.pass_context
+def partitions(ctx: click.Context, ahead: int, width_events: int | None, output_format: str) -> None:
+    """List the event table's partitions, creating the next ones ahead (creating needs the admin role).
+
+    Events are stored in partitions by ranges of id, so that `retire` drops whole partitions of old history
+    instead of deleting rows. `seal` and `seal --follow` keep two ahead by themselves; run this to change the
+    width or keep more. Creating one waits at most 100 ms for readers of the whole event table. Events beyond
+    every partition go to event_overflow (never an error); `doctor` reports them.
+
+    \b
+    Example:
+      pgaudit-kit partitions --ahead 4 --width 1000000
+    """
+    from ..log import partitions as event_partitions
+
+    with connect(ctx) as conn:
+        creating = event_partitions.may_create(conn)
+        if not creating and width_events is not None:
+            raise click.UsageError("--width needs the admin role (this role may only list the partitions)")
+        created = event_partitions.add_ahead(conn, width_events, ahead) if creating else 0
+        listed = event_partitions.listed(conn)
+    if output_format == "json":
+        render.emit_json({"created": created, "partitions": [p.as_dict() for p in listed]})
+        return
+    for p in listed:
+        span = "DEFAULT" if p.is_default else (
+            f"ids {'MINVALUE' if p.lower_id is None else f'{p.lower_id:,}'} to {p.upper_id:,}")
+        click.echo(f"{p.name:<16} {span:<48} ~{p.events:,} events, {p.bytes / 1e6:,.1f} MB")
+    click.echo(f"created {created} partitions" if created else "no partition needed creating" if creating
+               else "(listed only: creating partitions needs the admin role)")

@@ -97,3 +97,27 @@ def check_last_verify(f: Facts, t: Thresholds) -> Item:
     if clean["age_seconds"] > t.max_verify_age:
         return Item("last_verify", "warning", f"{summary} (more than {format_age(t.max_verify_age)})", advice, details)
     return Item("last_verify", "ok", summary, "Self-reported by the verifying role.", details)
+
+
+def check_partitions(f: Facts) -> Item:
+    """Partitions of the event table ahead of the newest events (a partition that was never written to has no
+    heap pages), and events that outran them into event_overflow."""
+    parts = f.event_partitions
+    if not parts:
+        return Item("partitions", "info", "the event table is not partitioned (schema revision before 0013)",
+                    "Upgrade with pgaudit-kit install: retiring history then drops whole partitions.")
+    ranged = [p for p in parts if not p.is_default]
+    used = [i for i, p in enumerate(ranged) if p.heap_bytes > 0]
+    ahead = len(ranged) - 1 - used[-1] if used else len(ranged) - 1
+    overflow = [p for p in parts if p.is_default and p.heap_bytes > 0]
+    details = {"partitions": [p.as_dict() for p in parts], "ahead": ahead}
+    summary = f"{count_noun(len(ranged), 'partition')} of the event table, {ahead} ahead of the newest events"
+    advice = ("Run pgaudit-kit partitions (or keep seal --follow or a seal from cron running: each creates them). "
+              "Events beyond every partition go to event_overflow, where they stay until retired (deleted, not "
+              "dropped).")
+    if overflow:
+        return Item("partitions", "warning", f"{summary}; event_overflow holds events (about "
+                    f"{overflow[0].events:,}): they outran the partitions", advice, details)
+    if ahead < 1:
+        return Item("partitions", "warning", f"{summary}: the next events may go to event_overflow", advice, details)
+    return Item("partitions", "ok", summary, details=details)

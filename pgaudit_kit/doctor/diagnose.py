@@ -13,7 +13,7 @@ from ..core.errors import UsageError
 from ..pg import db, reviews
 from .checks_files import check_anchor_dir, check_key_file
 from .checks_kit import check_event_triggers, check_invariants, check_kit_functions, check_kit_installed
-from .checks_log import check_backlog, check_last_checkpoint, check_last_verify, check_lockdown
+from .checks_log import check_backlog, check_last_checkpoint, check_last_verify, check_lockdown, check_partitions
 from .checks_roles import (
     check_bypassrls,
     check_createrole,
@@ -37,7 +37,7 @@ FACT_CHECKS: tuple[Callable[[Facts], Item], ...] = (
     check_kit_installed, check_invariants, check_kit_functions, check_event_triggers, check_event_trigger_control,
     check_superusers, check_createrole, check_kit_roles, check_kit_table_writers, check_redaction_key_readers,
     check_table_owners, check_bypassrls, check_log_statement, check_log_connections, check_log_disconnections,
-    check_lockdown,
+    check_lockdown, check_partitions,
 )
 TIMED_CHECKS: tuple[Callable[[Facts, Thresholds], Item], ...] = (
     check_backlog, check_last_checkpoint, check_last_verify,

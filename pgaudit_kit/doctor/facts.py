@@ -12,7 +12,7 @@ from psycopg.rows import dict_row
 
 from ..control import lockdown
 from ..core.names import ADMIN_ROLE, OWNER_ROLE, READER_ROLE
-from ..log import retirement, sealing
+from ..log import partitions, retirement, sealing
 from ..pg import db
 from ..schema import shipped
 
@@ -69,6 +69,7 @@ class Facts:
     redaction_key_refused_readers: list[dict[str, Any]]
     history_view_readers: list[dict[str, Any]]  # no kit role, yet may read pgaudit_kit.change (runs as its owner)
     backlog: sealing.Backlog
+    event_partitions: list[partitions.Partition]
     newest_checkpoint: dict[str, Any] | None
     last_verify: dict[str, Any] | None
     last_clean_verify: dict[str, Any] | None
@@ -426,6 +427,7 @@ def read_facts(conn: psycopg.Connection[Any]) -> Facts:
         redaction_key_refused_readers=refused_key_readers,
         history_view_readers=_read_history_view_readers(conn),
         backlog=sealing.backlog(conn),
+        event_partitions=partitions.listed(conn),
         newest_checkpoint=_read_newest_checkpoint(conn),
         last_verify=_read_verify_result(conn, clean_only=False),
         last_clean_verify=_read_verify_result(conn, clean_only=True),

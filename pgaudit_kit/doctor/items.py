@@ -11,8 +11,8 @@ from .thresholds import Thresholds
 # Every item of the report, in report order (diagnose.judge makes them; doctor --accept names them).
 ITEM_IDS = ("kit_installed", "invariants", "kit_functions", "event_triggers", "event_trigger_control", "superusers",
             "createrole", "kit_roles", "kit_table_writers", "redaction_key_readers", "table_owners", "bypassrls",
-            "log_statement", "log_connections", "log_disconnections", "lockdown", "backlog", "last_checkpoint",
-            "last_verify", "anchor_dir", "key_file")
+            "log_statement", "log_connections", "log_disconnections", "lockdown", "partitions", "backlog",
+            "last_checkpoint", "last_verify", "anchor_dir", "key_file")
 
 SEVERITIES = ("ok", "info", "warning", "critical")
 FAILING = frozenset({"warning", "critical"})

@@ -15,8 +15,9 @@ import psycopg
 from psycopg import sql
 
 from ..core import anchors, names, signing
-from ..core.errors import UsageError
+from ..core.errors import KitError, UsageError
 from ..pg import db
+from . import partitions
 
 
 def stored_note(value: Any) -> str:
@@ -58,6 +59,20 @@ def seal(conn: psycopg.Connection[Any], batch: int = 10000,
                 return total
 
 
+def partitions_ahead(conn: psycopg.Connection[Any], report: Callable[[str], None]) -> int:
+    """Keep the event table's partitions ahead of its identity (the kit's default: two), as every seal does; a lock
+    not granted (a reader of the whole event table) is reported and left to the next seal. Returns how many were
+    created."""
+    try:
+        return partitions.add_ahead(conn)
+    except KitError as exc:
+        report(f"warning: partitions of the event table not created this time: {exc}")
+        return 0
+
+
+# How often a follower looks after the event table's partitions.
+PARTITIONS_EVERY_SECONDS = 300.0
+
 # How often an idle follower looks at its stop flag while it waits for a notification.
 STOP_CHECK_SECONDS = 0.25
 
@@ -92,6 +107,7 @@ class Follower:
         self.report(f"following: sealing every {self.interval:g} s, at once on an idle database's next commit; "
                     f"writers leave sealing to this process (lease {self.lease_seconds} s)")
         renewed = reported = time.monotonic()
+        partitioned = -PARTITIONS_EVERY_SECONDS
         sealed_since_report = 0
         self._renew()
         with db.translated_errors():
@@ -103,6 +119,10 @@ class Follower:
                     renewed = time.monotonic()
                 count = seal(self.conn, between=self._next_block)
                 self.sealed += count
+                if time.monotonic() - partitioned >= PARTITIONS_EVERY_SECONDS:
+                    if created := partitions_ahead(self.conn, self.report):
+                        self.report(f"created {created} partitions of the event table ahead")
+                    partitioned = time.monotonic()
                 sealed_since_report += count
                 if time.monotonic() - reported >= self.report_every:
                     self.report(f"sealed {sealed_since_report} events in the last {self.report_every:g} s; "

@@ -17,6 +17,8 @@ DECLARE
   v_rel oid;
   v_trigger record;
   v_before text := pg_catalog.current_setting('pgaudit_kit.kit_objects_before', true);
+  -- the partition of pgaudit_kit.event that a kit function is dropping (retire): see partition_work_allows
+  v_work_name text := NULLIF(pg_catalog.current_setting('pgaudit_kit.partition_work', true), '');
 BEGIN
   -- The kit's schemas, found through its event triggers by catalog reads only: after a command on the
   -- schemas themselves (rename, owner) the kit's own function names may no longer resolve.
@@ -36,7 +38,9 @@ BEGIN
   IF pgaudit_kit.in_maintenance() THEN
     RETURN;
   END IF;
-  IF COALESCE(v_before, '') <> '' AND pgaudit_kit.kit_object_count() < v_before::bigint THEN
+  IF COALESCE(v_before, '') <> '' AND pgaudit_kit.kit_object_count() < v_before::bigint
+     AND NOT (TG_TAG = 'DROP TABLE' AND v_work_name IS NOT NULL
+              AND pg_catalog.to_regclass('pgaudit_kit.' || pg_catalog.quote_ident(v_work_name)) IS NULL) THEN
     SELECT c.command_tag, c.object_identity INTO cmd FROM pg_catalog.pg_event_trigger_ddl_commands() c LIMIT 1;
     RAISE EXCEPTION USING
       ERRCODE = 'insufficient_privilege',
@@ -60,7 +64,8 @@ BEGIN
             AND (SELECT p.pronamespace FROM pg_catalog.pg_proc p WHERE p.oid = cmd.objid) = ANY (v_kit))
         OR (SELECT c.relnamespace FROM pg_catalog.pg_class c WHERE c.oid = v_rel) = ANY (v_kit))
        AND NOT (cmd.classid = 'pg_catalog.pg_proc'::regclass
-                AND cmd.object_identity ~ '^pgaudit_kit\.capture_[0-9]+\(\)$') THEN
+                AND cmd.object_identity ~ '^pgaudit_kit\.capture_[0-9]+\(\)$')
+       AND NOT pgaudit_kit.partition_work_allows(v_rel, cmd.command_tag) THEN
       RAISE EXCEPTION USING
         ERRCODE = 'insufficient_privilege',
         MESSAGE = pg_catalog.format('pgaudit-kit: %s %s is refused: the kit''s own objects change only by upgrade',

@@ -113,6 +113,9 @@ BEGIN
             UNION ALL SELECT 'pgaudit_kit.event_chunk'::regclass, 'pgaudit_kit_chunk_loss'
             UNION ALL SELECT pg_catalog.to_regclass('pgaudit_kit.' || r), 'pgaudit_kit_retire_only'
               FROM pg_catalog.unnest(ARRAY['transaction', 'event', 'block', 'checkpoint']) r
+            -- each partition of event guards itself (a statement naming it fires no trigger of its parent)
+            UNION ALL SELECT p.partition, n FROM pgaudit_kit.event_partitions() p
+                      CROSS JOIN pg_catalog.unnest(ARRAY['pgaudit_kit_guard', 'pgaudit_kit_retire_only']) n
             UNION ALL SELECT 'pgaudit_kit.transaction'::regclass, 'pgaudit_kit_seal_at_commit'
             UNION ALL SELECT 'pgaudit_kit.pending_check'::regclass, 'pgaudit_kit_check_invariants') x
       LEFT JOIN pg_catalog.pg_trigger tr ON tr.tgrelid = x.rel AND tr.tgname = x.tgname
@@ -152,13 +155,34 @@ BEGIN
         SELECT 'switched-off row-level security' WHERE NOT c.relrowsecurity AND c.relname IN (
             'install', 'transaction', 'event', 'event_chunk', 'block', 'checkpoint', 'maintenance', 'lockdown_event',
             'redaction_key',
-            'enrolled_table', 'auto_enrol_schema', 'pending_check')) x
+            'enrolled_table', 'auto_enrol_schema', 'pending_check')
+           OR NOT c.relrowsecurity AND c.relispartition
+              AND pg_catalog.pg_partition_root(c.oid) = 'pgaudit_kit.event'::regclass) x
      WHERE c.relnamespace = 'pgaudit_kit'::regnamespace AND c.relkind IN ('r', 'p', 'v')
      ORDER BY 1, 2
   LOOP
     kind := 'coverage_guard';
     object := t.rel::text;
     problem := pg_catalog.format('%s on %s is not the kit''s: it could swallow or alter what capture writes', t.what, t.rel);
+    RETURN NEXT;
+  END LOOP;
+
+  -- a table in the kit's schema is one of the kit's or a partition of pgaudit_kit.event: anything else is a partition
+  -- detached behind the kit's back (its events are gone from the log) or a table slipped into the schema
+  FOR t IN
+    SELECT c.oid::regclass AS rel FROM pg_catalog.pg_class c
+     WHERE c.relnamespace = 'pgaudit_kit'::regnamespace AND c.relkind IN ('r', 'p', 'f')
+       AND c.relname NOT IN ('install', 'transaction', 'event', 'event_chunk', 'block', 'checkpoint', 'maintenance',
+                             'lockdown_event', 'redaction_key', 'enrolled_table', 'auto_enrol_schema', 'pending_check',
+                             'retention', 'retirement', 'alembic_version')
+       AND NOT (c.relispartition AND pg_catalog.pg_partition_root(c.oid) = 'pgaudit_kit.event'::regclass
+                AND c.relkind = 'r')
+     ORDER BY 1
+  LOOP
+    kind := 'coverage_guard';
+    object := t.rel::text;
+    problem := pg_catalog.format('%s is not a table of the kit: a partition of pgaudit_kit.event detached from it (its '
+                                'events are gone from the log) or a table put in the kit''s schema', t.rel);
     RETURN NEXT;
   END LOOP;
 

@@ -70,6 +70,7 @@ BEGIN
                  END AS relid) r LOOP
     CONTINUE WHEN NOT (cmd.schema_name = ANY (v_scope_schemas) OR cmd.command_tag IN ('GRANT', 'REVOKE')
                        OR cmd.object_type = 'cast');  -- a cast can change what capture renders
+    CONTINUE WHEN pgaudit_kit.partition_work_allows(cmd.relid, cmd.command_tag);  -- one control event instead
     PERFORM pgaudit_kit.record_ddl_event(cmd.command_tag, cmd.object_type, cmd.schema_name, cmd.object_identity,
                                          cmd.relid);
   END LOOP;

@@ -7,6 +7,7 @@ DECLARE
   v_kit_gone text;
   v_table text;
   v_maintenance boolean;
+  v_work text;
 BEGIN
   SELECT o.object_identity INTO v_kit_gone
     FROM pg_catalog.pg_event_trigger_dropped_objects() o
@@ -45,6 +46,25 @@ BEGIN
   END;
   IF v_maintenance THEN
     RETURN;
+  END IF;
+  -- pgaudit_kit.retire dropping a partition of pgaudit_kit.event that holds nothing but the history it retires (it
+  -- checked, under a lock that keeps writers out): that partition and what belongs to it, nothing more (no
+  -- CASCADE), only in the transaction that recorded the retirement
+  v_work := NULLIF(pg_catalog.current_setting('pgaudit_kit.partition_work', true), '');
+  IF v_kit_gone IS NOT NULL AND v_work IS NOT NULL
+     AND (SELECT pg_catalog.array_agg(o.object_identity) FROM pg_catalog.pg_event_trigger_dropped_objects() o
+           WHERE o.original OR o.normal) = ARRAY['pgaudit_kit.' || pg_catalog.quote_ident(v_work)]
+     AND EXISTS (SELECT FROM pg_catalog.pg_event_trigger_dropped_objects() o
+                  WHERE o.original AND o.object_type = 'table') THEN
+    BEGIN
+      EXECUTE 'SELECT EXISTS (SELECT FROM pgaudit_kit.retirement r WHERE r.xid = pg_catalog.pg_current_xact_id())'
+         INTO v_maintenance;
+    EXCEPTION WHEN undefined_function OR undefined_table OR invalid_schema_name THEN
+      v_maintenance := false;
+    END;
+    IF v_maintenance THEN
+      RETURN;
+    END IF;
   END IF;
   IF v_kit_gone IS NOT NULL THEN
     RAISE EXCEPTION USING

@@ -9,6 +9,9 @@ LANGUAGE plpgsql SET search_path = '' AS $fn$
 DECLARE
   v_retired record;
   v_outside boolean;
+  -- a partition of pgaudit_kit.event (retire deletes from each partition it does not drop) checks as the event table
+  v_table text := (SELECT c.relname::text FROM pg_catalog.pg_class c
+                    WHERE c.oid = COALESCE(pg_catalog.pg_partition_root(TG_RELID), TG_RELID));
 BEGIN
   SELECT r.block_no, r.tree_size, b.last_xid, b.last_event_id INTO v_retired
     FROM pgaudit_kit.retirement r
@@ -17,16 +20,16 @@ BEGIN
    ORDER BY r.tree_size DESC LIMIT 1;
   IF FOUND THEN
     -- each branch is planned only when it runs, for its own table (PL/pgSQL compiles a trigger per table)
-    IF TG_TABLE_NAME = 'event' THEN
+    IF v_table = 'event' THEN
       v_outside := EXISTS (SELECT FROM pgaudit_kit_gone g WHERE (g.xid, g.id) > (v_retired.last_xid, v_retired.last_event_id));
-    ELSIF TG_TABLE_NAME = 'transaction' THEN
+    ELSIF v_table = 'transaction' THEN
       v_outside := EXISTS (SELECT FROM pgaudit_kit_gone g
                             WHERE g.xid > v_retired.last_xid
                                OR EXISTS (SELECT FROM pgaudit_kit.event e WHERE e.xid = g.xid)
                                OR EXISTS (SELECT FROM pgaudit_kit.event_chunk c WHERE c.xid = g.xid));
-    ELSIF TG_TABLE_NAME = 'block' THEN
+    ELSIF v_table = 'block' THEN
       v_outside := EXISTS (SELECT FROM pgaudit_kit_gone g WHERE g.block_no >= v_retired.block_no);
-    ELSE
+    ELSIF v_table = 'checkpoint' THEN
       v_outside := EXISTS (SELECT FROM pgaudit_kit_gone g WHERE g.tree_size >= v_retired.tree_size);
     END IF;
   END IF;

@@ -3,7 +3,7 @@
 -- and pgaudit_kit.retirement_refusal allows it: a block ends there, a signed checkpoint of that tree is stored,
 -- and it is older than the retention period. First it records the retirement (a control event of the log, and a
 -- row of pgaudit_kit.retirement that lets the guards pass these deletes, and no others) and restates enrolment;
--- then it deletes the events, the transaction records left without events, the blocks before the last one
+-- then it removes the events (whole partitions where it can: pgaudit_kit.retire_events), the transaction records left without events, the blocks before the last one
 -- retired and the checkpoints of smaller trees. The last block stays: its hash, root and frontier are where verify and the
 -- proofs start from. Returns how many events left.
 CREATE OR REPLACE FUNCTION pgaudit_kit.retire(p_tree_size bigint, p_archive_sha256 text) RETURNS bigint
@@ -50,8 +50,7 @@ BEGIN
      FROM pgaudit_kit.enrolled_table et ORDER BY et.schema_name, et.table_name;
   INSERT INTO pgaudit_kit.retirement (block_no, tree_size, block_hash, archive_sha256, min_age, retired_by)
   VALUES (v_block.block_no, p_tree_size, v_block.block_hash, p_archive_sha256, v_min_age, v_by);
-  DELETE FROM pgaudit_kit.event e WHERE (e.xid, e.id) <= (v_block.last_xid, v_block.last_event_id);
-  GET DIAGNOSTICS v_removed = ROW_COUNT;
+  v_removed := pgaudit_kit.retire_events(v_block.last_xid, v_block.last_event_id);
   DELETE FROM pgaudit_kit.transaction t
    WHERE t.xid <= v_block.last_xid
      AND NOT EXISTS (SELECT FROM pgaudit_kit.event e WHERE e.xid = t.xid)

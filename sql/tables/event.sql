@@ -12,6 +12,11 @@
 -- was a third of the cost of capturing a single-row statement.
 -- id steps by 1,024: a chunk of a statement of many rows (pgaudit_kit.event_chunk) numbers its up to 1,024
 -- events from one value. Ids order the events; they are not consecutive.
+-- Partitioned by ranges of id (pgaudit_kit.event_p0, event_p1, ...; pgaudit_kit.add_event_partitions creates them
+-- ahead of the identity), so that retiring old history drops whole partitions instead of deleting rows; a DEFAULT
+-- partition (event_overflow) takes any event beyond them, so that a write never fails for want of a partition.
+-- Range of id rather than of time: the primary key must contain the partition key, ids arrive in order, and every
+-- lookup by id (verify, proofs, sealing's expansion) is pruned to one partition.
 CREATE TABLE pgaudit_kit.event (
     id             bigint GENERATED ALWAYS AS IDENTITY (INCREMENT BY 1024) PRIMARY KEY,
     xid            xid8 NOT NULL,
@@ -25,7 +30,7 @@ CREATE TABLE pgaudit_kit.event (
     row_data       jsonb,
     old_values     jsonb,
     statement      text
-);
+) PARTITION BY RANGE (id);
 ALTER TABLE pgaudit_kit.event OWNER TO pgaudit_kit_owner;
 COMMENT ON TABLE pgaudit_kit.event IS 'pgaudit-kit: recorded changes, one row each, written in the changing transaction';
 COMMENT ON COLUMN pgaudit_kit.event.op IS 'I insert, U update, D delete, T truncated row, S schema change, K kit control';

@@ -230,6 +230,11 @@ def test_verify_lockdown_on_failure_locks_down_after_a_rewrite(roles: Roles, kit
 
 @pytest.mark.parametrize("statement", [
     "INSERT INTO pgaudit_kit.event (xid, statement_ts, op) VALUES (pg_current_xact_id(), now(), 'I')",
+    # straight into a partition (each has row-level security of its own: the parent's is not checked)
+    "INSERT INTO pgaudit_kit.event_p0 (id, xid, statement_ts, op) OVERRIDING SYSTEM VALUE "
+    "VALUES (7, pg_current_xact_id(), now(), 'I')",
+    "INSERT INTO pgaudit_kit.event_overflow (id, xid, statement_ts, op) OVERRIDING SYSTEM VALUE "
+    "VALUES (4611686018427387904, pg_current_xact_id(), now(), 'I')",
     "INSERT INTO pgaudit_kit.transaction (xid, xact_start, session_role, acting_role, backend_pid) "
     "VALUES (pg_current_xact_id(), now(), 'alice', 'alice', 1)",
     "INSERT INTO pgaudit_kit.lockdown_event (locked, reason, acted_by) VALUES (false, 'forged unlock', 'x')",
@@ -255,7 +260,7 @@ def test_pg_read_all_data_reads_no_history_and_not_the_key(roles: Roles, cluster
     with cluster.admin() as admin:
         admin.execute(sql.SQL("GRANT pg_read_all_data TO {}").format(sql.Identifier(roles.nobody)))
     with roles.connect(roles.nobody) as conn:
-        for table in ("event", "transaction", "redaction_key", "enrolled_table"):
+        for table in ("event", "event_p0", "transaction", "redaction_key", "enrolled_table"):
             assert conn.execute(sql.SQL("SELECT count(*) FROM pgaudit_kit.{}").format(sql.Identifier(table))
                                 ).fetchone() == (0,), table
     with roles.connect(roles.reader) as conn:

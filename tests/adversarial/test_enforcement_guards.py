@@ -18,6 +18,7 @@ from psycopg import sql
 from tests.support.cluster import Cluster
 from tests.support.enforcement import (
     CONFIG_TABLES,
+    EVENT_PARTITIONS,
     HISTORY_TABLES,
     RETIRED_TABLES,
     Roles,
@@ -79,7 +80,7 @@ def test_every_kit_table_is_guarded_always(kit_conn: Conn) -> None:
          WHERE c.relnamespace = 'pgaudit_kit'::regnamespace AND c.relkind IN ('r', 'p')
            AND c.relname NOT IN ('alembic_version', 'pending_check')
          ORDER BY 1""").fetchall()
-    expected = sorted([(t, "A", "refuse_history_change") for t in (*HISTORY_TABLES, "event_chunk")]
+    expected = sorted([(t, "A", "refuse_history_change") for t in (*HISTORY_TABLES, *EVENT_PARTITIONS, "event_chunk")]
                       + [(t, "A", "guard_config_change") for t in CONFIG_TABLES])
     assert guarded == expected
     retire_only = kit_conn.execute("""
@@ -87,7 +88,7 @@ def test_every_kit_table_is_guarded_always(kit_conn: Conn) -> None:
           FROM pg_trigger t JOIN pg_proc p ON p.oid = t.tgfoid WHERE t.tgname = 'pgaudit_kit_retire_only'
          ORDER BY 1""").fetchall()
     assert retire_only == sorted((f"pgaudit_kit.{t}", "A", "refuse_unretired_removal", "pgaudit_kit_gone")
-                                 for t in RETIRED_TABLES)
+                                 for t in (*RETIRED_TABLES, *EVENT_PARTITIONS))
 
 
 @pytest.mark.parametrize("who", ["kit_owner", "superuser"])
@@ -145,7 +146,7 @@ def test_a_rewritten_chunk_stops_sealing_and_is_reported(kit_conn: Conn, app_db:
 
 @pytest.mark.parametrize("who", ["kit_owner", "superuser"])
 @pytest.mark.parametrize("op", ["UPDATE", "DELETE", "TRUNCATE"])
-@pytest.mark.parametrize("table", HISTORY_TABLES + CONFIG_TABLES)
+@pytest.mark.parametrize("table", HISTORY_TABLES + ("event_p0", "event_overflow") + CONFIG_TABLES)
 def test_kit_tables_refuse_update_delete_truncate(kit_conn: Conn, app_db: str, roles: Roles, who: Who, op: str,
                                                   table: str) -> None:
     before = snapshot(kit_conn)

@@ -12,7 +12,7 @@ import psycopg
 import pytest
 
 from tests.support import reference_agreement
-from tests.support.helpers import cli, enable, guards_off
+from tests.support.helpers import cli, enable, guards_off, spread_over_partitions
 
 Conn = psycopg.Connection[Any]
 
@@ -20,6 +20,17 @@ Conn = psycopg.Connection[Any]
 @pytest.fixture
 def history(kit_conn: Conn, kit_db: str, tmp_path: Path) -> dict[str, Any]:
     """A log with two checkpoints (after 36 writes, and after 20 more), and the signer's keys."""
+    return _write_history(kit_conn, kit_db, tmp_path)
+
+
+@pytest.fixture
+def partitioned_history(kit_conn: Conn, kit_db: str, tmp_path: Path) -> dict[str, Any]:
+    """The same log spread over partitions of the event table four events wide."""
+    spread_over_partitions(kit_conn, events_each=4, ahead=60)
+    return _write_history(kit_conn, kit_db, tmp_path)
+
+
+def _write_history(kit_conn: Conn, kit_db: str, tmp_path: Path) -> dict[str, Any]:
     kit_conn.execute("CREATE TABLE t (id int PRIMARY KEY, v text)")
     enable(kit_conn, "t", redact=["v"])
     assert cli("keygen", "--name", "shop-audit", "--out", str(tmp_path / "shop")).exit_code == 0
@@ -345,3 +356,74 @@ def test_uninstall_cannot_discard_history_within_the_retention_period(history: d
     assert result.exit_code == 2 and "younger than the minimum retention period (1 day)" in result.stderr, \
         result.output
     assert kit_conn.execute("SELECT to_regnamespace('pgaudit_kit') IS NOT NULL").fetchone() == (True,)
+
+
+def _partitions(conn: Conn) -> list[str]:
+    return [str(r[0]) for r in conn.execute("SELECT name FROM pgaudit_kit.event_partitions()")]
+
+
+def test_retire_drops_the_partitions_that_hold_only_retired_history(partitioned_history: dict[str, Any],
+                                                                    kit_conn: Conn) -> None:
+    """Whole partitions leave by DROP (no row deleted, no dead tuple); the partition the boundary falls in keeps
+    what is not retired; verify checks the rest as after any retirement."""
+    history = partitioned_history
+    first = history["first"]["tree_size"]
+    retired_ids = [r[0] for r in kit_conn.execute(
+        "SELECT unnest(event_ids) FROM pgaudit_kit.block WHERE tree_size <= %s", (first,))]
+    holding = {str(r[0]) for r in kit_conn.execute(
+        "SELECT DISTINCT tableoid::regclass::text FROM pgaudit_kit.event WHERE id = ANY(%s)", (retired_ids,))}
+    before = _partitions(kit_conn)
+    empty = {f"pgaudit_kit.{name}" for name in before} - {str(r[0]) for r in kit_conn.execute(
+        "SELECT DISTINCT tableoid::regclass::text FROM pgaudit_kit.event")}
+    archive = _archive(history, first, "a1")
+    _may_retire_now(history)
+    result = _retire(history, archive)
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["events_removed"] == len(retired_ids)
+    dropped = {f"pgaudit_kit.{name}" for name in set(before) - set(_partitions(kit_conn))}
+    # those of retired events only, and the empty ones left behind by the ids (event_p0 to event_p2 here)
+    assert len(dropped & holding) >= 5 and dropped <= holding | empty, (dropped, holding)
+    assert {"pgaudit_kit.event_p0", "pgaudit_kit.event_p1"} <= dropped
+    assert "event_overflow" in _partitions(kit_conn)
+    assert kit_conn.execute("SELECT count(*) FROM pgaudit_kit.event WHERE id = ANY(%s)",
+                            (retired_ids,)).fetchone() == (0,)
+    assert kit_conn.execute("SELECT n_tup_del FROM pg_stat_xact_user_tables WHERE relname = 'event_p0'"
+                            ).fetchone() in (None, (0,))
+    for extra in ((), ("--full",)):
+        verified = _verify(history, *extra)
+        assert verified["clean"], verified["findings"]
+        assert verified["retired_through"] == first
+
+
+def test_retire_deletes_instead_when_readers_hold_the_event_table(partitioned_history: dict[str, Any],
+                                                                  kit_conn: Conn) -> None:
+    """A long reader of the whole event table (an export, a verify --full) holds every partition: dropping one
+    would wait for it while every audited writer queued behind. Retire waits lock_timeout (200 ms by default),
+    then deletes those partitions' rows instead; the retirement is the same."""
+    history = partitioned_history
+    first = history["first"]["tree_size"]
+    retired = kit_conn.execute("SELECT count(*) FROM pgaudit_kit.event e JOIN pgaudit_kit.block b "
+                               "ON e.id = ANY (b.event_ids) WHERE b.tree_size <= %s", (first,)).fetchone()
+    before = _partitions(kit_conn)
+    whole = {str(r[0]) for r in kit_conn.execute(  # partitions of retired events only
+        "SELECT p.name FROM pgaudit_kit.event_partitions() p WHERE EXISTS (SELECT FROM pgaudit_kit.event e "
+        "WHERE e.tableoid = p.partition) AND NOT EXISTS (SELECT FROM pgaudit_kit.event e WHERE e.tableoid = "
+        "p.partition AND NOT e.id IN (SELECT unnest(event_ids) FROM pgaudit_kit.block WHERE tree_size <= %s))",
+        (first,))}
+    archive = _archive(history, first, "a1")
+    _may_retire_now(history)
+    with psycopg.connect(history["dsn"]) as reader:
+        reader.execute("SELECT count(*) FROM pgaudit_kit.event")  # open: holds the table
+        result = _retire(history, archive)
+        assert result.exit_code == 0, result.output
+        reader.rollback()
+    assert retired is not None and json.loads(result.stdout)["events_removed"] == retired[0]
+    assert _partitions(kit_conn) == before
+    verified = _verify(history, "--full")
+    assert verified["clean"], verified["findings"]
+    # and the partitions emptied by deletes go with the next retirement (their ranges are long behind the ids)
+    assert len(whole) >= 5
+    second = history["second"]["tree_size"]
+    assert _retire(history, _archive(history, second, "a2")).exit_code == 0
+    assert whole.isdisjoint(_partitions(kit_conn))
+    assert _verify(history, "--full")["clean"]

@@ -35,6 +35,9 @@ HISTORY_TABLES = ("install", "transaction", "event", "block", "checkpoint", "mai
 # History tables that retirement empties: DELETE is checked after the fact (pgaudit_kit_retire_only)
 RETIRED_TABLES = ("transaction", "event", "block", "checkpoint")
 CONFIG_TABLES = ("enrolled_table", "auto_enrol_schema")
+# The partitions of pgaudit_kit.event a fresh install creates (the first, two ahead, the DEFAULT one): each guards
+# itself, since a statement naming a partition fires no statement trigger of its parent
+EVENT_PARTITIONS = ("event_p0", "event_p1", "event_p2", "event_overflow")
 KIT_EVENT_TRIGGERS = ("pgaudit_kit_check_ddl", "pgaudit_kit_ddl_command_end", "pgaudit_kit_guard_drop",
                       "pgaudit_kit_refuse_guard_drop", "pgaudit_kit_sql_drop")
 

@@ -97,3 +97,13 @@ def run_with_stderr_on_a_terminal(*args: str) -> tuple[subprocess.CompletedProce
         if follower >= 0:
             os.close(follower)
     return done, seen.decode()
+
+
+def spread_over_partitions(conn: psycopg.Connection[Any], events_each: int, ahead: int) -> None:
+    """Move the event table's identity to the end of its first partitions (which a fresh install makes 2^32 ids
+    wide) and create *ahead* partitions of *events_each* events from there: what a long-lived log looks like, in
+    a few events. *conn* is a superuser's (setval on the kit's sequence)."""
+    top = conn.execute("SELECT max(upper_id) FROM pgaudit_kit.event_partitions()").fetchone()
+    assert top is not None
+    conn.execute("SELECT setval(pg_get_serial_sequence('pgaudit_kit.event', 'id'), %s)", (top[0] - 1024,))
+    conn.execute("SELECT pgaudit_kit.add_event_partitions(%s, %s)", (events_each * 1024, ahead))

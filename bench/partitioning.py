@@ -1,0 +1,137 @@
+"""What partitioning the event table (schema revision 0013) costs the write path: pgbench tpcb-like on the same
+server, in one run, against the unaudited baseline and the kit of the revision before it (the event table not
+partitioned), with the history of the partitioned kit spread over many partitions.
+
+    git worktree add /tmp/kit-0012 7f06af7          # the last commit of revision 0012
+    python -m bench.partitioning --before-tree /tmp/kit-0012 --json bench/partitioning.json
+
+Three pgbench databases (scale 10) on one throwaway server with durable settings (bench.capture):
+``baseline`` (no kit), ``unpartitioned`` (the kit installed from --before-tree, by its own installer, in a
+subprocess), ``partitioned`` (this tree's kit; its event identity moved past the first partition and
+--partitions partitions of --partition-events events created, so that the runs write into the middle of a long
+partition list, as a database years old would). The four pgbench tables are enrolled in both kits with default
+options; writers seal at their commit. Each repetition runs every database once per client count, the order
+rotated between repetitions; reported: median tps, the median of per-repetition ratios, WAL bytes per
+transaction. Nothing here asserts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from bench.capture import (
+    DURABLE_SETTINGS,
+    PGBENCH_TABLES,
+    connect,
+    create_pgbench_databases,
+    log,
+    machine_info,
+    median,
+    source_revision,
+    tpcb_run,
+)
+from pgaudit_kit.pg.db import connector
+from pgaudit_kit.pg.tempserver import TempServer
+from pgaudit_kit.schema import installer
+
+DATABASES = ("baseline", "unpartitioned", "partitioned")
+INSTALL_BEFORE = ("from pgaudit_kit.pg.db import connector; from pgaudit_kit.schema import installer; "
+                  "import sys; print(installer.install(connector(sys.argv[1])).after)")
+
+
+def prepare(server: TempServer, before_tree: Path, partitions: int, partition_events: int) -> dict[str, Any]:
+    create_pgbench_databases(server, DATABASES, 10)
+    env = {**os.environ, "PYTHONPATH": str(before_tree)}
+    before = subprocess.run([sys.executable, "-c", INSTALL_BEFORE, server.dsn("unpartitioned")], env=env,
+                            capture_output=True, text=True, check=True, cwd=before_tree).stdout.strip()
+    after = installer.install(connector(server.dsn("partitioned"))).after
+    for database in ("unpartitioned", "partitioned"):
+        with connect(server, database) as conn:
+            for table in PGBENCH_TABLES:
+                conn.execute("SELECT pgaudit_kit.enable_table(%s::regclass)", (f"public.{table}",))
+    with connect(server, "partitioned") as conn:
+        top = conn.execute("SELECT max(upper_id) FROM pgaudit_kit.event_partitions()").fetchone()
+        assert top is not None
+        conn.execute("SELECT setval(pg_get_serial_sequence('pgaudit_kit.event', 'id'), %s)", (top[0] - 1024,))
+        conn.execute("SELECT pgaudit_kit.add_event_partitions(%s, %s)", (partition_events * 1024, partitions))
+        count = conn.execute("SELECT count(*) FROM pgaudit_kit.event_partitions()").fetchone()
+        assert count is not None
+    log(f"unpartitioned: revision {before}; partitioned: revision {after}, {count[0]} partitions")
+    return {"unpartitioned_revision": before, "partitioned_revision": after, "partitions": int(count[0]),
+            "partition_events": partition_events}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--before-tree", type=Path, required=True,
+                        help="a checkout of the kit before revision 0013 (its installer installs the other kit)")
+    parser.add_argument("--clients", default="1,4", help="pgbench client counts (default 1,4)")
+    parser.add_argument("--duration", type=int, default=10, help="seconds per pgbench run (default 10)")
+    parser.add_argument("--repeat", type=int, default=4, help="rotated repetitions (default 4)")
+    parser.add_argument("--partitions", type=int, default=24, help="partitions ahead to create (default 24)")
+    parser.add_argument("--partition-events", type=int, default=100_000,
+                        help="events per partition (default 100,000: the runs fill a few of them)")
+    parser.add_argument("--json", metavar="FILE", help="also write every number to FILE")
+    args = parser.parse_args(argv)
+    command = " ".join(["python -m bench.partitioning", *(argv if argv is not None else sys.argv[1:])])
+    started = time.monotonic()
+    results: dict[str, Any] = {"date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"), "command": command,
+                               "source": source_revision()}
+    with TempServer(settings=DURABLE_SETTINGS) as server:
+        results["machine"] = machine_info(server)
+        results["setup"] = prepare(server, args.before_tree, args.partitions, args.partition_events)
+        conns = {name: connect(server, name) for name in DATABASES}
+        try:
+            for name in DATABASES:  # warm-up, untimed
+                tpcb_run(server, conns[name], name, 1, 3)
+            tpcb: list[dict[str, Any]] = []
+            for clients in (int(c) for c in args.clients.split(",")):
+                runs: dict[str, list[Any]] = {name: [] for name in DATABASES}
+                for rep in range(args.repeat):
+                    order = DATABASES[rep % 3:] + DATABASES[:rep % 3]
+                    for name in order if rep % 2 == 0 else order[::-1]:
+                        runs[name].append(tpcb_run(server, conns[name], name, clients, args.duration))
+                row: dict[str, Any] = {"clients": clients}
+                for name in DATABASES:
+                    row[f"{name}_tps"] = round(median([r.tps for r in runs[name]]), 1)
+                    row[f"{name}_wal_bytes_per_txn"] = round(sum(r.wal_bytes for r in runs[name])
+                                                             / sum(r.transactions for r in runs[name]))
+                for a, b in (("partitioned", "unpartitioned"), ("partitioned", "baseline"),
+                             ("unpartitioned", "baseline")):
+                    row[f"{a}_over_{b}"] = round(median([x.tps / y.tps for x, y in zip(runs[a], runs[b],
+                                                                                          strict=True)]), 3)
+                row["runs_tps"] = {name: [round(r.tps, 1) for r in runs[name]] for name in DATABASES}
+                tpcb.append(row)
+                log(f"{clients} clients: partitioned/unpartitioned {row['partitioned_over_unpartitioned']:.3f}")
+            results["tpcb"] = tpcb
+            with connect(server, "partitioned") as conn:
+                results["partitions_written"] = [str(r[0]) for r in conn.execute(
+                    "SELECT DISTINCT tableoid::regclass::text FROM pgaudit_kit.event ORDER BY 1")]
+        finally:
+            for conn in conns.values():
+                conn.close()
+    results["elapsed_s"] = round(time.monotonic() - started, 1)
+    results["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
+    for row in results["tpcb"]:
+        print(f"{row['clients']:>3} clients: baseline {row['baseline_tps']:8.1f} tps, unpartitioned "
+              f"{row['unpartitioned_tps']:8.1f}, partitioned {row['partitioned_tps']:8.1f}; partitioned/unpartitioned "
+              f"{row['partitioned_over_unpartitioned']:.3f}; WAL/txn {row['unpartitioned_wal_bytes_per_txn']} -> "
+              f"{row['partitioned_wal_bytes_per_txn']}")
+    if args.json:
+        with open(args.json, "w", encoding="utf-8") as out:
+            json.dump(results, out, indent=2, default=str)
+            out.write("\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

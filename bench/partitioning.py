@@ -12,7 +12,12 @@ subprocess), ``partitioned`` (this tree's kit; its event identity moved past the
 partition list, as a database years old would). The four pgbench tables are enrolled in both kits with default
 options; writers seal at their commit. Each repetition runs every database once per client count, the order
 rotated between repetitions; reported: median tps, the median of per-repetition ratios, WAL bytes per
-transaction. Nothing here asserts.
+transaction.
+
+Then the upgrade itself: a database with the kit of --before-tree and --upgrade-events events (inserted
+straight into its event table, as one transaction's), upgraded by this tree's installer; reported: the seconds
+`install` takes (the partitioned table built around the old one, which becomes its first partition in place).
+Nothing here asserts.
 """
 
 from __future__ import annotations
@@ -70,6 +75,31 @@ def prepare(server: TempServer, before_tree: Path, partitions: int, partition_ev
             "partition_events": partition_events}
 
 
+def upgrade_time(server: TempServer, before_tree: Path, events: int) -> dict[str, Any]:
+    with connect(server, "postgres") as admin:
+        admin.execute("CREATE DATABASE upgraded")
+    env = {**os.environ, "PYTHONPATH": str(before_tree)}
+    subprocess.run([sys.executable, "-c", INSTALL_BEFORE, server.dsn("upgraded")], env=env, capture_output=True,
+                   text=True, check=True, cwd=before_tree)
+    with connect(server, "upgraded") as conn:
+        conn.execute("INSERT INTO pgaudit_kit.event (xid, statement_ts, op, relid, schema_name, table_name, pk, "
+                     "row_data) SELECT pg_current_xact_id(), now(), 'I', 16384, 'public', 't', "
+                     "jsonb_build_object('id', g::text), jsonb_build_object('id', g::text, 'note', md5(g::text)) "
+                     "FROM generate_series(1, %s) g", (events,))
+        conn.execute("VACUUM ANALYZE pgaudit_kit.event")
+        size = conn.execute("SELECT pg_total_relation_size('pgaudit_kit.event')").fetchone()
+        assert size is not None
+    started = time.monotonic()
+    installer.install(connector(server.dsn("upgraded")))
+    seconds = time.monotonic() - started
+    with connect(server, "upgraded") as conn:
+        held = conn.execute("SELECT count(*) FROM pgaudit_kit.event_p0").fetchone()
+        assert held is not None
+    log(f"upgrade of {events:,} events ({int(size[0]) / 1e6:.0f} MB) to revision 0013: {seconds:.1f} s")
+    return {"events": events, "event_table_bytes": int(size[0]), "install_seconds": round(seconds, 2),
+            "events_in_event_p0": int(held[0])}
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--before-tree", type=Path, required=True,
@@ -80,6 +110,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--partitions", type=int, default=24, help="partitions ahead to create (default 24)")
     parser.add_argument("--partition-events", type=int, default=100_000,
                         help="events per partition (default 100,000: the runs fill a few of them)")
+    parser.add_argument("--upgrade-events", type=int, default=1_000_000,
+                        help="events in the database upgraded to revision 0013 (default 1,000,000; 0: skip)")
+    parser.add_argument("--tpcb", action=argparse.BooleanOptionalAction, default=True,
+                        help="measure pgbench tpcb-like (default: yes)")
     parser.add_argument("--json", metavar="FILE", help="also write every number to FILE")
     args = parser.parse_args(argv)
     command = " ".join(["python -m bench.partitioning", *(argv if argv is not None else sys.argv[1:])])
@@ -88,6 +122,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                                "source": source_revision()}
     with TempServer(settings=DURABLE_SETTINGS) as server:
         results["machine"] = machine_info(server)
+        if args.upgrade_events:
+            results["upgrade"] = upgrade_time(server, args.before_tree, args.upgrade_events)
+        if not args.tpcb:
+            return finish(args, results, started)
         results["setup"] = prepare(server, args.before_tree, args.partitions, args.partition_events)
         conns = {name: connect(server, name) for name in DATABASES}
         try:
@@ -119,13 +157,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         finally:
             for conn in conns.values():
                 conn.close()
+    return finish(args, results, started)
+
+
+def finish(args: argparse.Namespace, results: dict[str, Any], started: float) -> int:
     results["elapsed_s"] = round(time.monotonic() - started, 1)
     results["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
-    for row in results["tpcb"]:
+    for row in results.get("tpcb", []):
         print(f"{row['clients']:>3} clients: baseline {row['baseline_tps']:8.1f} tps, unpartitioned "
               f"{row['unpartitioned_tps']:8.1f}, partitioned {row['partitioned_tps']:8.1f}; partitioned/unpartitioned "
               f"{row['partitioned_over_unpartitioned']:.3f}; WAL/txn {row['unpartitioned_wal_bytes_per_txn']} -> "
               f"{row['partitioned_wal_bytes_per_txn']}")
+    if "upgrade" in results:
+        print(f"upgrade of {results['upgrade']['events']:,} events to revision 0013: "
+              f"{results['upgrade']['install_seconds']} s")
     if args.json:
         with open(args.json, "w", encoding="utf-8") as out:
             json.dump(results, out, indent=2, default=str)

@@ -3,8 +3,8 @@ history drops whole partitions instead of deleting rows (pgaudit_kit.retire_even
 its first partition in place, event_p0 (from MINVALUE to the next multiple of 2^32 above the identity), keeping
 its rows, its indexes (attached to the new parent's), its guards and its row-level security: no row is copied,
 the only scan is the validation of event_p0's range. The identity moves to the new parent and continues where it
-was. pgaudit_kit.add_event_partitions (from the sources, after this delta) creates the partitions ahead and the
-DEFAULT partition event_overflow; each partition carries the guards (pgaudit_kit.protect_event_partition).
+was. pgaudit_kit.add_event_partitions (from the sources, after this delta) creates the partitions ahead and
+event_overflow above them (to MAXVALUE); each partition carries the guards (pgaudit_kit.protect_event_partition).
 
 Revision ID: 0013
 Revises: 0012
@@ -69,6 +69,14 @@ BEGIN
   COMMENT ON COLUMN pgaudit_kit.event_p0.old_values IS NULL;
   COMMENT ON COLUMN pgaudit_kit.event_p0.statement IS NULL;
 
+  -- PostgreSQL 18 names NOT NULL constraints (event_id_not_null ...) and would name the new parent's
+  -- event_id_not_null1 while the old table's hold those names (and pass the new names on to every partition): the
+  -- old table's give way while the parent is created and take their names back before it is attached (an
+  -- inherited constraint of a partition can no longer be renamed)
+  FOR v_trigger IN SELECT c.conname::text FROM pg_catalog.pg_constraint c
+                    WHERE c.conrelid = 'pgaudit_kit.event_p0'::regclass AND c.contype = 'n' LOOP
+    EXECUTE pg_catalog.format('ALTER TABLE pgaudit_kit.event_p0 RENAME CONSTRAINT %I TO %I', v_trigger, 'p0_' || v_trigger);
+  END LOOP;
   CREATE TABLE pgaudit_kit.event (
       id             bigint GENERATED ALWAYS AS IDENTITY (INCREMENT BY 1024) PRIMARY KEY,
       xid            xid8 NOT NULL,
@@ -102,6 +110,11 @@ BEGIN
       WITH (pages_per_range = 32, autosummarize = on);
   CREATE INDEX event_ddl_control_idx ON pgaudit_kit.event (relid, id) WHERE op IN ('S', 'K');
   PERFORM pg_catalog.setval(pg_catalog.pg_get_serial_sequence('pgaudit_kit.event', 'id'), v_last, v_called);
+  FOR v_trigger IN SELECT c.conname::text FROM pg_catalog.pg_constraint c
+                    WHERE c.conrelid = 'pgaudit_kit.event_p0'::regclass AND c.contype = 'n' AND pg_catalog.left(c.conname, 3) = 'p0_' LOOP
+    EXECUTE pg_catalog.format('ALTER TABLE pgaudit_kit.event_p0 RENAME CONSTRAINT %I TO %I', v_trigger,
+                              pg_catalog.substr(v_trigger, 4));
+  END LOOP;
 
   -- attached without a second scan: the CHECK proves the range (its validation is the one scan of the rows)
   EXECUTE pg_catalog.format('ALTER TABLE pgaudit_kit.event_p0 ADD CONSTRAINT event_p0_range CHECK (id < %s)', v_bound);

@@ -100,8 +100,9 @@ def partitions(ctx: click.Context, ahead: int, width_events: int | None, output_
 
     Events are stored in partitions by ranges of id, so that `retire` drops whole partitions of old history
     instead of deleting rows. `seal` and `seal --follow` keep two ahead by themselves; run this to change the
-    width or keep more. Creating one waits at most 100 ms for readers of the whole event table. Events beyond
-    every partition go to event_overflow (never an error); `doctor` reports them.
+    width or keep more. Creating one waits at most 100 ms for a lock on the event table (audited writers wait
+    that long at most, once every few million events). Events beyond the partitions go to event_overflow (never an
+    error); `doctor` reports them.
 
     \b
     Example:
@@ -119,8 +120,8 @@ def partitions(ctx: click.Context, ahead: int, width_events: int | None, output_
         render.emit_json({"created": created, "partitions": [p.as_dict() for p in listed]})
         return
     for p in listed:
-        span = "DEFAULT" if p.is_default else (
-            f"ids {'MINVALUE' if p.lower_id is None else f'{p.lower_id:,}'} to {p.upper_id:,}")
+        span = (f"ids {'MINVALUE' if p.lower_id is None else f'{p.lower_id:,}'} to "
+                f"{'MAXVALUE' if p.upper_id is None else f'{p.upper_id:,}'}")
         click.echo(f"{p.name:<16} {span:<48} ~{p.events:,} events, {p.bytes / 1e6:,.1f} MB")
     click.echo(f"created {created} partitions" if created else "no partition needed creating" if creating
                else "(listed only: creating partitions needs the admin role)")

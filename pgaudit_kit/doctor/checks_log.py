@@ -101,20 +101,20 @@ def check_last_verify(f: Facts, t: Thresholds) -> Item:
 
 def check_partitions(f: Facts) -> Item:
     """Partitions of the event table ahead of the newest events (a partition that was never written to has no
-    heap pages), and events that outran them into event_overflow."""
+    heap pages), and events that outran them into event_overflow (every id above them, to MAXVALUE)."""
     parts = f.event_partitions
     if not parts:
         return Item("partitions", "info", "the event table is not partitioned (schema revision before 0013)",
                     "Upgrade with pgaudit-kit install: retiring history then drops whole partitions.")
-    ranged = [p for p in parts if not p.is_default]
+    ranged = [p for p in parts if not p.is_overflow]
     used = [i for i, p in enumerate(ranged) if p.heap_bytes > 0]
     ahead = len(ranged) - 1 - used[-1] if used else len(ranged) - 1
-    overflow = [p for p in parts if p.is_default and p.heap_bytes > 0]
+    overflow = [p for p in parts if p.is_overflow and p.heap_bytes > 0]
     details = {"partitions": [p.as_dict() for p in parts], "ahead": ahead}
     summary = f"{count_noun(len(ranged), 'partition')} of the event table, {ahead} ahead of the newest events"
-    advice = ("Run pgaudit-kit partitions (or keep seal --follow or a seal from cron running: each creates them). "
-              "Events beyond every partition go to event_overflow, where they stay until retired (deleted, not "
-              "dropped).")
+    advice = ("Run pgaudit-kit partitions (or keep seal --follow or a seal from cron running: each creates them; a "
+              "long transaction on the event table makes them give up, see pg_stat_activity). The next one makes "
+              "event_overflow, with the events in it, a partition of its own.")
     if overflow:
         return Item("partitions", "warning", f"{summary}; event_overflow holds events (about "
                     f"{overflow[0].events:,}): they outran the partitions", advice, details)

@@ -25,7 +25,7 @@ BEGIN
   -- the partitions that hold only retired events (as far as this snapshot sees: checked again under the lock)
   v_whole := ARRAY(
     SELECT p.name FROM pgaudit_kit.event_partitions() p
-     WHERE NOT p.is_default AND p.upper_id <= v_last
+     WHERE NOT p.is_overflow AND p.upper_id <= v_last
        AND pgaudit_kit.partition_retired(p.partition, p_last_xid, p_last_event_id));
   FOR v_name IN SELECT p.name FROM pgaudit_kit.event_partitions() p WHERE p.name <> ALL (v_whole) LOOP
     v_removed := v_removed + pgaudit_kit.delete_retired(v_name, p_last_xid, p_last_event_id);

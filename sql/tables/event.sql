@@ -13,8 +13,8 @@
 -- id steps by 1,024: a chunk of a statement of many rows (pgaudit_kit.event_chunk) numbers its up to 1,024
 -- events from one value. Ids order the events; they are not consecutive.
 -- Partitioned by ranges of id (pgaudit_kit.event_p0, event_p1, ...; pgaudit_kit.add_event_partitions creates them
--- ahead of the identity), so that retiring old history drops whole partitions instead of deleting rows; a DEFAULT
--- partition (event_overflow) takes any event beyond them, so that a write never fails for want of a partition.
+-- ahead of the identity), so that retiring old history drops whole partitions instead of deleting rows; above them
+-- event_overflow takes every id to MAXVALUE, so that a write never fails for want of a partition.
 -- Range of id rather than of time: the primary key must contain the partition key, ids arrive in order, and every
 -- lookup by id (verify, proofs, sealing's expansion) is pruned to one partition.
 CREATE TABLE pgaudit_kit.event (

@@ -8,21 +8,24 @@ from __future__ import annotations
 
 import json
 import threading
+import uuid
 from pathlib import Path
 from typing import Any
 
 import psycopg
 import pytest
+from psycopg import sql
 
+from tests.support.cluster import Cluster
 from tests.support.enforcement import assert_refused, invariant_problems
-from tests.support.helpers import cli, enable, guards_off, spread_over_partitions
+from tests.support.helpers import cli, enable, guards_off, spread_over_partitions, with_params
 
 Conn = psycopg.Connection[Any]
 
 
 def partitions(conn: Conn) -> list[tuple[str, int | None, int | None, bool]]:
     return [(str(n), lo, hi, bool(d)) for n, lo, hi, d in conn.execute(
-        "SELECT name, lower_id, upper_id, is_default FROM pgaudit_kit.event_partitions()").fetchall()]
+        "SELECT name, lower_id, upper_id, is_overflow FROM pgaudit_kit.event_partitions()").fetchall()]
 
 
 def holders(conn: Conn, where: str = "true") -> dict[str, int]:
@@ -37,7 +40,7 @@ def test_a_fresh_install_partitions_events_ahead_and_guards_each_partition(kit_c
                             ).fetchone() == ("p",)
     width = 2**32
     assert partitions(kit_conn) == [("event_p0", None, width, False), ("event_p1", width, 2 * width, False),
-                                    ("event_p2", 2 * width, 3 * width, False), ("event_overflow", None, None, True)]
+                                    ("event_p2", 2 * width, 3 * width, False), ("event_overflow", 3 * width, None, True)]
     shape = kit_conn.execute("""
         SELECT c.relname::text, c.relrowsecurity,
                NOT EXISTS (SELECT FROM aclexplode(c.relacl) a WHERE a.grantee <> c.relowner),
@@ -83,67 +86,89 @@ def test_history_spread_over_partitions_seals_verifies_and_reviews(kit_conn: Con
     assert proof.exit_code == 0, proof.output
 
 
-def test_events_beyond_every_partition_land_in_overflow_and_the_next_partitions_start_after_them(
+def test_events_beyond_every_partition_land_in_overflow_which_then_becomes_their_partition(
         kit_conn: Conn, kit_db: str) -> None:
-    """Nobody created partitions for a long while: writes never fail, the events go to the DEFAULT partition,
-    doctor says so, and the next partitions start after them (attaching one over them would fail)."""
+    """Nobody created partitions for a long while: writes never fail, the events go to event_overflow (every id
+    above the partitions), doctor says so, and the next run makes event_overflow, with them, a partition of its
+    own, then the partitions ahead and a new event_overflow above them."""
     kit_conn.execute("CREATE TABLE t (id int PRIMARY KEY)")
     enable(kit_conn, "t")
-    top = max(hi for _, _, hi, d in partitions(kit_conn) if not d and hi is not None)
+    top = max(hi for _, _, hi, over in partitions(kit_conn) if not over and hi is not None)
     kit_conn.execute("SELECT setval(pg_get_serial_sequence('pgaudit_kit.event', 'id'), %s)", (top + 5 * 1024,))
     kit_conn.execute("INSERT INTO t SELECT generate_series(1, 3)")  # (one statement: three single events)
     assert holders(kit_conn, "table_name = 't'") == {"pgaudit_kit.event_overflow": 3}
     doctor = json.loads(cli("doctor", "--format", "json", dsn=kit_db).stdout)
     item = next(i for i in doctor["items"] if i["id"] == "partitions")
     assert item["severity"] == "warning" and "event_overflow" in item["finding"], item
+    highest = kit_conn.execute("SELECT max(id) FROM pgaudit_kit.event "
+                               "WHERE tableoid = 'pgaudit_kit.event_overflow'::regclass").fetchone()
+    assert highest is not None  # (doctor recorded its review there too)
     created = cli("partitions", "--format", "json", dsn=kit_db)
     assert created.exit_code == 0, created.output
     listed = json.loads(created.stdout)
-    assert listed["created"] == 2
-    highest = kit_conn.execute("SELECT max(id) FROM pgaudit_kit.event_overflow").fetchone()
-    assert highest is not None
-    new = [p for p in listed["partitions"] if p["lower_id"] is not None and p["lower_id"] >= top]
-    assert len(new) == 2 and new[0]["lower_id"] > highest[0]
+    # the old event_overflow with its events; the one the next id falls in; two ahead; a new event_overflow
+    assert listed["created"] == 4
+    ranges = [(p["name"], p["lower_id"], p["upper_id"]) for p in listed["partitions"][3:]]
+    assert ranges[0] == ("event_p3", top, highest[0] + 1)
+    assert ranges[1][1] == highest[0] + 1 and len(ranges) == 5
+    assert ranges[-1][0] == "event_overflow" and ranges[-1][2] is None
+    assert holders(kit_conn, "table_name = 't'") == {"pgaudit_kit.event_p3": 3}
     kit_conn.execute("INSERT INTO t VALUES (4)")
-    assert holders(kit_conn, "table_name = 't' AND row_data->>'id' = '4'") == {f"pgaudit_kit.{new[0]['name']}": 1}
+    assert holders(kit_conn, "table_name = 't' AND row_data->>'id' = '4'") == {f"pgaudit_kit.{ranges[1][0]}": 1}
+    assert invariant_problems(kit_conn) == []
     assert cli("seal", dsn=kit_db).exit_code == 0
     assert json.loads(cli("verify", "--full", "--format", "json", dsn=kit_db).stdout)["clean"]
+    doctor = json.loads(cli("doctor", "--format", "json", dsn=kit_db).stdout)
+    assert next(i for i in doctor["items"] if i["id"] == "partitions")["severity"] == "ok"
 
 
-def test_creating_partitions_does_not_wait_for_writers_and_gives_way_to_readers(kit_conn: Conn, kit_db: str) -> None:
-    """ATTACH PARTITION takes SHARE UPDATE EXCLUSIVE on the event table, which an audited writer's ROW EXCLUSIVE does
-    not conflict with: partitions are created while a writer's transaction is open, and the writer commits. A reader
-    of the whole event table (a long verify, an export) holds event_overflow, which attaching must lock: creation
-    then gives up after 100 ms, creating nothing, instead of queueing every other reader (sealing) behind it."""
+def test_creating_partitions_gives_way_to_writers_and_readers(kit_conn: Conn, kit_db: str) -> None:
+    """A partition is carved out of event_overflow under an ACCESS EXCLUSIVE lock on the event table, which a
+    writer's or reader's open transaction holds off: creation waits at most 100 ms for it, then gives up, creating
+    nothing; the writer and the reader go on unharmed, and the next try, once they are done, succeeds."""
     kit_conn.execute("CREATE TABLE t (id int PRIMARY KEY)")
     enable(kit_conn, "t")
-    with psycopg.connect(kit_db) as writer, psycopg.connect(kit_db, autocommit=True) as creator:
-        writer.execute("INSERT INTO t VALUES (1)")  # open: holds the event table and a partition
-        creator.execute("SET statement_timeout = '2s'")
+    before = partitions(kit_conn)
+    for holder in ("INSERT INTO t VALUES (1)", "SELECT count(*) FROM pgaudit_kit.event"):
+        with psycopg.connect(kit_db) as open_txn, psycopg.connect(kit_db, autocommit=True) as creator:
+            open_txn.execute(holder)
+            with pytest.raises(psycopg.errors.LockNotAvailable):
+                creator.execute("SELECT pgaudit_kit.add_event_partitions(NULL, 5)")
+            assert partitions(kit_conn) == before
+            kit_conn.execute("SELECT 1")
+            open_txn.commit()
+    with psycopg.connect(kit_db, autocommit=True) as creator:
         assert creator.execute("SELECT pgaudit_kit.add_event_partitions(NULL, 5)").fetchone() == (3,)
-        writer.commit()
-    assert len(partitions(kit_conn)) == 7
-    with psycopg.connect(kit_db) as reader, psycopg.connect(kit_db, autocommit=True) as creator:
-        reader.execute("SELECT count(*) FROM pgaudit_kit.event")  # open: holds every partition
-        with pytest.raises(psycopg.errors.LockNotAvailable):
-            creator.execute("SELECT pgaudit_kit.add_event_partitions(NULL, 6)")
-        assert cli("seal", dsn=kit_db).exit_code == 0  # sealing reads the table meanwhile: no waiting
-        kit_conn.execute("INSERT INTO t VALUES (2)")  # nor for writers
-        reader.rollback()
-        assert creator.execute("SELECT pgaudit_kit.add_event_partitions(NULL, 6)").fetchone() == (1,)
+    assert len(partitions(kit_conn)) == 7 and partitions(kit_conn)[-1][0] == "event_overflow"
+    kit_conn.execute("INSERT INTO t VALUES (2)")
     assert holders(kit_conn, "table_name = 't'") == {"pgaudit_kit.event_p0": 2}
+    assert invariant_problems(kit_conn) == []
+
+
+def test_review_reads_the_partitions_newest_first(kit_conn: Conn) -> None:
+    """Partitions by ranges of id, none of them DEFAULT: a page of the newest events matching a filter is read
+    partition by partition from the newest (an ordered Append), not by a Merge Append that reads every partition
+    until its first match (with a DEFAULT partition the planner cannot order them)."""
+    kit_conn.execute("CREATE TABLE t (id int PRIMARY KEY)")
+    enable(kit_conn, "t")
+    spread_over_partitions(kit_conn, events_each=4, ahead=8)
+    for i in range(20):
+        kit_conn.execute("INSERT INTO t VALUES (%s)", (i,))
+    plan = "\n".join(r[0] for r in kit_conn.execute(
+        "EXPLAIN SELECT id FROM pgaudit_kit.event e WHERE e.relid = 't'::regclass "
+        "AND e.statement_ts >= now() - interval '1 hour' ORDER BY id DESC LIMIT 5"))
+    assert "Merge Append" not in plan and "Append" in plan, plan
 
 
 @pytest.mark.parametrize("statement", [
     "ALTER TABLE pgaudit_kit.event DETACH PARTITION pgaudit_kit.event_p0",
     "ALTER TABLE pgaudit_kit.event DETACH PARTITION pgaudit_kit.event_overflow",
     "DROP TABLE pgaudit_kit.event_p1",
-    "CREATE TABLE pgaudit_kit.event_forged PARTITION OF pgaudit_kit.event FOR VALUES FROM (4611686018427387904) TO (MAXVALUE)",
     "ALTER TABLE pgaudit_kit.event_p0 DISABLE TRIGGER pgaudit_kit_retire_only",
     "ALTER TABLE pgaudit_kit.event_overflow DISABLE ROW LEVEL SECURITY",
     "ALTER TABLE pgaudit_kit.event_p1 NO FORCE ROW LEVEL SECURITY",
     "CREATE POLICY open ON pgaudit_kit.event_p1 FOR INSERT WITH CHECK (true)",
-], ids=["detach", "detach-overflow", "drop", "create-forged", "disable-guard", "disable-rls", "rls-option", "policy"])
+], ids=["detach", "detach-overflow", "drop", "disable-guard", "disable-rls", "rls-option", "policy"])
 def test_changing_a_partition_is_refused_even_for_a_superuser(kit_conn: Conn, statement: str) -> None:
     before = partitions(kit_conn)
     assert_refused(kit_conn, statement, "pgaudit-kit")
@@ -151,12 +176,20 @@ def test_changing_a_partition_is_refused_even_for_a_superuser(kit_conn: Conn, st
     assert invariant_problems(kit_conn) == []
 
 
-def test_attaching_a_table_of_forged_events_is_refused(kit_conn: Conn) -> None:
+def test_no_table_of_forged_events_can_become_a_partition(kit_conn: Conn) -> None:
+    """The partitions cover every id, MINVALUE to MAXVALUE (event_overflow): PostgreSQL refuses any other partition
+    as overlapping, and the kit's guard refuses creating one in its schema; a range freed by detaching one is
+    refused first (the detach)."""
     kit_conn.execute("CREATE TABLE public.forged (LIKE pgaudit_kit.event)")
     kit_conn.execute("INSERT INTO public.forged (id, xid, statement_ts, op) "
                      "VALUES (4611686018427387904, pg_current_xact_id(), now(), 'I')")
-    assert_refused(kit_conn, "ALTER TABLE pgaudit_kit.event ATTACH PARTITION public.forged "
-                             "FOR VALUES FROM (4611686018427387904) TO (MAXVALUE)", "pgaudit-kit")
+    for statement in ("ALTER TABLE pgaudit_kit.event ATTACH PARTITION public.forged "
+                      "FOR VALUES FROM (4611686018427387904) TO (MAXVALUE)",
+                      "CREATE TABLE pgaudit_kit.event_forged PARTITION OF pgaudit_kit.event "
+                      "FOR VALUES FROM (4611686018427387904) TO (MAXVALUE)"):
+        with pytest.raises(psycopg.errors.InvalidObjectDefinition, match="would overlap partition"):
+            kit_conn.execute(statement)
+    assert_refused(kit_conn, "CREATE TABLE pgaudit_kit.event_forged (LIKE pgaudit_kit.event)", "pgaudit-kit")
     assert kit_conn.execute("SELECT count(*) FROM pgaudit_kit.event WHERE id >= 4611686018427387904").fetchone() == (0,)
 
 
@@ -198,11 +231,11 @@ def test_a_partition_detached_behind_the_kit_is_found_by_verify(kit_conn: Conn, 
 def test_sealing_keeps_partitions_ahead_and_the_follower_does_too(kit_conn: Conn, kit_db: str) -> None:
     kit_conn.execute("CREATE TABLE t (id int PRIMARY KEY)")
     enable(kit_conn, "t")
-    spread_over_partitions(kit_conn, events_each=8, ahead=3)
-    for i in range(6):
+    spread_over_partitions(kit_conn, events_each=8, ahead=3)  # (4: the first starts at the next id)
+    for i in range(20):
         kit_conn.execute("INSERT INTO t VALUES (%s)", (i,))
     result = cli("seal", dsn=kit_db)
-    assert result.exit_code == 0 and "partitions of the event table ahead" in result.stdout, result.output
+    assert result.exit_code == 0 and "partitions of the event table ahead" in result.stdout, (result.stdout, result.stderr)
     assert "event_overflow" not in holders(kit_conn)
     next_id = kit_conn.execute("SELECT last_value + 1024 FROM pgaudit_kit.event_id_seq").fetchone()
     assert next_id is not None
@@ -213,7 +246,7 @@ def test_sealing_keeps_partitions_ahead_and_the_follower_does_too(kit_conn: Conn
                                 "AND row_data->>'action' = 'partition' ORDER BY id").fetchall()
     assert len(recorded) >= 4 and recorded[0] == ("event_p3",), recorded
     # the follower, at its start
-    for i in range(6, 16):
+    for i in range(20, 40):
         kit_conn.execute("INSERT INTO t VALUES (%s)", (i,))
     stop = threading.Event()
     lines: list[str] = []
@@ -231,3 +264,26 @@ def test_sealing_keeps_partitions_ahead_and_the_follower_does_too(kit_conn: Conn
             stop.set()
             thread.join(10)
     assert any("partitions of the event table ahead" in line for line in lines), lines
+
+
+def test_a_reader_lists_the_partitions_and_creates_none(kit_conn: Conn, kit_db: str, cluster: Cluster) -> None:
+    name = f"reader_{uuid.uuid4().hex[:8]}"
+    with cluster.admin() as admin:
+        admin.execute(sql.SQL("CREATE ROLE {} LOGIN PASSWORD 'pw' IN ROLE pgaudit_kit_reader").format(
+            sql.Identifier(name)))
+    try:
+        dsn = with_params(kit_db, user=name, password="pw")
+        listed = cli("partitions", "--format", "json", dsn=dsn)
+        assert listed.exit_code == 0, listed.output
+        report = json.loads(listed.stdout)
+        assert report["created"] == 0
+        assert [p["name"] for p in report["partitions"]] == ["event_p0", "event_p1", "event_p2", "event_overflow"]
+        assert report["partitions"][1]["lower_id"] == 2**32 and report["partitions"][-1]["overflow"] is True
+        text = cli("partitions", dsn=dsn)
+        assert "listed only: creating partitions needs the admin role" in text.stdout, text.output
+        refused = cli("partitions", "--width", "1000", dsn=dsn)
+        assert refused.exit_code == 2 and "--width needs the admin role" in refused.stderr
+    finally:
+        with cluster.admin() as admin:
+            admin.execute(sql.SQL("DROP OWNED BY {}").format(sql.Identifier(name)))
+            admin.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(name)))

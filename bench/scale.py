@@ -23,7 +23,8 @@ sampled every second. Then, each timed:
 * after the retirement: `verify --full` of what remains, and the archive of the rest (it starts where the
   retired half ends) with its `verify-archive`.
 
-Partitioned history is not built yet: retired rows are deleted (dead until VACUUM), not detached.
+History is partitioned (revision 0013): the partitions before and after the retirement are reported, and the
+event rows the retirement deleted (partitions it could not drop whole: dead until VACUUM).
 
 Not a test: nothing here asserts.
 """
@@ -92,6 +93,29 @@ def recorded(conn: psycopg.Connection[Any]) -> int:
     row = conn.execute("SELECT (SELECT count(*) FROM pgaudit_kit.event) + "
                        "(SELECT COALESCE(sum(n_events), 0) FROM pgaudit_kit.event_chunk)").fetchone()
     return int(row[0]) if row else 0
+
+
+def event_partitions(conn: psycopg.Connection[Any]) -> list[dict[str, Any]]:
+    """Each partition of the event table: name, range and events (counted)."""
+    found = []
+    for name, lower, upper in conn.execute("SELECT name, lower_id, upper_id FROM pgaudit_kit.event_partitions()"
+                                           ).fetchall():
+        count = conn.execute(sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier("pgaudit_kit", name))).fetchone()
+        found.append({"name": name, "lower_id": lower, "upper_id": upper, "events": int(count[0]) if count else 0})
+    conn.commit()
+    return found
+
+
+def deleted_event_rows(conn: psycopg.Connection[Any]) -> int:
+    """Rows deleted from the event table's partitions (the statistics collector's count, all time)."""
+    row = conn.execute("SELECT COALESCE(sum(n_tup_del), 0) FROM pg_stat_user_tables WHERE schemaname = 'pgaudit_kit' "
+                       "AND relname LIKE 'event%' AND relname <> 'event_chunk'").fetchone()
+    conn.commit()
+    return int(row[0]) if row else 0
+
+
+def dropped_partitions(retire: dict[str, Any]) -> list[str]:
+    return sorted({p["name"] for p in retire["partitions_before"]} - {p["name"] for p in retire["partitions_after"]})
 
 
 def write_round(server: TempServer, conn: psycopg.Connection[Any], first_id: int, args: argparse.Namespace) -> None:
@@ -198,11 +222,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             results["archive"], results["verify_archive"] = archive(server, work / "oldest", half - 1, public)
             kit(server, "retention", "--set", "1 second")
             time.sleep(1.1)
+            partitions_before = event_partitions(conn)
             seconds, rss, out = kit(server, "retire", "--archive", str(work / "oldest"), "--public-key", public,
                                     "--state", str(work / "scale.state"), "--format", "json")
             retired = json.loads(out)
             results["retire"] = {"seconds": seconds, "peak_rss_bytes": rss, "tree_size": retired["tree_size"],
-                                 "events_removed": retired["events_removed"], "retired": retired["retired"]}
+                                 "events_removed": retired["events_removed"], "retired": retired["retired"],
+                                 "partitions_before": partitions_before, "partitions_after": event_partitions(conn),
+                                 "event_rows_deleted": deleted_event_rows(conn)}
             log("after the retirement: verify --full, archive the rest")
             seconds, rss, out = kit(server, "verify", "--full", "--public-key", public, "--format", "json")
             results["verify_full_after_retire"] = {"seconds": seconds, "peak_rss_bytes": rss,
@@ -253,13 +280,13 @@ def report(r: dict[str, Any]) -> list[str]:
         f"retire of the oldest half (through tree size {r['retire']['tree_size']:,}): "
         f"{r['retire']['events_removed']:,} events removed in {r['retire']['seconds']:.0f} s (archive and "
         f"database verified first), peak {r['retire']['peak_rss_bytes'] / mib:.0f} MiB, "
-        f"{'retired' if r['retire']['retired'] else 'REFUSED'}",
+        f"{'retired' if r['retire']['retired'] else 'REFUSED'}; partitions dropped: "
+        f"{dropped_partitions(r['retire'])}, event rows deleted: {r['retire']['event_rows_deleted']:,}",
         f"verify --full after it: {r['verify_full_after_retire']['events']:,} events in "
         f"{r['verify_full_after_retire']['seconds']:.0f} s, peak "
         f"{r['verify_full_after_retire']['peak_rss_bytes'] / mib:.0f} MiB, "
         f"{'clean' if r['verify_full_after_retire']['clean'] else 'FINDINGS'}",
         *_archive_lines("archive of the rest", r["archive_rest"], r["verify_archive_rest"]),
-        "partitioned history: not built yet",
     ]
     return lines
 

@@ -100,7 +100,7 @@ def generate(server: TempServer, database: str, events: int, batch_tx: int = 100
              partition_events: int | None = None) -> dict[str, Any]:
     """Create, enrol and fill; returns facts about the log (counts, span, seconds per phase). With
     *partition_events*, the log is spread over partitions of the event table that many events wide, after the
-    first (a fresh install's partitions are 2^32 ids, about four million events, wide)."""
+    first partitions (a fresh install's are 2^26 ids wide)."""
     phases: dict[str, float] = {}
     started = time.monotonic()
     with connect(server, database) as conn:
@@ -510,7 +510,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--bulk-rows", type=int, default=100_000, help="rows of the bulk INSERT (default 100,000)")
     parser.add_argument("--partition-events", type=int, metavar="N",
                         help="spread the log over partitions of the event table N events wide (default: the "
-                             "fresh install's, about four million)")
+                             "kit's)")
     parser.add_argument("--json", metavar="FILE", help="also write every number to FILE")
     args = parser.parse_args(argv)
     command = " ".join(["python -m bench.review", *(argv if argv is not None else sys.argv[1:])])

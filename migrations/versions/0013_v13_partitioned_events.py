@@ -1,6 +1,6 @@
 """v13: partitioned history. pgaudit_kit.event becomes a table partitioned by ranges of id, so that retiring old
 history drops whole partitions instead of deleting rows (pgaudit_kit.retire_events). The existing table becomes
-its first partition in place, event_p0 (from MINVALUE to the next multiple of 2^32 above the identity), keeping
+its first partition in place, event_p0 (from MINVALUE to the next multiple of 2^26 above the identity), keeping
 its rows, its indexes (attached to the new parent's), its guards and its row-level security: no row is copied,
 the only scan is the validation of event_p0's range. The identity moves to the new parent and continues where it
 was. pgaudit_kit.add_event_partitions (from the sources, after this delta) creates the partitions ahead and
@@ -41,9 +41,9 @@ BEGIN
   FOREACH v_trigger IN ARRAY v_recording LOOP
     EXECUTE pg_catalog.format('ALTER EVENT TRIGGER %I DISABLE', v_trigger);
   END LOOP;
-  -- the first partition ends at the multiple of 2^32 (the kit's partition width) above every id handed out so far,
-  -- and the ids of unsealed chunks (up to 1,023 after their first)
-  v_bound := ((CASE WHEN v_called THEN v_last + 1024 ELSE v_last END) / 4294967296 + 1) * 4294967296;
+  -- the first partition ends at the multiple of 2^26 (a fresh install's first width) above every id handed out so
+  -- far, and the ids of unsealed chunks (up to 1,023 after their first)
+  v_bound := ((CASE WHEN v_called THEN v_last + 1024 ELSE v_last END) / 67108864 + 1) * 67108864;
 
   -- what is typed by the event table's row type follows the old table: the sources create them anew
   DROP VIEW IF EXISTS pgaudit_kit.change, pgaudit_kit.recorded_event, pgaudit_kit.staged_event;

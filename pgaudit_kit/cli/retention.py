@@ -91,9 +91,9 @@ def retire(ctx: click.Context, archive_dir: Path, public_key: Path, anchor_dir: 
 @click.option("--ahead", type=click.IntRange(1, 100), default=2, show_default=True,
               help="Empty partitions to keep beyond the one the next event goes to.")
 @click.option("--width", "width_events", type=click.IntRange(1, 2**40), metavar="EVENTS",
-              help="Width of the partitions created from now on, in single-row events of 1,024 ids (default: as "
-                   "wide as the newest; a fresh install's is 4,194,304). A chunk of up to 1,024 events of a many-row "
-                   "statement takes 1,024 ids too: bulk-heavy logs need a smaller width.")
+              help="Width of the partitions this run creates, in single-row events of 1,024 ids (default: what "
+                   "about 4,194,304 events take in this log, from the newest partition's; a chunk of up to 1,024 "
+                   "events of a many-row statement takes 1,024 ids in all).")
 @format_option(REPORT_FORMATS)
 @click.pass_context
 def partitions(ctx: click.Context, ahead: int, width_events: int | None, output_format: str) -> None:

@@ -1,7 +1,6 @@
 -- pgaudit-kit: pgaudit_kit.add_event_partitions(width, ahead) -- keeps `ahead` empty partitions of pgaudit_kit.event
--- beyond the one the next id falls in, each `width` ids wide (by default as wide as the newest; the first, from
--- MINVALUE, 2^32 ids: about four million events), and above them event_overflow, the partition of every id from
--- there to MAXVALUE. Returns how many partitions it created. Run by install, by `pgaudit-kit seal` (and its
+-- beyond the one the next id falls in, each `width` ids wide (by default sized to hold about four million events,
+-- see below), and above them event_overflow, the partition of every id from there to MAXVALUE. Returns how many partitions it created. Run by install, by `pgaudit-kit seal` (and its
 -- follower) and by `pgaudit-kit partitions`.
 -- Why a range to MAXVALUE and not a DEFAULT partition: with a DEFAULT partition PostgreSQL cannot read the
 -- partitions in the order of their ranges (an ordered Append), so `ORDER BY id DESC LIMIT 50` with a filter (every
@@ -51,10 +50,29 @@ BEGIN
   IF v_ahead >= p_ahead AND v_overflow IS NOT NULL THEN
     RETURN 0;
   END IF;
-  SELECT COALESCE(p_width, p.upper_id - p.lower_id) INTO v_width
-    FROM pgaudit_kit.event_partitions() p WHERE p.lower_id IS NOT NULL AND NOT p.is_overflow
-   ORDER BY p.upper_id DESC LIMIT 1;
-  v_width := COALESCE(v_width, p_width, 4294967296);
+  -- The width: as given; else the ids that 4,194,304 events take here, judged by the newest partition that holds
+  -- enough of them to tell (the ids it has spent over its rows as VACUUM or ANALYZE last counted them: a single-row
+  -- event takes 1,024 ids, a chunk of up to 1,024 events of a bulk statement 1,024 in all, so the same width holds
+  -- anything from 4 million to 4 billion events), kept within 2^20 and 2^36 ids; else as wide as the newest
+  -- partition; else 2^26 ids (65,536 single-row events, or up to 64 million of bulk statements) for the first.
+  v_width := p_width;
+  IF v_width IS NULL THEN
+    SELECT pg_catalog.round(4194304 * (LEAST(p.upper_id, v_next) - COALESCE(p.lower_id, 0))::numeric
+                            / c.reltuples::numeric)::bigint
+      INTO v_width
+      FROM pgaudit_kit.event_partitions() p JOIN pg_catalog.pg_class c ON c.oid = p.partition
+     WHERE NOT p.is_overflow AND COALESCE(p.lower_id, 0) < v_next AND c.reltuples >= 10000
+     ORDER BY p.upper_id DESC LIMIT 1;
+    IF v_width IS NOT NULL THEN
+      v_width := LEAST(GREATEST(v_width / 1024 * 1024, 1048576), 68719476736);
+    END IF;
+  END IF;
+  IF v_width IS NULL THEN
+    SELECT p.upper_id - p.lower_id INTO v_width
+      FROM pgaudit_kit.event_partitions() p WHERE p.lower_id IS NOT NULL AND NOT p.is_overflow
+     ORDER BY p.upper_id DESC LIMIT 1;
+  END IF;
+  v_width := COALESCE(v_width, 67108864);
   IF v_overflow IS NOT NULL THEN
     LOCK TABLE ONLY pgaudit_kit.event IN ACCESS EXCLUSIVE MODE;
     PERFORM pg_catalog.set_config('pgaudit_kit.partition_work', 'event_overflow', true);

@@ -38,7 +38,7 @@ def holders(conn: Conn, where: str = "true") -> dict[str, int]:
 def test_a_fresh_install_partitions_events_ahead_and_guards_each_partition(kit_conn: Conn) -> None:
     assert kit_conn.execute("SELECT relkind::text FROM pg_class WHERE oid = 'pgaudit_kit.event'::regclass"
                             ).fetchone() == ("p",)
-    width = 2**32
+    width = 2**26  # the first partitions'; later ones are sized by the ids their events take
     assert partitions(kit_conn) == [("event_p0", None, width, False), ("event_p1", width, 2 * width, False),
                                     ("event_p2", 2 * width, 3 * width, False), ("event_overflow", 3 * width, None, True)]
     shape = kit_conn.execute("""
@@ -278,7 +278,7 @@ def test_a_reader_lists_the_partitions_and_creates_none(kit_conn: Conn, kit_db: 
         report = json.loads(listed.stdout)
         assert report["created"] == 0
         assert [p["name"] for p in report["partitions"]] == ["event_p0", "event_p1", "event_p2", "event_overflow"]
-        assert report["partitions"][1]["lower_id"] == 2**32 and report["partitions"][-1]["overflow"] is True
+        assert report["partitions"][1]["lower_id"] == 2**26 and report["partitions"][-1]["overflow"] is True
         text = cli("partitions", dsn=dsn)
         assert "listed only: creating partitions needs the admin role" in text.stdout, text.output
         refused = cli("partitions", "--width", "1000", dsn=dsn)
@@ -287,3 +287,29 @@ def test_a_reader_lists_the_partitions_and_creates_none(kit_conn: Conn, kit_db: 
         with cluster.admin() as admin:
             admin.execute(sql.SQL("DROP OWNED BY {}").format(sql.Identifier(name)))
             admin.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(name)))
+
+
+@pytest.mark.parametrize("mode", ["statement", "row"])
+def test_new_partitions_are_sized_by_the_ids_events_take(kit_conn: Conn, kit_db: str, mode: str) -> None:
+    """A single-row event takes 1,024 ids, a chunk of up to 1,024 events of a bulk statement 1,024 in all: the same
+    range would hold a thousand times more bulk events. Each new partition is as wide as about 4,194,304 events
+    take in this log, judged by the newest partition holding enough of them (counted by ANALYZE)."""
+    kit_conn.execute("CREATE TABLE t (id int PRIMARY KEY)")
+    kit_conn.execute("SELECT pgaudit_kit.enable_table('t'::regclass, '{}', '{}', 'capture', false, %s)", (mode,))
+    kit_conn.execute("INSERT INTO t SELECT generate_series(1, 12000)")  # chunks (statement) or 12,000 events (row)
+    assert cli("seal", dsn=kit_db).exit_code == 0
+    kit_conn.execute("ANALYZE pgaudit_kit.event_p0")
+    spent, rows = kit_conn.execute("SELECT max(id), (SELECT reltuples FROM pg_class WHERE oid = "
+                                   "'pgaudit_kit.event_p0'::regclass) FROM pgaudit_kit.event").fetchone() or (0, 0)
+    assert kit_conn.execute("SELECT pgaudit_kit.add_event_partitions(NULL, 3)").fetchone() == (1,)
+    new = partitions(kit_conn)[-2]
+    assert new[0] == "event_p3" and new[1] == 3 * 2**26 and new[2] is not None
+    next_id = kit_conn.execute("SELECT last_value + 1024 FROM pgaudit_kit.event_id_seq").fetchone()
+    assert next_id is not None
+    # (the control event recording the new partition took the next id after it was sized)
+    expected = round(4194304 * (next_id[0] - 1024) / rows) // 1024 * 1024
+    assert abs((new[2] - new[1]) - max(expected, 2**20)) <= 1024, (new, expected, spent, rows)
+    if mode == "statement":  # about one id an event (and the enrolment's own events): some ten million ids
+        assert new[2] - new[1] < 2**24
+    else:  # 1,024 ids an event: some four billion
+        assert 2**31 < new[2] - new[1] < 2**33

@@ -100,7 +100,7 @@ def run_with_stderr_on_a_terminal(*args: str) -> tuple[subprocess.CompletedProce
 
 
 def spread_over_partitions(conn: psycopg.Connection[Any], events_each: int, ahead: int) -> None:
-    """Move the event table's identity to the end of its first partitions (which a fresh install makes 2^32 ids
+    """Move the event table's identity to the end of its first partitions (which a fresh install makes 2^26 ids
     wide) and create *ahead* partitions of *events_each* events from there: what a long-lived log looks like, in
     a few events. *conn* is a superuser's (setval on the kit's sequence)."""
     top = conn.execute("SELECT max(upper_id) FROM pgaudit_kit.event_partitions()").fetchone()

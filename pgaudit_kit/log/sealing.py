@@ -70,8 +70,12 @@ def partitions_ahead(conn: psycopg.Connection[Any], report: Callable[[str], None
         return 0
 
 
-# How often a follower looks after the event table's partitions.
-PARTITIONS_EVERY_SECONDS = 300.0
+# How often a follower looks after the event table's partitions: a look that finds enough of them ahead costs one
+# catalog query and takes no lock, and a busy log (four thousand single-row events a second) can fill a first-width
+# partition in a quarter of a minute; a creation that did not get its lock (a long statement on the event table) is
+# tried again at the next look. Its warnings are reported at most once a minute.
+PARTITIONS_EVERY_SECONDS = 5.0
+PARTITION_WARNINGS_EVERY_SECONDS = 60.0
 
 # How often an idle follower looks at its stop flag while it waits for a notification.
 STOP_CHECK_SECONDS = 0.25
@@ -108,6 +112,7 @@ class Follower:
                     f"writers leave sealing to this process (lease {self.lease_seconds} s)")
         renewed = reported = time.monotonic()
         partitioned = -PARTITIONS_EVERY_SECONDS
+        warned = -PARTITION_WARNINGS_EVERY_SECONDS
         sealed_since_report = 0
         self._renew()
         with db.translated_errors():
@@ -120,8 +125,12 @@ class Follower:
                 count = seal(self.conn, between=self._next_block)
                 self.sealed += count
                 if time.monotonic() - partitioned >= PARTITIONS_EVERY_SECONDS:
-                    if created := partitions_ahead(self.conn, self.report):
+                    warnings: list[str] = []
+                    if created := partitions_ahead(self.conn, warnings.append):
                         self.report(f"created {created} partitions of the event table ahead")
+                    if warnings and time.monotonic() - warned >= PARTITION_WARNINGS_EVERY_SECONDS:
+                        self.report(warnings[0])
+                        warned = time.monotonic()
                     partitioned = time.monotonic()
                 sealed_since_report += count
                 if time.monotonic() - reported >= self.report_every:

@@ -31,6 +31,8 @@ DECLARE
   v_name text;
   v_overflow regclass := pg_catalog.to_regclass('pgaudit_kit.event_overflow');
   v_overflow_top bigint;
+  v_sized record;
+  v_rows double precision;
   v_made text[] := '{}';
   v_lower bigint[] := '{}';
   v_upper bigint[] := '{}';
@@ -50,22 +52,30 @@ BEGIN
   IF v_ahead >= p_ahead AND v_overflow IS NOT NULL THEN
     RETURN 0;
   END IF;
-  -- The width: as given; else the ids that 4,194,304 events take here, judged by the newest partition that holds
-  -- enough of them to tell (the ids it has spent over its rows as VACUUM or ANALYZE last counted them: a single-row
-  -- event takes 1,024 ids, a chunk of up to 1,024 events of a bulk statement 1,024 in all, so the same width holds
+  -- The width: as given; else the ids that 4,194,304 events take here, judged by the newest of the last three
+  -- partitions that holds enough of them to tell (10,000: the ids it has spent over its rows; a single-row event
+  -- takes 1,024 ids, a chunk of up to 1,024 events of a bulk statement 1,024 in all, so the same width holds
   -- anything from 4 million to 4 billion events), kept within 2^20 and 2^36 ids; else as wide as the newest
   -- partition; else 2^26 ids (65,536 single-row events, or up to 64 million of bulk statements) for the first.
+  -- Its rows: as VACUUM or ANALYZE last counted them, or counted here up to 100,000 (a partition filled faster
+  -- than autovacuum looks at it has no count yet; the width must not wait for one).
   v_width := p_width;
   IF v_width IS NULL THEN
-    SELECT pg_catalog.round(4194304 * (LEAST(p.upper_id, v_next) - COALESCE(p.lower_id, 0))::numeric
-                            / c.reltuples::numeric)::bigint
-      INTO v_width
-      FROM pgaudit_kit.event_partitions() p JOIN pg_catalog.pg_class c ON c.oid = p.partition
-     WHERE NOT p.is_overflow AND COALESCE(p.lower_id, 0) < v_next AND c.reltuples >= 10000
-     ORDER BY p.upper_id DESC LIMIT 1;
-    IF v_width IS NOT NULL THEN
-      v_width := LEAST(GREATEST(v_width / 1024 * 1024, 1048576), 68719476736);
-    END IF;
+    FOR v_sized IN SELECT p.partition, LEAST(p.upper_id, v_next) - COALESCE(p.lower_id, 0) AS spent,
+                          GREATEST(c.reltuples, 0) AS reltuples
+                     FROM pgaudit_kit.event_partitions() p JOIN pg_catalog.pg_class c ON c.oid = p.partition
+                    WHERE NOT p.is_overflow AND COALESCE(p.lower_id, 0) < v_next
+                    ORDER BY p.upper_id DESC LIMIT 3
+    LOOP
+      EXECUTE pg_catalog.format('SELECT pg_catalog.count(*) FROM (SELECT FROM %s LIMIT 100000) s', v_sized.partition)
+         INTO v_rows;
+      v_rows := GREATEST(v_rows, v_sized.reltuples);
+      IF v_rows >= 10000 THEN
+        v_width := pg_catalog.round(4194304 * v_sized.spent::numeric / v_rows::numeric)::bigint;
+        v_width := LEAST(GREATEST(v_width / 1024 * 1024, 1048576), 68719476736);
+        EXIT;
+      END IF;
+    END LOOP;
   END IF;
   IF v_width IS NULL THEN
     SELECT p.upper_id - p.lower_id INTO v_width

@@ -7,7 +7,7 @@ Nothing in the library imports this package.
 
 from __future__ import annotations
 
-from . import demo, doctor, enrol, install, integrity, lockdown, metrics, reconcile, retention, review  # noqa: F401 -- registers commands
+from . import alerts, demo, doctor, enrol, install, integrity, lockdown, metrics, reconcile, retention, review  # noqa: F401 -- registers commands
 from .group import main
 
 __all__ = ["main"]

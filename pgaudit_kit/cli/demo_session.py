@@ -143,6 +143,73 @@ def _show_integrity(dsn: str) -> Findings:
         return report.findings
 
 
+DEMO_RULES = """
+[sink.screen]
+type = "stdout"
+
+[[rule]]
+name = "schema change in shop"
+kind = "ddl"
+schemas = ["shop"]
+severity = "high"
+"""
+
+
+def _show_live_alert(dsn: str, conn: psycopg.Connection[Any]) -> None:
+    """An alerts process (in a thread here) follows new events; a schema change fires its rule at once."""
+    import threading
+    import time
+
+    from ..alerts import rulefile
+    from ..alerts.alert import Alert
+    from ..alerts.engine import Alerter
+    from ..review.watch import WatchOptions
+
+    _say("A live alert: `pgaudit-kit alerts` follows new events with a rule on schema changes in shop ...")
+    with tempfile.TemporaryDirectory() as scratch:
+        path = Path(scratch) / "alerts.toml"
+        path.write_text(DEMO_RULES, encoding="utf-8")
+        ruleset = rulefile.load(path)
+        ready, committed = threading.Event(), [0.0]
+        arrived: list[tuple[Alert, float]] = []
+
+        def note(message: str) -> None:
+            if message.startswith("following"):
+                ready.set()
+
+        class Enough(Exception):
+            """The one alert the demo waits for has arrived: the follow ends."""
+
+        def deliver(alert: Alert) -> None:
+            arrived.append((alert, time.monotonic()))
+            raise Enough
+
+        def follow() -> None:
+            try:
+                alerter.run()
+            except Enough:
+                pass
+
+        alerter = Alerter(lambda: db.connect(dsn, autocommit=True, application_name="pgaudit-kit alerts"), ruleset,
+                          WatchOptions(heartbeat=1.0, state_path=Path(scratch) / "alerts.state",
+                                       review_command="alerts"), note, deliver=deliver)
+        follower = threading.Thread(target=follow, daemon=True)
+        follower.start()
+        if not ready.wait(30):
+            click.echo("  (the alerts follower did not start; skipped)")
+            return
+        statement = "ALTER TABLE shop.customer ADD COLUMN vip boolean NOT NULL DEFAULT false"
+        committed[0] = time.monotonic()
+        conn.execute(statement)
+        click.echo(f"  [a DBA] {statement}")
+        follower.join(30)
+        for alert, at in arrived:
+            click.echo(f"  ALERT [{alert.severity}] {alert.rule}: {alert.summary} (event {alert.event_id}, "
+                       f"delivered {at - committed[0]:.2f} s after the commit)")
+        if not arrived:
+            click.echo("  (no alert arrived within 30 s)")
+
+
 def run_demo(keep: bool = False) -> None:
     _say("Starting a throwaway PostgreSQL server ...")
     with TempServer() as server:
@@ -189,6 +256,8 @@ def run_demo(keep: bool = False) -> None:
 
             _say("Recorded changes (pgaudit_kit.change):")
             _show_changes(conn)
+
+            _show_live_alert(dsn, conn)
 
         findings = _show_integrity(dsn)
 

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from ..doctor.metrics import Gauge, SealedCounts
 
 
-def _client() -> Any:
+def prometheus_client_module() -> Any:
     try:
         import prometheus_client
     except ImportError:
@@ -30,7 +30,7 @@ def _client() -> Any:
     return prometheus_client
 
 
-def _listen_address(ctx: click.Context, param: click.Parameter, value: str | None) -> tuple[str, int] | None:
+def listen_address(ctx: click.Context, param: click.Parameter, value: str | None) -> tuple[str, int] | None:
     """--listen HOST:PORT (":PORT": every interface), checked before anything is loaded or read."""
     if value is None:
         return None
@@ -75,17 +75,22 @@ class _Latest:
 @main.command()
 @click.option("--textfile", type=click.Path(dir_okay=False, path_type=Path),
               help="Write the metrics to this file (atomically) for node_exporter's textfile collector, once.")
-@click.option("--listen", metavar="HOST:PORT", callback=_listen_address,
+@click.option("--listen", metavar="HOST:PORT", callback=listen_address,
               help="Serve /metrics over HTTP on HOST:PORT until stopped.")
 @click.option("--interval", type=click.FloatRange(1, 86400), default=60.0, show_default=True,
               help="With --listen: seconds between collections (each one is recorded as a review).")
+@click.option("--alerts-state", type=click.Path(dir_okay=False, path_type=Path),
+              help="Also the counters of the alerts process whose --state file this is (alerts fired, deliveries, "
+                   "delivery failures).")
 @click.pass_context
-def metrics(ctx: click.Context, textfile: Path | None, listen: tuple[str, int] | None, interval: float) -> None:
+def metrics(ctx: click.Context, textfile: Path | None, listen: tuple[str, int] | None, interval: float,
+            alerts_state: Path | None) -> None:
     """Prometheus metrics: unsealed backlog and its age, sealed events, the newest checkpoint's age and size,
     the last verify's age and result, lockdown, doctor's items by severity.
 
     Without options, prints them once (Prometheus text format). Each collection reads what doctor reads and
-    is recorded as a review event (command metrics); needs the reader or admin role.
+    is recorded as a review event (command metrics); needs the reader or admin role. --alerts-state adds the
+    counters of the alerts process, read from its state file.
 
     \b
     Example:
@@ -96,12 +101,12 @@ def metrics(ctx: click.Context, textfile: Path | None, listen: tuple[str, int] |
         raise click.UsageError("give --textfile or --listen, not both")
     from ..doctor.metrics import collect, families
 
-    client = _client()
+    client = prometheus_client_module()
     if listen is None:
         with connect(ctx) as conn:
             gauges = collect(conn)
         registry = client.CollectorRegistry(auto_describe=False)
-        registry.register(_Fixed(families(gauges, True)))
+        registry.register(_Fixed(families(gauges, True) + _alert_families(alerts_state)))
         if textfile is None:
             click.echo(client.generate_latest(registry).decode(), nl=False)
             return
@@ -113,6 +118,9 @@ def metrics(ctx: click.Context, textfile: Path | None, listen: tuple[str, int] |
     latest = _Latest()
     registry = client.CollectorRegistry(auto_describe=False)
     registry.register(latest)
+    if alerts_state is not None:
+        _alert_families(alerts_state)  # a wrong file is an error now, not at the first scrape
+        registry.register(_AlertsState(alerts_state))
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
@@ -135,6 +143,28 @@ def metrics(ctx: click.Context, textfile: Path | None, listen: tuple[str, int] |
         pass
     finally:
         server.shutdown()
+
+
+def _alert_families(path: Path | None) -> list[Metric]:
+    if path is None:
+        return []
+    from ..alerts.metrics import families, read_stats
+
+    return families(read_stats(path))
+
+
+class _AlertsState:
+    """The alerts process's counters, read from its state file at each scrape (it rewrites the file atomically);
+    a scrape while the file cannot be read has none of them."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def collect(self) -> Iterator[Metric]:
+        try:
+            yield from _alert_families(self.path)
+        except KitError as exc:
+            click.echo(f"pgaudit-kit: metrics: {exc}", err=True)
 
 
 class _Fixed:

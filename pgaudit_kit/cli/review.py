@@ -18,7 +18,7 @@ import click
 
 from ..core.errors import UsageError
 from ..review.vocabulary import DEFAULT_LIMIT, ORDERS
-from .group import LISTING_FORMATS, TIMELINE_FORMATS, format_option, main, target_dsn
+from .group import LISTING_FORMATS, TIMELINE_FORMATS, F, format_option, main, target_dsn
 
 if TYPE_CHECKING:
     from ..review import events as review_events
@@ -232,17 +232,27 @@ def tx_command(ctx: click.Context, txid: str, output_format: str) -> None:
         writer.end()
 
 
+def follow_options(fn: F) -> F:
+    """--heartbeat, --poll-interval and --reconnect-timeout: how a command that follows new events (watch,
+    alerts) wakes up and reconnects."""
+    for option in reversed((
+        click.option("--heartbeat", type=click.FloatRange(0.05, 3600), default=5.0, show_default=True,
+                     help="Seconds between checks without a notification (a safety net; notifications wake it at "
+                          "once)."),
+        click.option("--poll-interval", type=click.FloatRange(0.05, 3600), default=1.0, show_default=True,
+                     help="Seconds between reads when notifications are unavailable (max_prepared_transactions > 0)."),
+        click.option("--reconnect-timeout", type=click.FloatRange(0), default=0.0, show_default=True,
+                     help="Give up (exit 3) after this many seconds without a connection; 0: keep trying."))):
+        fn = option(fn)
+    return fn
+
+
 @main.command("watch")
 @_filter_options
 @click.option("--limit", type=int, default=0, show_default=True, help="Stop after N events; 0: follow forever.")
 @click.option("--state", "state_path", type=click.Path(dir_okay=False, path_type=Path),
               help="Keep the position in this file: a restarted watch continues where the last one stopped.")
-@click.option("--heartbeat", type=click.FloatRange(0.05, 3600), default=5.0, show_default=True,
-              help="Seconds between checks without a notification (a safety net; notifications wake it at once).")
-@click.option("--poll-interval", type=click.FloatRange(0.05, 3600), default=1.0, show_default=True,
-              help="Seconds between reads when notifications are unavailable (max_prepared_transactions > 0).")
-@click.option("--reconnect-timeout", type=click.FloatRange(0), default=0.0, show_default=True,
-              help="Give up (exit 3) after this many seconds without a connection; 0: keep trying.")
+@follow_options
 @click.pass_context
 def watch_command(ctx: click.Context, tables: tuple[str, ...], ops: tuple[str, ...], actors: tuple[str, ...],
                   since: str | None, pk: str | None, txids: tuple[str, ...], changed: tuple[str, ...],

@@ -304,7 +304,7 @@ def _age(column: str) -> str:
     return f"LEAST(GREATEST((EXTRACT(epoch FROM now()) - EXTRACT(epoch FROM {column}))::float8, -1e308), 1e308)"
 
 
-def _read_newest_checkpoint(conn: psycopg.Connection[Any]) -> dict[str, Any] | None:
+def read_newest_checkpoint(conn: psycopg.Connection[Any]) -> dict[str, Any] | None:
     row = _one(conn, """
         SELECT id, tree_size, note, created_by,
                to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') AS created_at,
@@ -428,7 +428,7 @@ def read_facts(conn: psycopg.Connection[Any]) -> Facts:
         history_view_readers=_read_history_view_readers(conn),
         backlog=sealing.backlog(conn),
         event_partitions=partitions.listed(conn),
-        newest_checkpoint=_read_newest_checkpoint(conn),
+        newest_checkpoint=read_newest_checkpoint(conn),
         last_verify=_read_verify_result(conn, clean_only=False),
         last_clean_verify=_read_verify_result(conn, clean_only=True),
         lockdown=lockdown.state(conn),

@@ -101,6 +101,8 @@ class Follower:
     report: Callable[[str], None]
     report_every: float = 60.0
     sealed: int = 0
+    _partitioned: float = -PARTITIONS_EVERY_SECONDS  # when the partitions were last looked after
+    _warned: float = -PARTITION_WARNINGS_EVERY_SECONDS
 
     @property
     def lease_seconds(self) -> int:
@@ -111,8 +113,6 @@ class Follower:
         self.report(f"following: sealing every {self.interval:g} s, at once on an idle database's next commit; "
                     f"writers leave sealing to this process (lease {self.lease_seconds} s)")
         renewed = reported = time.monotonic()
-        partitioned = -PARTITIONS_EVERY_SECONDS
-        warned = -PARTITION_WARNINGS_EVERY_SECONDS
         sealed_since_report = 0
         self._renew()
         with db.translated_errors():
@@ -124,14 +124,7 @@ class Follower:
                     renewed = time.monotonic()
                 count = seal(self.conn, between=self._next_block)
                 self.sealed += count
-                if time.monotonic() - partitioned >= PARTITIONS_EVERY_SECONDS:
-                    warnings: list[str] = []
-                    if created := partitions_ahead(self.conn, warnings.append):
-                        self.report(f"created {created} partitions of the event table ahead")
-                    if warnings and time.monotonic() - warned >= PARTITION_WARNINGS_EVERY_SECONDS:
-                        self.report(warnings[0])
-                        warned = time.monotonic()
-                    partitioned = time.monotonic()
+                self._look_after_partitions()
                 sealed_since_report += count
                 if time.monotonic() - reported >= self.report_every:
                     self.report(f"sealed {sealed_since_report} events in the last {self.report_every:g} s; "
@@ -164,9 +157,24 @@ class Follower:
             self.conn.execute("SELECT pgaudit_kit.renew_seal_lease(%s)", (self.lease_seconds,))
 
     def _next_block(self, _sealed: int) -> bool:
-        """Between the blocks of a backlog: keep the lease, and go on unless asked to stop."""
+        """Between the blocks of a backlog: keep the lease and the partitions ahead (a backlog of bulk statements
+        can take minutes to work off, while writers go on using ids), and go on unless asked to stop."""
         self._renew()
+        self._look_after_partitions()
         return not self.stop.is_set()
+
+    def _look_after_partitions(self) -> None:
+        """Every PARTITIONS_EVERY_SECONDS, keep the event table's partitions ahead; warnings at most once every
+        PARTITION_WARNINGS_EVERY_SECONDS."""
+        if time.monotonic() - self._partitioned < PARTITIONS_EVERY_SECONDS:
+            return
+        warnings: list[str] = []
+        if created := partitions_ahead(self.conn, warnings.append):
+            self.report(f"created {created} partitions of the event table ahead")
+        if warnings and time.monotonic() - self._warned >= PARTITION_WARNINGS_EVERY_SECONDS:
+            self.report(warnings[0])
+            self._warned = time.monotonic()
+        self._partitioned = time.monotonic()
 
     def _state(self) -> str:
         state = backlog(self.conn)

@@ -28,7 +28,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -86,6 +86,18 @@ class WatchOptions:
     reconnect_timeout: float = 0.0  # 0: keep trying
     limit: int = 0  # stop after this many events (0: never)
     state_path: Path | None = None
+    once: bool = False  # read what is there (from --since, else from the start) and return
+    review_command: str = "watch"  # the command the review event records
+    review_extra: dict[str, Any] = field(default_factory=dict)  # more for the review's filter
+
+
+class Pause(Exception):
+    """Raised by *emit* (or *idle*) when an event cannot be handled now (an alert sink is down): the event is
+    not taken, the position stays before it, and the watcher tries again after *delay* seconds."""
+
+    def __init__(self, delay: float, reason: str) -> None:
+        super().__init__(reason)
+        self.delay = delay
 
 
 def _conditions(position: Position) -> Conditions:
@@ -105,8 +117,15 @@ class Watcher:
     """Follows events matching a filter; calls *emit* for each, in order, exactly once."""
 
     def __init__(self, connect: Callable[[], psycopg.Connection[Any]], flt: EventFilter, options: WatchOptions,
-                 emit: Callable[[Event], None], note: Callable[[str], None]) -> None:
+                 emit: Callable[[Event], None], note: Callable[[str], None],
+                 idle: Callable[[psycopg.Connection[Any]], None] | None = None,
+                 carried: tuple[Callable[[], dict[str, Any]], Callable[[dict[str, Any]], None]] | None = None) -> None:
+        """*idle* runs after each batch, outside its transaction (it may raise Pause); *carried* is a pair of
+        functions that give and take back the caller's own state, saved in the state file with the position
+        (and so always consistent with it)."""
         self.connect = connect  # called again after a lost connection
+        self.idle = idle
+        self.carried = carried
         self.catch_up_filter = flt
         self.live_filter = replace(flt, since=None)  # --since only reaches back; live events are all new
         self.options = options
@@ -121,6 +140,11 @@ class Watcher:
         self._trailing = False
         self._saved_at = 0
 
+    @property
+    def install_id(self) -> str | None:
+        """The kit installation followed (from the state file, else read at the first connection)."""
+        return self._install_id
+
     # -- state file ------------------------------------------------------------------------------------
     def load_state(self) -> None:
         path = self.options.state_path
@@ -133,6 +157,8 @@ class Watcher:
             self._install_id = str(data["install_id"])
             self.position = Position(Snapshot.parse(data["lo"]) if data.get("lo") else None,
                                      Snapshot.parse(data["hi"]) if data.get("hi") else None, int(data["after_id"]))
+            if self.carried is not None:
+                self.carried[1](dict(data.get("carried") or {}))
         except (OSError, ValueError, KeyError, TypeError, UsageError) as exc:
             raise UsageError(f"--state {path}: not a watch state file ({exc})") from None
 
@@ -141,6 +167,8 @@ class Watcher:
         if path is None or self.position is None:
             return
         data = {"format": STATE_FORMAT, "install_id": self._install_id, **self.position.as_dict()}
+        if self.carried is not None:
+            data["carried"] = self.carried[0]()
         handle, temporary = tempfile.mkstemp(dir=path.parent or Path("."), prefix=f".{path.name}.")
         with os.fdopen(handle, "w", encoding="utf-8") as out:
             json.dump(data, out)
@@ -157,7 +185,8 @@ class Watcher:
                 filters["resumed_after"] = self.position.as_dict() if self.position else None
             # recorded again on each reconnect; the batches read in snapshots of their own, taken after LISTEN
             # and the lease below (see the module docstring)
-            with reviews.reviewed_read(conn, "watch", filters):
+            filters.update(self.options.review_extra)
+            with reviews.reviewed_read(conn, self.options.review_command, filters):
                 install = conn.execute("SELECT install_id::text FROM pgaudit_kit.install").fetchone()
                 flt = self.catch_up_filter
                 if flt.tables:  # a table that is not there is an error now, not at the first new event
@@ -207,7 +236,7 @@ class Watcher:
                     assert fixed is not None
                     self.catch_up_filter = replace(self.catch_up_filter,
                                                    since=TimeBound(text=since.text, instant=fixed[0]))
-                self.position = Position(None, current) if since else Position(current)
+                self.position = Position(None, current) if since or self.options.once else Position(current)
             position = self.position
             if self._unnotified is None:
                 self._unnotified = set(current.xip)
@@ -267,12 +296,19 @@ class Watcher:
         try:
             while True:
                 try:
-                    if not self._batch(conn):
+                    if not self._batch(conn) or self.options.once:
                         return
+                    if self.idle is not None:
+                        self.idle(conn)
                     if not started:
                         started = True
                         self.note("following new events" + (" (resumed from the state file)" if loaded else ""))
                     self._wait(conn)
+                except Pause as pause:
+                    # the batch's transaction has rolled back; the position is before the event not taken
+                    self.save_state()
+                    self.note(f"{pause}; trying again in {pause.delay:g} s (position kept)")
+                    time.sleep(pause.delay)
                 except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
                     if isinstance(exc, psycopg.errors.InsufficientPrivilege):
                         raise
@@ -307,4 +343,4 @@ def stderr_note(message: str) -> None:
     print(f"pgaudit-kit: watch: {message}", file=sys.stderr, flush=True)
 
 
-__all__ = ["CHANNEL", "Position", "Snapshot", "WatchOptions", "Watcher", "stderr_note"]
+__all__ = ["CHANNEL", "Pause", "Position", "Snapshot", "WatchOptions", "Watcher", "stderr_note"]

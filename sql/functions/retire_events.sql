@@ -16,6 +16,7 @@ DECLARE
   v_count bigint;
   v_removed bigint := 0;
   v_lock_timeout text := pg_catalog.current_setting('lock_timeout');
+  v_locked boolean;
 BEGIN
   IF NOT EXISTS (SELECT FROM pgaudit_kit.retirement r WHERE r.xid = pg_catalog.pg_current_xact_id()) THEN
     RAISE EXCEPTION 'pgaudit-kit: events leave only in the transaction that records their retirement'
@@ -35,26 +36,25 @@ BEGIN
       PERFORM pg_catalog.set_config('lock_timeout', '200ms', true);
     END IF;
     BEGIN
-      LOCK TABLE ONLY pgaudit_kit.event IN ACCESS EXCLUSIVE MODE;
-      PERFORM pg_catalog.set_config('lock_timeout', v_lock_timeout, true);
-      FOREACH v_name IN ARRAY v_whole LOOP
-        -- no writer holds the table now: an event committed since the first look shows here
-        IF pgaudit_kit.partition_retired(pg_catalog.format('pgaudit_kit.%I', v_name)::regclass, p_last_xid, p_last_event_id) THEN
-          EXECUTE pg_catalog.format('SELECT pg_catalog.count(*) FROM pgaudit_kit.%I', v_name) INTO v_count;
-          PERFORM pg_catalog.set_config('pgaudit_kit.partition_work', v_name, true);
-          EXECUTE pg_catalog.format('DROP TABLE pgaudit_kit.%I', v_name);
-          PERFORM pg_catalog.set_config('pgaudit_kit.partition_work', '', true);
-          v_removed := v_removed + v_count;
-        ELSE
-          v_removed := v_removed + pgaudit_kit.delete_retired(v_name, p_last_xid, p_last_event_id);
-        END IF;
-      END LOOP;
+      LOCK TABLE ONLY pgaudit_kit.event IN ACCESS EXCLUSIVE MODE;  -- kept when the block ends
+      v_locked := true;
     EXCEPTION WHEN lock_not_available THEN
-      PERFORM pg_catalog.set_config('lock_timeout', v_lock_timeout, true);
-      FOREACH v_name IN ARRAY v_whole LOOP
-        v_removed := v_removed + pgaudit_kit.delete_retired(v_name, p_last_xid, p_last_event_id);
-      END LOOP;
+      v_locked := false;
     END;
+    PERFORM pg_catalog.set_config('lock_timeout', v_lock_timeout, true);
+    FOREACH v_name IN ARRAY v_whole LOOP
+      -- under the lock no writer holds the table: an event committed since the first look shows here
+      IF v_locked AND pgaudit_kit.partition_retired(pg_catalog.format('pgaudit_kit.%I', v_name)::regclass,
+                                                    p_last_xid, p_last_event_id) THEN
+        EXECUTE pg_catalog.format('SELECT pg_catalog.count(*) FROM pgaudit_kit.%I', v_name) INTO v_count;
+        PERFORM pg_catalog.set_config('pgaudit_kit.partition_work', v_name, true);
+        EXECUTE pg_catalog.format('DROP TABLE pgaudit_kit.%I', v_name);
+        PERFORM pg_catalog.set_config('pgaudit_kit.partition_work', '', true);
+        v_removed := v_removed + v_count;
+      ELSE
+        v_removed := v_removed + pgaudit_kit.delete_retired(v_name, p_last_xid, p_last_event_id);
+      END IF;
+    END LOOP;
   END IF;
   RETURN v_removed;
 END

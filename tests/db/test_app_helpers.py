@@ -20,24 +20,16 @@ from pgaudit_kit.app.psycopg import audited_async_transaction, audited_transacti
 from pgaudit_kit.app.sqlalchemy import record_actor
 from pgaudit_kit.app.web import AuditASGIMiddleware, AuditWSGIMiddleware, request_id_header
 from pgaudit_kit.core.errors import UsageError
-from tests.support.helpers import enable
+from tests.support.orders import create_orders, recorded
 
 Conn = psycopg.Connection[Any]
 
 
 @pytest.fixture
 def orders(kit_conn: Conn) -> Conn:
-    kit_conn.execute("CREATE TABLE orders (id int PRIMARY KEY, status text)")
-    enable(kit_conn, "orders")
+    create_orders(kit_conn)
     return kit_conn
 
-
-def _recorded(conn: Conn, order_id: int) -> list[tuple[Any, ...]]:
-    """(op, actor, context) of each recorded write of order *order_id*, oldest first."""
-    return conn.execute(
-        "SELECT e.op::text, t.actor, t.context FROM pgaudit_kit.recorded_event e "
-        "LEFT JOIN pgaudit_kit.transaction t USING (xid) WHERE e.table_name = 'orders' AND e.pk->>'id' = %s "
-        "ORDER BY e.id", (str(order_id),)).fetchall()
 
 
 def test_psycopg_transaction_records_the_actor_and_ends_with_it(orders: Conn, kit_db: str) -> None:
@@ -52,7 +44,7 @@ def test_psycopg_transaction_records_the_actor_and_ends_with_it(orders: Conn, ki
             assert conn.execute("SELECT current_setting('pgaudit_kit.actor', true)").fetchone() in ((None,), ("",))
         with app_context.acting(actor="bob", tenant="t-9"), audited_transaction(conn, request_id="r-2"):
             conn.execute("UPDATE orders SET status = 'shipped' WHERE id = 1")
-    assert _recorded(orders, 1) == [("I", "alice@example.com", {"request_id": "r-1"}), ("U", None, None),
+    assert recorded(orders, 1) == [("I", "alice@example.com", {"request_id": "r-1"}), ("U", None, None),
                                     ("U", "bob", {"tenant": "t-9", "request_id": "r-2"})]
 
 
@@ -62,7 +54,7 @@ def test_a_context_that_is_not_json_is_refused_before_anything_is_written(orders
     with psycopg.connect(kit_db) as conn:
         with pytest.raises(UsageError, match="not JSON"), audited_transaction(conn, actor="x", loop=loop):
             conn.execute("INSERT INTO orders VALUES (2, 'new')")
-    assert _recorded(orders, 2) == []
+    assert recorded(orders, 2) == []
 
 
 def test_async_psycopg_transaction(orders: Conn, kit_db: str) -> None:
@@ -77,8 +69,8 @@ def test_async_psycopg_transaction(orders: Conn, kit_db: str) -> None:
         await asyncio.gather(write(3, "carol"), write(4, "dave"))
 
     asyncio.run(both())
-    assert _recorded(orders, 3) == [("I", "carol", {"order": 3})]
-    assert _recorded(orders, 4) == [("I", "dave", {"order": 4})]
+    assert recorded(orders, 3) == [("I", "carol", {"order": 3})]
+    assert recorded(orders, 4) == [("I", "dave", {"order": 4})]
 
 
 def test_sqlalchemy_sessions_record_the_actor_of_their_thread(orders: Conn, kit_db: str) -> None:
@@ -107,8 +99,8 @@ def test_sqlalchemy_sessions_record_the_actor_of_their_thread(orders: Conn, kit_
         session.execute(sqlalchemy.text("UPDATE orders SET status = 'paid' WHERE id = 5"))
     engine.dispose()
     assert failures == []
-    assert _recorded(orders, 5) == [("I", "user-5", {"request_id": "r-5"}), ("U", None, None)]
-    assert _recorded(orders, 6) == [("I", "user-6", {"request_id": "r-6"})]
+    assert recorded(orders, 5) == [("I", "user-5", {"request_id": "r-5"}), ("U", None, None)]
+    assert recorded(orders, 6) == [("I", "user-6", {"request_id": "r-6"})]
 
 
 def test_wsgi_middleware_binds_each_request(orders: Conn, kit_db: str) -> None:
@@ -128,8 +120,8 @@ def test_wsgi_middleware_binds_each_request(orders: Conn, kit_db: str) -> None:
         setup_testing_defaults(environ)
         assert b"".join(wrapped(environ, lambda status, headers: None)) == b"ok"
     assert app_context.current() == app_context.Acting()  # nothing outlives the request
-    assert _recorded(orders, 7) == [("I", "erin", {"request_id": "req-7"})]
-    assert _recorded(orders, 8) == [("I", None, {"request_id": "req-8"})]
+    assert recorded(orders, 7) == [("I", "erin", {"request_id": "req-7"})]
+    assert recorded(orders, 8) == [("I", None, {"request_id": "req-8"})]
 
 
 def test_asgi_middleware_binds_each_request_and_passes_other_scopes(orders: Conn, kit_db: str) -> None:
@@ -162,5 +154,5 @@ def test_asgi_middleware_binds_each_request_and_passes_other_scopes(orders: Conn
 
     asyncio.run(run())
     assert seen == ["lifespan:None"]
-    assert _recorded(orders, 9) == [("I", "frank", {"request_id": "q-9"})]
-    assert _recorded(orders, 10) == [("I", "grace", {"request_id": "q-10"})]
+    assert recorded(orders, 9) == [("I", "frank", {"request_id": "q-9"})]
+    assert recorded(orders, 10) == [("I", "grace", {"request_id": "q-10"})]

@@ -1,5 +1,5 @@
-"""The demo tells the truth in order: a labelled checkpoint, a word on event ids, a status that does not call
-tampered history fine, and next steps at the end."""
+"""The demo tells the truth in order: a labelled checkpoint, a word on event ids, a live alert, a status that does
+not call tampered history fine, and next steps at the end."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ def test_demo_output_tells_the_truth_in_order() -> None:
     for label in ("origin:", "tree size:", "root:", "signature:"):
         assert f"  {label}" in out, out
     assert "event ids order the whole log" in out
+    assert "ALERT [high] schema change in shop: ALTER TABLE shop.customer" in out  # fired live by the rule
     found = out.index("verify finds event_modified")
     status = out.index("Status:")
     assert found < status

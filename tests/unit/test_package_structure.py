@@ -87,7 +87,8 @@ def test_only_the_entry_point_imports_the_command_line() -> None:
 
 # Each sub-package may import only from those of a lower layer (and itself). The top-level package is the
 # public facade (lazy exports) and alembic_ops a public module for users' migrations: both may use any.
-LAYERS = {"core": 0, "pg": 1, "app": 1, "control": 2, "log": 2, "schema": 3, "verify": 4, "review": 4, "doctor": 4, "cli": 5}
+LAYERS = {"core": 0, "pg": 1, "app": 1, "control": 2, "log": 2, "schema": 3, "verify": 4, "review": 4, "doctor": 4, "alerts": 5,
+          "cli": 6}
 
 
 def _subpackage(module: str) -> str | None:

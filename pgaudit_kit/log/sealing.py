@@ -188,6 +188,7 @@ class Backlog:
     age_seconds: float | None
     tree_size: int
     last_sealed_at: datetime | None
+    last_seal_age_seconds: float | None = None  # by the database's clock; None before the first block
 
 
 def backlog(conn: psycopg.Connection[Any]) -> Backlog:
@@ -207,12 +208,14 @@ def backlog(conn: psycopg.Connection[Any]) -> Backlog:
                -- no interval (an extreme timestamp a superuser stored overflows one), no infinity (JSON has none)
                LEAST(GREATEST((EXTRACT(epoch FROM clock_timestamp()) - EXTRACT(epoch FROM min(w.oldest)))::float8,
                               -1e308), 1e308),
-               COALESCE((SELECT tree_size FROM last), 0), (SELECT sealed_at FROM last)
+               COALESCE((SELECT tree_size FROM last), 0), (SELECT sealed_at FROM last),
+               LEAST(GREATEST((EXTRACT(epoch FROM clock_timestamp())
+                               - EXTRACT(epoch FROM (SELECT sealed_at FROM last)))::float8, -1e308), 1e308)
           FROM waiting w
         """  # noqa: S608 -- constant SQL
     ).fetchone()
     assert row is not None
-    return Backlog(int(row[0]), row[1], row[2], int(row[3]), row[4])
+    return Backlog(int(row[0]), row[1], row[2], int(row[3]), row[4], row[5])
 
 
 def follower_lease(conn: psycopg.Connection[Any]) -> datetime | None:

@@ -312,3 +312,29 @@ def test_new_partitions_are_sized_by_the_ids_events_take(kit_conn: Conn, kit_db:
         assert new[2] - new[1] < 2**24
     else:  # 1,024 ids an event: some four billion
         assert 2**31 < new[2] - new[1] < 2**33
+
+
+def test_a_partition_of_more_rows_than_are_counted_is_analyzed_to_size_the_next(kit_conn: Conn, kit_db: str) -> None:
+    """Rows are counted up to 100,000; a partition with more and no count from VACUUM or ANALYZE is analyzed, or
+    the width would be as many times too wide as it has more rows (bench.scale: twenty)."""
+    kit_conn.execute("ALTER SYSTEM SET autovacuum = off")  # so that nothing but the kit counts event_p0's rows
+    kit_conn.execute("SELECT pg_reload_conf()")
+    try:
+        kit_conn.execute("CREATE TABLE t (id int PRIMARY KEY)")
+        enable(kit_conn, "t")  # statement capture: chunks of up to 1,024 events, about one id each
+        kit_conn.execute("INSERT INTO t SELECT generate_series(1, 400000)")
+        assert cli("seal", dsn=kit_db).exit_code == 0
+        row = kit_conn.execute("SELECT reltuples FROM pg_class WHERE oid = 'pgaudit_kit.event_p0'::regclass").fetchone()
+        assert row is not None and row[0] < 100000  # no count yet
+        rows = kit_conn.execute("SELECT count(*) FROM pgaudit_kit.event_p0").fetchone()
+        assert rows is not None and rows[0] > 400000
+        assert kit_conn.execute("SELECT pgaudit_kit.add_event_partitions(NULL, 3)").fetchone() == (1,)
+        new = partitions(kit_conn)[-2]
+        next_id = kit_conn.execute("SELECT last_value FROM pgaudit_kit.event_id_seq").fetchone()
+        lower, upper = new[1], new[2]
+        assert next_id is not None and lower is not None and upper is not None
+        exact = 4194304 * next_id[0] / rows[0]
+        assert 0.8 * exact < upper - lower < 1.25 * exact, (new, exact)  # ANALYZE's count is a sample's
+    finally:
+        kit_conn.execute("ALTER SYSTEM RESET autovacuum")
+        kit_conn.execute("SELECT pg_reload_conf()")

@@ -57,6 +57,7 @@ def test_metrics_follow_the_log(kit_conn: Conn, kit_db: str, tmp_path: Path) -> 
     assert after["pgaudit_kit_sealed_events"] == sealed[0] >= first["pgaudit_kit_sealed_events"] + 10
     assert after["pgaudit_kit_last_checkpoint_tree_size"] == checkpointed[0]
     assert 0 <= after["pgaudit_kit_last_checkpoint_age_seconds"] < 60
+    assert 0 <= after["pgaudit_kit_last_seal_age_seconds"] < 60
     assert after["pgaudit_kit_last_verify_clean"] == 1 and after["pgaudit_kit_locked_down"] == 1
     assert after["pgaudit_kit_unsealed_events"] >= 1  # this collection's own review, at least
     recorded = kit_conn.execute("SELECT count(*) FROM pgaudit_kit.event WHERE op = 'R' "

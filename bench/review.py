@@ -41,7 +41,6 @@ from psycopg import sql
 from bench.capture import DURABLE_SETTINGS, PGBENCH_TABLES, connect, log, machine_info, parse_number, run_pgbench
 from bench.capture import source_revision as capture_source_revision
 from pgaudit_kit.control.enrolment import CaptureOptions, enable_tables
-from pgaudit_kit.log import sealing
 from pgaudit_kit.pg import db, reviews
 from pgaudit_kit.pg.db import connector
 from pgaudit_kit.pg.tempserver import TempServer
@@ -51,123 +50,19 @@ from pgaudit_kit.review import render as review_render
 from pgaudit_kit.review.query import EventFilter, parse_context, parse_pk
 from pgaudit_kit.review.timeparse import parse_time
 from pgaudit_kit.schema import installer
+from tests.support import large_log
+from tests.support.large_log import DAYS, TABLES
 
 TARGETS_MS = {"history": 50.0, "log_table_since_1h": 200.0, "log_actor_since_1d": 500.0, "tx": 50.0}
-TABLES = 20
-ROWS_PER_TABLE = 50_000
-ACTORS = 500
-DAYS = 30
 V4_INDEXES = ("event_relid_bloom", "event_row_idx", "event_time_brin", "event_ddl_control_idx",
               "transaction_context_idx", "transaction_actor_idx", "transaction_acting_role_idx",
               "transaction_set_role_idx")
 
-TRANSACTIONS_SQL = """
-INSERT INTO pgaudit_kit.transaction (xid, xact_start, session_role, acting_role, actor, context, application_name,
-                                     client_addr, client_port, backend_pid)
-SELECT (%(x0)s::int8 + i)::text::xid8,
-       %(start)s::timestamptz + (i * %(step)s::float8) * interval '1 second',
-       CASE WHEN i %% 100 = 0 THEN 'postgres' ELSE 'app' END,
-       CASE WHEN i %% 100 = 0 THEN 'postgres' WHEN i %% 25 = 0 THEN 'batch' ELSE 'app' END,
-       CASE WHEN i %% 100 <> 0 THEN 'user-' || lpad(floor(%(actors)s * power(random(), 3))::int::text, 4, '0')
-                                  || '@example.com' END,
-       CASE WHEN i %% 10 < 7 THEN jsonb_build_object('request_id', 'req-' || (i / 2), 'trace_id', md5(i::text)) END,
-       'shop-web', '10.0.0.7'::inet, 40000 + i %% 20000, 1000 + i %% 5000
-  FROM generate_series(%(lo)s::int8, %(hi)s::int8) i
-"""
-
-EVENTS_SQL = """
-INSERT INTO pgaudit_kit.event (xid, statement_ts, op, relid, schema_name, table_name, pk, row_data, old_values)
-SELECT (%(x0)s::int8 + i)::text::xid8,
-       %(start)s::timestamptz + (i * %(step)s::float8) * interval '1 second' + k * interval '1 millisecond',
-       o.op, (%(relids)s::oid[])[tbl], 'public', (%(names)s::text[])[tbl], jsonb_build_object('id', rowid::text),
-       jsonb_build_object('id', rowid::text, 'status', 's' || (i %% 5), 'amount', ((i * 7 + k) %% 100000 / 100.0)::text,
-                          'note', 'note ' || i || '/' || k, 'updated_at', (%(start)s::timestamptz
-                          + (i * %(step)s::float8) * interval '1 second')::text),
-       CASE WHEN o.op = 'U' THEN jsonb_build_object('status', 's' || ((i + 1) %% 5),
-                                                      'amount', ((i * 7 + k + 1) %% 100000 / 100.0)::text) END
-  FROM generate_series(%(lo)s::int8, %(hi)s::int8) i
- CROSS JOIN LATERAL generate_series(1, 1 + (i %% 7)::int) k
- CROSS JOIN LATERAL (SELECT 1 + ((i * 7 + k * 13) %% %(tables)s)::int AS tbl,
-                            1 + ((hashint8(i * 16 + k) & 2147483647) %% %(rows)s) AS rowid,
-                            CASE WHEN (i * 31 + k * 17) %% 10 < 3 THEN 'I' WHEN (i * 31 + k * 17) %% 10 < 9 THEN 'U'
-                                 ELSE 'D' END::"char" AS op) o
- ORDER BY i, k
-"""
-
 
 # -- the large log -------------------------------------------------------------------------------------
-def generate(server: TempServer, database: str, events: int, batch_tx: int = 100_000,
-             partition_events: int | None = None) -> dict[str, Any]:
-    """Create, enrol and fill; returns facts about the log (counts, span, seconds per phase). With
-    *partition_events*, the log is spread over partitions of the event table that many events wide, after the
-    first partitions (a fresh install's are 2^26 ids wide)."""
-    phases: dict[str, float] = {}
-    started = time.monotonic()
+def generate(server: TempServer, database: str, events: int, partition_events: int | None = None) -> dict[str, Any]:
     with connect(server, database) as conn:
-        if partition_events:
-            top = conn.execute("SELECT max(upper_id) FROM pgaudit_kit.event_partitions()").fetchone()
-            assert top is not None
-            conn.execute("SELECT setval(pg_get_serial_sequence('pgaudit_kit.event', 'id'), %s)", (top[0] - 1024,))
-            conn.execute("SELECT pgaudit_kit.add_event_partitions(%s, %s)",
-                         (partition_events * 1024, events // partition_events + 3))
-        for n in range(1, TABLES + 1):
-            conn.execute(sql.SQL("CREATE TABLE {} (id bigint PRIMARY KEY, status text, amount numeric(12,2), "
-                                 "note text, updated_at timestamptz)").format(sql.Identifier(f"t{n:02d}")))
-        enable_tables(conn, [f"public.t{n:02d}" for n in range(1, TABLES + 1)], CaptureOptions())
-        rows = conn.execute("SELECT relid::int8, table_name FROM pgaudit_kit.enrolled_table "
-                            "ORDER BY table_name").fetchall()
-        relids, names = [int(r[0]) for r in rows], [str(r[1]) for r in rows]
-        transactions = events // 4
-        # The synthetic transactions take xids that real ones have used and finished, so that sealing sees
-        # them below its horizon and no later real transaction can share one.
-        conn.execute("CREATE SCHEMA bench_tools")
-        conn.execute("CREATE PROCEDURE bench_tools.burn(n int) LANGUAGE plpgsql AS $$ BEGIN FOR i IN 1..n LOOP "
-                     "PERFORM pg_current_xact_id(); COMMIT; END LOOP; END $$")
-        row = conn.execute("SELECT pg_current_xact_id()::text::int8").fetchone()
-        assert row is not None
-        x0 = int(row[0]) + 10
-        conn.execute("SET synchronous_commit = off")
-        conn.execute("CALL bench_tools.burn(%s)", (transactions + 20,))
-        phases["burn_xids_s"] = time.monotonic() - started
-        now = conn.execute("SELECT date_trunc('second', now())").fetchone()
-        assert now is not None
-        end: datetime = now[0]
-        start = end.timestamp() - DAYS * 86400
-        step = DAYS * 86400 / transactions
-        params: dict[str, Any] = {"x0": x0, "start": datetime.fromtimestamp(start, UTC), "step": step,
-                                  "actors": ACTORS, "relids": relids, "names": names, "tables": TABLES,
-                                  "rows": ROWS_PER_TABLE}
-        conn.execute("SELECT setseed(0.42)")
-        # REPEATABLE READ: the piggy-backed sealing at commit stays out of the way (it runs only under READ
-        # COMMITTED); the log is sealed in one pass afterwards.
-        conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
-        mark = time.monotonic()
-        for lo in range(1, transactions + 1, batch_tx):
-            hi = min(lo + batch_tx - 1, transactions)
-            with conn.transaction():
-                conn.execute(TRANSACTIONS_SQL, {**params, "lo": lo, "hi": hi})
-                conn.execute(EVENTS_SQL, {**params, "lo": lo, "hi": hi})
-            log(f"  transactions {lo:,}..{hi:,} of {transactions:,}")
-        phases["insert_s"] = time.monotonic() - mark
-        conn.isolation_level = None
-        mark = time.monotonic()
-        conn.execute("VACUUM (ANALYZE) pgaudit_kit.event, pgaudit_kit.transaction")
-        phases["vacuum_analyze_s"] = time.monotonic() - mark
-        mark = time.monotonic()
-        sealed = sealing.seal(conn)
-        phases["seal_s"] = time.monotonic() - mark
-        facts = conn.execute(
-            "SELECT count(*), min(statement_ts), max(statement_ts), count(DISTINCT xid) FROM pgaudit_kit.event"
-        ).fetchone()
-        assert facts is not None
-        holding = conn.execute("SELECT count(DISTINCT tableoid) FROM pgaudit_kit.event").fetchone()
-        assert holding is not None
-    log(f"generated {int(facts[0]):,} events in {time.monotonic() - started:.0f} s over {holding[0]} partitions; "
-        f"sealed {sealed:,}")
-    return {"events": int(facts[0]), "partitions_holding_events": int(holding[0]),
-            "partition_width_events": partition_events, "transactions": int(facts[3]), "first": facts[1].isoformat(),
-            "last": facts[2].isoformat(), "tables": TABLES, "rows_per_table": ROWS_PER_TABLE, "actors": ACTORS,
-            "days": DAYS, "sealed": sealed, "phases": {k: round(v, 1) for k, v in phases.items()}}
+        return large_log.generate(conn, events, partition_events=partition_events, log=log)
 
 
 def index_sizes(conn: psycopg.Connection[Any]) -> dict[str, Any]:

@@ -337,15 +337,19 @@ EVENT_SOURCES = (sql.Identifier("pgaudit_kit", "event"), sql.Identifier("pgaudit
 
 
 def select_events(where: sql.Composable, params: Sequence[Any], *, descending: bool = False,
-                  limit: int = 0) -> tuple[sql.Composed, list[Any]]:
+                  limit: int = 0, sort: bool = False) -> tuple[sql.Composed, list[Any]]:
     """The SELECT_EVENTS columns of the recorded events matching *where* (" WHERE ..." on e and t, or empty),
-    ordered by event id, at most *limit* (0: all); with its parameters."""
+    ordered by event id, at most *limit* (0: all); with its parameters. With *sort* (and a limit), a page is
+    taken by sorting what *where* selects rather than by reading the log in id order (see review.selective)."""
     order = sql.SQL(" ORDER BY id DESC" if descending else " ORDER BY id")
+    # e.id + 0 is the same order, but no index provides it: the matching events are found through the
+    # selective index and sorted, instead of reading the log in id order and filtering until the page is full
+    branch_order = sql.SQL(" ORDER BY e.id + 0 DESC" if descending else " ORDER BY e.id + 0") if sort else order
     branches = []
     for source in EVENT_SOURCES:
         branch = SELECT_EVENTS.format(source) + where
         if limit:  # each branch ordered and cut itself: an index scan that stops at the page
-            branch = sql.SQL("(") + branch + order + sql.SQL(" LIMIT %s)")
+            branch = sql.SQL("(") + branch + branch_order + sql.SQL(" LIMIT %s)")
         branches.append(branch)
     query = sql.SQL(" UNION ALL ").join(branches) + order
     every = [*params, limit] if limit else list(params)
@@ -391,25 +395,49 @@ def pk_equals(documents: Sequence[str]) -> tuple[Any, ...]:
             *list(documents), list(documents))
 
 
-def filter_conditions(flt: EventFilter, tables: Sequence[ResolvedTable]) -> Conditions:
-    """The WHERE conditions of *flt* (tables already resolved)."""
-    cond = Conditions()
-    if tables:
-        cond.add(*equals_any("e.relid", "oid", sorted({r for t in tables for r in t.relids})))
-    if flt.ops != ALL_OPS:
-        cond.add('e.op = ANY(%s::"char"[])', sorted(flt.ops))
+def transaction_conditions(flt: EventFilter, cond: Conditions | None = None) -> Conditions:
+    """The conditions of *flt* on the transaction's who/where (t): --actor and --context."""
+    cond = cond if cond is not None else Conditions()
     if flt.actors:
         actors = list(flt.actors)
         # the login role is compared only where it differs from the acting role (the same rows, and the
         # form the partial index transaction_set_role_idx serves)
         cond.add("t.actor = ANY(%s::text[]) OR t.acting_role = ANY(%s::text[])"
                  " OR (t.session_role = ANY(%s::text[]) AND t.session_role <> t.acting_role)", actors, actors, actors)
+    for match in flt.context:
+        candidates = match.candidates
+        cond.add(sql.SQL(" OR ").join(sql.SQL("t.context @> %s::jsonb") for _ in candidates), *candidates)
+    return cond
+
+
+def time_conditions(flt: EventFilter, cond: Conditions | None = None) -> Conditions:
+    """The conditions of *flt* on the event's time: --since and --until."""
+    cond = cond if cond is not None else Conditions()
     if flt.since:
         expr, param = flt.since.sql()
         cond.add(sql.SQL("e.statement_ts >= ") + expr, param)
     if flt.until:
         expr, param = flt.until.sql()
         cond.add(sql.SQL("e.statement_ts < ") + expr, param)
+    return cond
+
+
+def filter_conditions(flt: EventFilter, tables: Sequence[ResolvedTable],
+                      xids: Sequence[str] | None = None) -> Conditions:
+    """The WHERE conditions of *flt* (tables already resolved). With *xids* (the transactions matching the
+    filter's --actor and --context, found beforehand), those two are given as this list instead."""
+    cond = Conditions()
+    if tables:
+        cond.add(*equals_any("e.relid", "oid", sorted({r for t in tables for r in t.relids})))
+    if flt.ops != ALL_OPS:
+        cond.add('e.op = ANY(%s::"char"[])', sorted(flt.ops))
+    if xids is None:
+        transaction_conditions(flt, cond)
+    else:
+        # on both sides of the join, so that each side is read through its index (the planner does not carry
+        # a list condition across an equality; without it, it hashed the whole transaction table)
+        cond.add("e.xid = ANY(%s::text[]::xid8[]) AND t.xid = ANY(%s::text[]::xid8[])", list(xids), list(xids))
+    time_conditions(flt, cond)
     if flt.pk is not None:
         documents = sorted({d for t in tables for d in flt.pk.documents(t.key_sets, t.name)})
         cond.add(*pk_equals(documents))
@@ -417,16 +445,13 @@ def filter_conditions(flt: EventFilter, tables: Sequence[ResolvedTable]) -> Cond
         cond.add(*equals_any("e.xid", "xid8", [str(t) for t in flt.txids]))
     if flt.changed:
         cond.add("e.op = 'U' AND e.old_values ?| %s::text[]", list(flt.changed))
-    for match in flt.context:
-        candidates = match.candidates
-        cond.add(sql.SQL(" OR ").join(sql.SQL("t.context @> %s::jsonb") for _ in candidates), *candidates)
     return cond
 
 
 def event_query(cond: Conditions, *, order: str = "newest", after_id: int | None = None,
-                before_id: int | None = None, limit: int = 0) -> tuple[sql.Composed, list[Any]]:
+                before_id: int | None = None, limit: int = 0, sort: bool = False) -> tuple[sql.Composed, list[Any]]:
     """The composed SELECT of events matching *cond*, ordered by event id, with an optional id window and
-    LIMIT (0: none)."""
+    LIMIT (0: none); *sort* as for select_events."""
     if order not in ORDERS:
         raise UsageError(f"--order must be one of {', '.join(ORDERS)}")
     full = Conditions(list(cond.parts), list(cond.params))
@@ -434,4 +459,4 @@ def event_query(cond: Conditions, *, order: str = "newest", after_id: int | None
         full.add("e.id > %s", after_id)
     if before_id is not None:
         full.add("e.id < %s", before_id)
-    return select_events(full.where(), full.params, descending=order == "newest", limit=limit)
+    return select_events(full.where(), full.params, descending=order == "newest", limit=limit, sort=sort)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
@@ -128,15 +128,38 @@ def log_command(ctx: click.Context, tables: tuple[str, ...], ops: tuple[str, ...
     page = review_events.Page(order=order or (page_cursor.order if page_cursor else "newest"), limit=limit,
                               cursor=page_cursor)
     writer = review_render.event_writer(output_format, _stdout())
-    with (db.connect(target_dsn(ctx)) as conn, db.translated_errors(), _output(ctx),
-          reviews.reviewed_read(conn, "log", {**flt.as_review(), **page.as_review()})):
-        events = review_events.EventPage(conn, flt, page)
+    # the machine formats are written by the server, but for each event's seal status (review.export)
+    lines = review_render.SERVER_LINES.get(output_format)
+    # a long listing streams from a second connection (review.events.stream_lines); a page does not pay for one
+    streamed = bool(lines) and (limit == 0 or limit > review_events.EXPORT_CHUNK)
+    with (db.connect(target_dsn(ctx)) as conn, db.translated_errors(), _output(ctx), ExitStack() as stack,
+          reviews.reviewed_read(conn, "log", {**flt.as_review(), **page.as_review()},
+                                share_snapshot=streamed) as review):
+        reader = _snapshot_reader(ctx, review.snapshot, stack) if streamed else None
+        events = review_events.EventPage(conn, flt, page, lines=lines, reader=reader)
         writer.begin()
         for chunk in events:
-            writer.write(chunk)
+            writer.write_chunk(chunk)
         more = writer.end(events.next_cursor)
     if more:
         click.echo(f"pgaudit-kit: {more}", err=True)
+
+
+def _snapshot_reader(ctx: click.Context, snapshot: str | None, stack: ExitStack) -> Any:
+    """A second connection in the review's snapshot, for an export to stream from (None if there is none)."""
+    import psycopg
+
+    from ..core.errors import KitError
+    from ..pg import db
+
+    if snapshot is None:
+        return None
+    try:
+        reader = stack.enter_context(db.connect(target_dsn(ctx)))
+        db.begin_in_snapshot(reader, snapshot)
+    except (KitError, psycopg.Error):  # no connection slot left, a pooler: the export reads through a cursor
+        return None
+    return reader
 
 
 @main.command("history")

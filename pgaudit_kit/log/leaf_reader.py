@@ -24,7 +24,6 @@ from contextlib import ExitStack
 from typing import Any
 
 import psycopg
-from psycopg import sql
 
 from ..core.encoding import EVENT_MAGIC, EVENT_OWN_FIELD_SQL, NULL_FIELD, TRANSACTION_FIELD_SQL, sent_fields_sql
 from ..core.errors import KitError
@@ -165,8 +164,7 @@ def _open_workers(connect: db.Connector, snapshot: str, jobs: int, stack: ExitSt
         try:
             for _ in range(jobs):
                 worker = opened.enter_context(connect())
-                worker.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-                worker.execute(sql.SQL("SET TRANSACTION SNAPSHOT {}").format(sql.Literal(snapshot)))
+                db.begin_in_snapshot(worker, snapshot)
                 worker.execute("SET LOCAL search_path = pg_catalog")  # the leaf SQL must mean the built-ins
                 worker.execute("SET LOCAL client_encoding = 'UTF8'")  # see LEAF_PREFIX_SQL
                 workers.append(worker)

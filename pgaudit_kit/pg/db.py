@@ -14,6 +14,7 @@ from typing import Any
 
 import psycopg
 from psycopg import errors as pgerrors
+from psycopg import sql
 from psycopg.abc import Buffer
 from psycopg.types.datetime import TimestamptzBinaryLoader, TimestamptzLoader
 
@@ -210,6 +211,13 @@ def begin_consistent_read(conn: psycopg.Connection[Any]) -> None:
     database that has the kit. Must be the first statement on the connection."""
     conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
     require_installed(conn)
+
+
+def begin_in_snapshot(conn: psycopg.Connection[Any], snapshot: str) -> None:
+    """Start a read-only REPEATABLE READ transaction in another transaction's exported *snapshot*
+    (begin_shared_read): what it reads is what that transaction reads. Must be the first statement."""
+    conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+    conn.execute(sql.SQL("SET TRANSACTION SNAPSHOT {}").format(sql.Literal(snapshot)))
 
 
 def begin_shared_read(conn: psycopg.Connection[Any]) -> str | None:

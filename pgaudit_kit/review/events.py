@@ -7,8 +7,8 @@ Reads run inside the caller's transaction (a REPEATABLE READ READ ONLY snapshot,
 
 from __future__ import annotations
 
+import bisect
 import uuid
-from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -17,11 +17,13 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
+from . import export
 from .query import OPERATIONS, Cursor, EventFilter, ResolvedTable, event_query, filter_conditions, resolve_tables
 from .selective import page_conditions, plan_for_whole_result
 from .timeparse import format_time
 
 CHUNK = 500  # rows per FETCH from the server-side cursor: memory stays flat however many events match
+EXPORT_CHUNK = 5000  # lines per FETCH of an export (review.export): a few MB
 
 
 class RawJson(str):
@@ -132,18 +134,30 @@ class Event:
         }
 
 
+@dataclass(slots=True)
+class Line:
+    """One event as the server formatted it for an export (review.export): its text up to the seal status."""
+
+    id: int
+    xid: int
+    text: str
+    seal: SealStatus = PENDING
+
+
 class SealResolver:
     """Finds the seal status of events: the block whose position range covers (xid, id), then the event's
-    place in that block's event_ids. Where many events of a chunk share a block (streaming a long listing),
-    the block's id list is read once and cached; a few events in many blocks (a row's history) are looked
-    up by the server, which reads each block's list without sending it."""
+    place in that block's event_ids.
 
-    WHOLE_BLOCK = 32  # events of one block in a chunk from which reading its whole id list pays off
+    The blocks a chunk of events falls in are read once per chunk (their positions, not their id lists), and
+    each event is placed among them by its position; an event far from the others (a long transaction's) is
+    looked up on its own. The server then finds the events in their blocks' id lists and sends back only their
+    places: an id list is thousands of ids, of which a filtered listing wants a few."""
 
-    def __init__(self, conn: psycopg.Connection[Any], cache_blocks: int = 8) -> None:
+    BLOCKS_PER_CHUNK = 256  # blocks read for one chunk's events; events beyond them are looked up one by one
+    SCAN_BLOCK = 32  # events of one block from which one pass over its id list beats a search per event
+
+    def __init__(self, conn: psycopg.Connection[Any]) -> None:
         self._conn = conn
-        self._cache: OrderedDict[int, dict[int, int]] = OrderedDict()
-        self._cache_blocks = cache_blocks
         self._sealed_to: tuple[int, int] | None = None
         self._closed_xid: int | None = None  # the last sealed transaction, when all its events are sealed
         self._loaded = False
@@ -161,49 +175,54 @@ class SealResolver:
         """Re-read the sealed position at the next call (after a new snapshot)."""
         self._loaded = False
 
-    def _event_ids(self, block_no: int) -> dict[int, int]:
-        ids = self._cache.get(block_no)
-        if ids is None:
-            # as a flat list: a superuser's edit may leave NULLs or more dimensions, which only verify reports
-            row = self._conn.execute("SELECT ARRAY(SELECT unnest(event_ids)) FROM pgaudit_kit.block "
-                                     "WHERE block_no = %s", (block_no,)).fetchone()
-            ids = {int(event_id): index for index, event_id in enumerate(row[0] if row else [])
-                   if event_id is not None}
-            self._cache[block_no] = ids
-            while len(self._cache) > self._cache_blocks:
-                self._cache.popitem(last=False)
-        else:
-            self._cache.move_to_end(block_no)
-        return ids
-
-    def resolve(self, events: Sequence[Event]) -> None:
-        sealed_to = self._position()
-        behind = [e for e in events if sealed_to is not None and (e.xid, e.id) <= sealed_to]
-        for event in events:
-            # a sealed transaction's event count is fixed: an event added to it later is never sealed
-            event.seal = SealStatus("not_in_log") if event.xid == self._closed_xid else PENDING
-        if not behind:
-            return
+    def _blocks(self, behind: Sequence[Event | Line]) -> dict[int, tuple[int, int]]:
+        """event id -> (block_no, first_seq) of the block whose position range covers each event."""
+        lowest = min((e.xid, e.id) for e in behind)
         rows = self._conn.execute(
-            "SELECT v.id, b.block_no, b.first_seq"
-            "  FROM unnest(%s::int8[], %s::text[]) AS v(id, xid)"
-            " CROSS JOIN LATERAL (SELECT b.block_no, b.first_seq FROM pgaudit_kit.block b"
-            "                      WHERE (b.last_xid, b.last_event_id) >= (v.xid::xid8, v.id)"
-            "                      ORDER BY b.last_xid, b.last_event_id LIMIT 1) b",
-            ([e.id for e in behind], [str(e.xid) for e in behind])).fetchall()
-        found = {int(r[0]): (int(r[1]), int(r[2])) for r in rows}
+            "SELECT block_no, first_seq, last_xid::text, last_event_id FROM pgaudit_kit.block"
+            " WHERE (last_xid, last_event_id) >= (%s::text::xid8, %s) ORDER BY last_xid, last_event_id LIMIT %s",
+            (str(lowest[0]), lowest[1], self.BLOCKS_PER_CHUNK)).fetchall()
+        ends = [(int(r[2]), int(r[3])) for r in rows]
+        found: dict[int, tuple[int, int]] = {}
+        alone: list[Event | Line] = []
+        for event in behind:
+            at = bisect.bisect_left(ends, (event.xid, event.id))  # the first block ending at or after it
+            if at < len(ends):
+                found[event.id] = (int(rows[at][0]), int(rows[at][1]))
+            else:  # beyond the blocks read: far from the chunk's other events
+                alone.append(event)
+        if alone:
+            for event_id, block_no, first_seq in self._conn.execute(
+                    "SELECT v.id, b.block_no, b.first_seq"
+                    "  FROM unnest(%s::int8[], %s::text[]) AS v(id, xid)"
+                    " CROSS JOIN LATERAL (SELECT b.block_no, b.first_seq FROM pgaudit_kit.block b"
+                    "                      WHERE (b.last_xid, b.last_event_id) >= (v.xid::xid8, v.id)"
+                    "                      ORDER BY b.last_xid, b.last_event_id LIMIT 1) b",
+                    ([e.id for e in alone], [str(e.xid) for e in alone])).fetchall():
+                found[int(event_id)] = (int(block_no), int(first_seq))
+        return found
+
+    def _places(self, found: dict[int, tuple[int, int]]) -> dict[int, int | None]:
+        """event id -> its index in its block's event_ids (None: not there)."""
         per_block: dict[int, list[int]] = {}
         for event_id, (block_no, _) in found.items():
             per_block.setdefault(block_no, []).append(event_id)
-        index: dict[int, int | None] = {}
-        scattered: list[tuple[int, int]] = []
-        for block_no, ids in per_block.items():
-            if block_no in self._cache or len(ids) >= self.WHOLE_BLOCK:
-                positions = self._event_ids(block_no)
-                index.update((i, positions.get(i)) for i in ids)
-            else:
-                scattered += [(i, block_no) for i in ids]
-        if scattered:  # a few events in each of many blocks: let the server find each one in its block
+        scan = [b for b, ids in per_block.items() if len(ids) >= self.SCAN_BLOCK]
+        search = [(i, b) for b, ids in per_block.items() if len(ids) < self.SCAN_BLOCK for i in ids]
+        index: dict[int, int | None] = dict.fromkeys(found)
+        if scan:  # many events of each block: one pass over its id list, joined with the wanted ids by hash
+            # (a join, not "id = ANY(list)": once psycopg prepares the statement, a generic plan searches the
+            # list linearly for every id of the blocks: 6 s a chunk instead of 30 ms)
+            for block_no, event_id, position in self._conn.execute(
+                    "SELECT u.block_no, u.id, u.n - 1"
+                    "  FROM (SELECT b.block_no, x.id, x.n FROM pgaudit_kit.block b"
+                    "         CROSS JOIN LATERAL unnest(b.event_ids) WITH ORDINALITY AS x(id, n)"
+                    "         WHERE b.block_no = ANY(%s::int8[])) u"
+                    "  JOIN unnest(%s::int8[]) AS w(id) ON w.id = u.id ORDER BY u.n",
+                    (scan, [i for b in scan for i in per_block[b]])).fetchall():
+                if found.get(int(event_id), (None,))[0] == block_no:  # the last place wins, as verify reads it
+                    index[int(event_id)] = int(position)
+        if search:  # a few events in each of many blocks: a search in each list
             for event_id, position in self._conn.execute(
                     # straight on the stored array (C, no copy); flattened first only where a superuser's edit
                     # left more dimensions, which array_position refuses (unnest into a new array: 40 times slower)
@@ -212,8 +231,20 @@ class SealResolver:
                     "                  ELSE pg_catalog.array_position(ARRAY(SELECT unnest(b.event_ids)), v.id) END - 1"
                     "  FROM unnest(%s::int8[], %s::int8[]) AS v(id, block_no)"
                     "  JOIN pgaudit_kit.block b ON b.block_no = v.block_no",
-                    ([i for i, _ in scattered], [b for _, b in scattered])).fetchall():
+                    ([i for i, _ in search], [b for _, b in search])).fetchall():
                 index[int(event_id)] = None if position is None else int(position)
+        return index
+
+    def resolve(self, events: Sequence[Event | Line]) -> None:
+        sealed_to = self._position()
+        behind = [e for e in events if sealed_to is not None and (e.xid, e.id) <= sealed_to]
+        for event in events:
+            # a sealed transaction's event count is fixed: an event added to it later is never sealed
+            event.seal = SealStatus("not_in_log") if event.xid == self._closed_xid else PENDING
+        if not behind:
+            return
+        found = self._blocks(behind)
+        index = self._places(found)
         for event in behind:
             block = found.get(event.id)
             position = index.get(event.id) if block else None
@@ -241,6 +272,41 @@ def stream(conn: psycopg.Connection[Any], query: sql.Composed, params: Sequence[
             size = CHUNK
 
 
+def stream_lines(conn: psycopg.Connection[Any], query: sql.Composed, params: Sequence[Any],
+                 resolver: SealResolver, first_chunk: int = EXPORT_CHUNK,
+                 reader: psycopg.Connection[Any] | None = None) -> Iterator[list[Line]]:
+    """Run *query* (selecting id, xid and a formatted line, review.export); yield chunks of lines with their
+    seal status. With *reader* (a second connection in the same snapshot, db.begin_in_snapshot), the lines are
+    read from it with COPY, so that the server formats the next lines while this process finds seal statuses
+    (on *conn*) and writes; else from a cursor on *conn*, each FETCH waiting for the last chunk to be written.
+    The caller's transaction must be open."""
+    if reader is None:
+        plan_for_whole_result(conn)
+        with conn.cursor(name=f"pgaudit_kit_export_{uuid.uuid4().hex[:12]}") as cur:
+            cur.execute(query, params)
+            size = max(1, first_chunk)
+            while rows := cur.fetchmany(size):
+                lines = [Line(row[0], int(row[1]), row[2]) for row in rows]
+                resolver.resolve(lines)
+                yield lines
+                size = EXPORT_CHUNK
+        return
+    statement = sql.SQL("COPY (") + query + sql.SQL(") TO STDOUT (FORMAT BINARY)")
+    with reader.cursor() as plain, plain.copy(statement, params) as copy:
+        copy.set_types(["int8", "text", "text"])
+        size = max(1, first_chunk)
+        lines = []
+        for event_id, xid, text in copy.rows():
+            lines.append(Line(event_id, int(xid), text))
+            if len(lines) >= size:
+                resolver.resolve(lines)
+                yield lines
+                lines, size = [], EXPORT_CHUNK
+        if lines:
+            resolver.resolve(lines)
+            yield lines
+
+
 @dataclass
 class Page:
     """Paging of `log`: order, where to start, how many (0: all)."""
@@ -257,19 +323,23 @@ class Page:
 
 
 class EventPage:
-    """Iterable of event chunks for one page; ``next_cursor`` is set once it is exhausted (None when the
-    page was the last)."""
+    """Iterable of chunks of one page: events, or with *lines* ("csv" or "json"), the events' lines as the
+    server formats them (review.export), read from *reader* if given (see stream_lines); ``next_cursor`` is
+    set once it is exhausted (None when the page was the last)."""
 
-    def __init__(self, conn: psycopg.Connection[Any], flt: EventFilter, page: Page) -> None:
+    def __init__(self, conn: psycopg.Connection[Any], flt: EventFilter, page: Page, lines: str | None = None,
+                 reader: psycopg.Connection[Any] | None = None) -> None:
         self.next_cursor: Cursor | None = None
         self.count = 0
         self._conn = conn
         self._page = page
         self._filter = flt
+        self._lines = lines
+        self._reader = reader
         self._tables: list[ResolvedTable] = (resolve_tables(conn, flt.tables, with_keys=flt.pk is not None)
                                              if flt.tables else [])
 
-    def __iter__(self) -> Iterator[list[Event]]:
+    def _chunks(self) -> Iterator[Sequence[Event | Line]]:
         page = self._page
         last = page.cursor.last_id if page.cursor else None
         conditions, sort = page_conditions(self._conn, self._filter, self._tables)
@@ -278,8 +348,18 @@ class EventPage:
             before_id=last if page.order == "newest" else None,
             after_id=last if page.order == "oldest" else None,
             limit=page.limit + 1 if page.limit else 0, sort=sort)
-        first = min(page.limit + 1, CHUNK) if page.limit else CHUNK
-        for chunk in stream(self._conn, query, params, SealResolver(self._conn), first):
+        resolver = SealResolver(self._conn)
+        if self._lines is None:
+            yield from stream(self._conn, query, params, resolver, min(page.limit + 1, CHUNK) if page.limit else CHUNK)
+            return
+        formatted = export.csv_lines if self._lines == "csv" else export.json_lines
+        yield from stream_lines(self._conn, formatted(query, page.order == "newest"), params, resolver,
+                                min(page.limit + 1, EXPORT_CHUNK) if page.limit else EXPORT_CHUNK, self._reader)
+
+    def __iter__(self) -> Iterator[Any]:
+        page = self._page
+        last = page.cursor.last_id if page.cursor else None
+        for chunk in self._chunks():
             if page.limit and self.count + len(chunk) > page.limit:
                 # the query asked for one more than the page: its presence says there is a next page
                 chunk = chunk[:page.limit - self.count]

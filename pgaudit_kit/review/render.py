@@ -8,13 +8,11 @@ shown escaped, so history cannot write terminal escape sequences to a reviewer's
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 from collections.abc import Sequence
 from typing import IO, Any
 
-from .events import Event, RawJson, Transaction
+from .events import Event, Line, RawJson, SealStatus, Transaction
 from .history import AsOf, HistoryEntry, describe_key
 from .query import Cursor
 from .timeparse import format_time
@@ -23,6 +21,8 @@ CSV_COLUMNS = ("id", "xid", "time", "op", "operation", "schema", "table", "parti
                "changed", "details", "statement", "actor", "acting_role", "session_role", "context", "context_raw",
                "application_name", "client_addr", "client_port", "backend_pid", "xact_start", "seal")
 CSV_JSON_COLUMNS = frozenset({"pk", "old", "new", "changed", "details", "context", "seal"})
+# formats the server writes for `log` (review.export), and the form of line each takes
+SERVER_LINES = {"csv": "csv", "json": "json", "jsonl": "json"}
 
 
 def dumps(value: Any) -> str:
@@ -125,6 +125,17 @@ class EventWriter:
     def write(self, events: Sequence[Event]) -> None:
         raise NotImplementedError
 
+    def write_lines(self, lines: Sequence[Line]) -> None:
+        """Events the server formatted (review.export): machine formats only."""
+        raise NotImplementedError
+
+    def write_chunk(self, chunk: Sequence[Event] | Sequence[Line]) -> None:
+        """A chunk of an EventPage, of events or of lines."""
+        if chunk and isinstance(chunk[0], Line):
+            self.write_lines(chunk)  # type: ignore[arg-type]
+        else:
+            self.write(chunk)  # type: ignore[arg-type]
+
     def end(self, next_cursor: Cursor | None = None, note: str = "") -> str | None:
         """Finish; returns the line to print on stderr about the next page (formats that keep stdout pure)."""
         self.out.flush()
@@ -170,9 +181,14 @@ class JsonWriter(EventWriter):
         self._put("{" + "".join(f"{json.dumps(k)}: {dumps(v)}, " for k, v in self.extra.items()) + '"events": [')
 
     def write(self, events: Sequence[Event]) -> None:
-        text = ",".join("\n  " + dumps(e.as_dict()) for e in events)
-        self._put(("," if self.count and events else "") + text)
-        self.count += len(events)
+        self._items(["\n  " + dumps(e.as_dict()) for e in events])
+
+    def write_lines(self, lines: Sequence[Line]) -> None:
+        self._items(["\n  " + line.text + seal_json(line.seal) + "}" for line in lines])
+
+    def _items(self, items: list[str]) -> None:
+        self._put(("," if self.count and items else "") + ",".join(items))
+        self.count += len(items)
         self.out.flush()
 
     def end(self, next_cursor: Cursor | None = None, note: str = "") -> str | None:
@@ -184,9 +200,22 @@ class JsonWriter(EventWriter):
 
 class JsonlWriter(EventWriter):
     def write(self, events: Sequence[Event]) -> None:
-        self._put("".join(dumps(e.as_dict()) + "\n" for e in events))
-        self.count += len(events)
+        self._lines([dumps(e.as_dict()) + "\n" for e in events])
+
+    def write_lines(self, lines: Sequence[Line]) -> None:
+        self._lines([line.text + seal_json(line.seal) + "}\n" for line in lines])
+
+    def _lines(self, lines: list[str]) -> None:
+        self._put("".join(lines))
+        self.count += len(lines)
         self.out.flush()
+
+
+def seal_json(seal: SealStatus) -> str:
+    """dumps(seal.as_dict()), without building the dict (an export writes one per event)."""
+    if seal.status == "sealed":
+        return f'{{"status": "sealed", "seq": {seal.seq}, "block": {seal.block}}}'
+    return f'{{"status": "{seal.status}"}}'
 
 
 def csv_cell(column: str, value: Any) -> str:
@@ -197,22 +226,35 @@ def csv_cell(column: str, value: Any) -> str:
     return str(value)
 
 
+def csv_quoted(cell: str) -> str:
+    """A CSV cell: quoted (its quotes doubled) when it holds a comma, a double quote, a line feed or a carriage
+    return. Python's csv module leaves a carriage return bare, which its own reader then refuses."""
+    if "," in cell or '"' in cell or "\n" in cell or "\r" in cell:
+        return '"' + cell.replace('"', '""') + '"'
+    return cell
+
+
+def csv_row(cells: Sequence[str]) -> str:
+    return ",".join(csv_quoted(c) for c in cells) + "\n"
+
+
 class CsvWriter(EventWriter):
     def begin(self) -> None:
-        self._rows([list(CSV_COLUMNS)])
-
-    def _rows(self, rows: list[list[str]]) -> None:
-        buffer = io.StringIO()
-        csv.writer(buffer, lineterminator="\n").writerows(rows)
-        self._put(buffer.getvalue())
+        self._put(csv_row(CSV_COLUMNS))
 
     def write(self, events: Sequence[Event]) -> None:
         rows = []
         for event in events:
             data = event.as_dict()
-            rows.append([csv_cell(c, data[c]) for c in CSV_COLUMNS])
+            rows.append(csv_row([csv_cell(c, data[c]) for c in CSV_COLUMNS]))
         self._rows(rows)
-        self.count += len(events)
+
+    def write_lines(self, lines: Sequence[Line]) -> None:
+        self._rows([line.text + csv_quoted(seal_json(line.seal)) + "\n" for line in lines])
+
+    def _rows(self, rows: list[str]) -> None:
+        self._put("".join(rows))
+        self.count += len(rows)
         self.out.flush()
 
 

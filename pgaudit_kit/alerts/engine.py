@@ -72,6 +72,7 @@ class Alerter:
         self.ruleset = ruleset
         self.note = note
         self.deliver = deliver or self._to_sinks
+        self._sinks_of = {rule.name: rule.sinks for rule in ruleset.rules}  # names are unique (rulefile)
         self.stats = Stats()
         self.origin: Origin | None = None
         # in the window being read: rows seen per mass_change group, and the transactions that fired a rule that
@@ -156,8 +157,7 @@ class Alerter:
         self.stats.fired[(alert.rule, alert.severity)] += 1
 
     def _to_sinks(self, alert: Alert) -> None:
-        rule = next(r for r in self.ruleset.rules if r.name == alert.rule)
-        for name in rule.sinks:
+        for name in self._sinks_of[alert.rule]:
             sink = self.ruleset.sinks[name]
             try:
                 sink.deliver(alert)

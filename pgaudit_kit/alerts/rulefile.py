@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import re
 import tomllib
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -390,9 +390,9 @@ class _Locator:
         return best
 
 
-def describe(rules: Sequence[Rule], name_of: Callable[[Rule], str] = lambda r: r.name) -> list[str]:
+def describe(rules: Sequence[Rule]) -> list[str]:
     """One line per rule, for --check: name, kind, severity and sinks."""
-    return [f"{name_of(r)}: {r.kind}, {r.severity}, to {', '.join(r.sinks)}" for r in rules]
+    return [f"{r.name}: {r.kind}, {r.severity}, to {', '.join(r.sinks)}" for r in rules]
 
 
 __all__ = ["DAYS", "describe", "load"]

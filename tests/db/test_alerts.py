@@ -10,8 +10,6 @@ import hmac
 import json
 import os
 import signal
-import subprocess
-import sys
 import threading
 import time
 from datetime import UTC, datetime, timedelta
@@ -25,6 +23,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from tests.support.cluster import Cluster
 from tests.support.helpers import cli, enable
+from tests.support.processes import KitProcess, wait_until
 
 Conn = psycopg.Connection[Any]
 SECRET = "s3cret-for-tests"
@@ -237,34 +236,9 @@ class Receiver:
         return {event_id for _, event_id, _ in self.received if event_id is not None}
 
 
-class AlertsProcess:
+class AlertsProcess(KitProcess):
     def __init__(self, dsn: str, *args: str) -> None:
-        env = {**os.environ, "ALERTS_TEST_SECRET": SECRET}
-        self.proc = subprocess.Popen([sys.executable, "-m", "pgaudit_kit", "--dsn", dsn, "alerts", *args],
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
-        self.stderr: list[str] = []
-        assert self.proc.stderr is not None
-        stream = self.proc.stderr
-        threading.Thread(target=lambda: self.stderr.extend(line.decode() for line in stream), daemon=True).start()
-
-    def wait_for_note(self, needle: str, timeout: float = 30.0) -> None:
-        deadline = time.monotonic() + timeout
-        while not any(needle in line for line in self.stderr):
-            if time.monotonic() > deadline or self.proc.poll() is not None:
-                pytest.fail(f"alerts did not say {needle!r} (exit {self.proc.poll()}): {''.join(self.stderr)}")
-            time.sleep(0.05)
-
-    def kill(self) -> None:
-        self.proc.kill()
-        self.proc.wait(timeout=30)
-
-
-def wait_until(condition: Any, what: str, timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out waiting for {what}")
-        time.sleep(0.05)
+        super().__init__(dsn, "alerts", *args, env={**os.environ, "ALERTS_TEST_SECRET": SECRET})
 
 
 def write_salaries(dsn: str, ids: range) -> list[int]:

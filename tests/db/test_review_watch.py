@@ -18,23 +18,21 @@ import pytest
 
 from tests.support.cluster import Cluster
 from tests.support.helpers import cli, enable
+from tests.support.processes import KitProcess
 
 Conn = psycopg.Connection[Any]
 
 
-class WatchProcess:
+class WatchProcess(KitProcess):
     """`python -m pgaudit_kit watch ...` with its stdout read line by line (pausable) and stderr kept."""
 
     def __init__(self, dsn: str, *args: str) -> None:
-        self.proc = subprocess.Popen([sys.executable, "-m", "pgaudit_kit", "--dsn", dsn, "watch", *args],
-                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        super().__init__(dsn, "watch", *args, stdout=subprocess.PIPE)
         self.lines: queue.Queue[dict[str, Any]] = queue.Queue()
-        self.stderr: list[str] = []
         self.reading = threading.Event()
         self.reading.set()
-        assert self.proc.stdout is not None and self.proc.stderr is not None
+        assert self.proc.stdout is not None
         threading.Thread(target=self._read_stdout, args=(self.proc.stdout,), daemon=True).start()
-        threading.Thread(target=self._read_stderr, args=(self.proc.stderr,), daemon=True).start()
 
     def _read_stdout(self, stream: IO[bytes]) -> None:
         while True:
@@ -43,17 +41,6 @@ class WatchProcess:
             if not line:
                 return
             self.lines.put(json.loads(line))
-
-    def _read_stderr(self, stream: IO[bytes]) -> None:
-        for line in stream:
-            self.stderr.append(line.decode())
-
-    def wait_for_note(self, needle: str, timeout: float = 30.0, count: int = 1) -> None:
-        deadline = time.monotonic() + timeout
-        while sum(needle in line for line in self.stderr) < count:
-            if time.monotonic() > deadline or self.proc.poll() is not None:
-                pytest.fail(f"watch did not say {needle!r} (exit {self.proc.poll()}): {''.join(self.stderr)}")
-            time.sleep(0.05)
 
     def take(self, count: int, timeout: float = 60.0) -> list[dict[str, Any]]:
         events: list[dict[str, Any]] = []
@@ -71,12 +58,6 @@ class WatchProcess:
         while not self.lines.empty():
             extra.append(self.lines.get())
         assert extra == [], f"unexpected extra events: {[e['id'] for e in extra]}"
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            self.proc.wait(timeout=30)
-
 
 def insert_rows(dsn: str, table: str, ids: range, *, one_transaction: bool = False) -> None:
     with psycopg.connect(dsn, autocommit=not one_transaction) as conn:

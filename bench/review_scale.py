@@ -56,7 +56,8 @@ def cli(tree: Path, dsn: str, args: Sequence[str]) -> tuple[float, int]:
     """Run the command line of *tree*; (wall seconds, bytes written to stdout). Raises on a failure."""
     env = {**os.environ, "PYTHONPATH": str(tree)}
     started = time.perf_counter()
-    done = subprocess.run([sys.executable, "-m", "pgaudit_kit", "--dsn", dsn, *args], env=env,
+    # from the tree itself: `python -m` puts the working directory ahead of PYTHONPATH
+    done = subprocess.run([sys.executable, "-m", "pgaudit_kit", "--dsn", dsn, *args], env=env, cwd=tree,
                           capture_output=True, check=False)
     wall = time.perf_counter() - started
     if done.returncode != 0:
@@ -183,7 +184,7 @@ def startup(trees: dict[str, Path], runs: int) -> dict[str, Any]:
         for name, tree in trees.items():
             env = {**os.environ, "PYTHONPATH": str(tree)}
             started = time.perf_counter()
-            subprocess.run([sys.executable, "-m", "pgaudit_kit", "--version"], env=env, check=True,
+            subprocess.run([sys.executable, "-m", "pgaudit_kit", "--version"], env=env, cwd=tree, check=True,
                            stdout=subprocess.DEVNULL)
             found[name].append((time.perf_counter() - started) * 1000)
     return {name: round(statistics.median(v), 1) for name, v in found.items()}

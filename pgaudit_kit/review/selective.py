@@ -33,7 +33,9 @@ from psycopg import sql
 
 from .query import Conditions, EventFilter, ResolvedTable, filter_conditions, time_conditions, transaction_conditions
 
-XID_LIST_LIMIT = 1000  # transactions sought one by one (about 30 ms on 14 partitions, bench/RESULTS.md)
+# transactions sought one by one: a lookup in each partition's event_xid_id_idx for each (about 40 ms for
+# 2,000 on 11 partitions; a rare actor of a 10M-event log has 1,700, bench/RESULTS.md)
+XID_LIST_LIMIT = 2000
 WINDOW_SORT_LIMIT = 50_000  # events of a time window sorted rather than read in id order
 _BITMAP_ONLY = ("enable_seqscan", "enable_indexscan", "enable_indexonlyscan")
 

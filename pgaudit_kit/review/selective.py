@@ -33,9 +33,11 @@ from psycopg import sql
 
 from .query import Conditions, EventFilter, ResolvedTable, filter_conditions, time_conditions, transaction_conditions
 
-# transactions sought one by one: a lookup in each partition's event_xid_id_idx for each (about 40 ms for
-# 2,000 on 11 partitions; a rare actor of a 10M-event log has 1,700, bench/RESULTS.md)
-XID_LIST_LIMIT = 2000
+# Transactions sought one by one: a lookup in each partition's event_xid_id_idx for each. On 10M events in 11
+# partitions (bench/RESULTS.md, "Review at scale"), 1,700 transactions took 41-52 ms this way, and an actor
+# with 2,600 took 99 ms through the join (reading the log newest first until 51 of its events), which gets
+# faster as the actor gets commoner; the two cross at about 3,000.
+XID_LIST_LIMIT = 3000
 WINDOW_SORT_LIMIT = 50_000  # events of a time window sorted rather than read in id order
 _BITMAP_ONLY = ("enable_seqscan", "enable_indexscan", "enable_indexonlyscan")
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Callable, Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack, closing, contextmanager
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
@@ -137,8 +137,10 @@ def log_command(ctx: click.Context, tables: tuple[str, ...], ops: tuple[str, ...
                                 share_snapshot=streamed) as review):
         reader = _snapshot_reader(ctx, review.snapshot, stack) if streamed else None
         events = review_events.EventPage(conn, flt, page, lines=lines, reader=reader)
+        # closed before the reader is (the stack unwinds last in, first out): a COPY may be open on it
+        chunks = stack.enter_context(closing(events.__iter__()))
         writer.begin()
-        for chunk in events:
+        for chunk in chunks:
             writer.write_chunk(chunk)
         more = writer.end(events.next_cursor)
     if more:

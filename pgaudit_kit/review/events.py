@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import bisect
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -356,7 +356,7 @@ class EventPage:
         yield from stream_lines(self._conn, formatted(query, page.order == "newest"), params, resolver,
                                 min(page.limit + 1, EXPORT_CHUNK) if page.limit else EXPORT_CHUNK, self._reader)
 
-    def __iter__(self) -> Iterator[Any]:
+    def __iter__(self) -> Generator[Any, None, None]:
         page = self._page
         last = page.cursor.last_id if page.cursor else None
         for chunk in self._chunks():

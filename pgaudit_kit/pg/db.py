@@ -7,7 +7,7 @@ environment (``PGHOST``, ``PGUSER``, ``PGPASSWORD``, ...) and defaults.
 from __future__ import annotations
 
 import struct
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, tzinfo
 from typing import Any
@@ -204,6 +204,12 @@ def require_superuser(conn: psycopg.Connection[Any], action: str) -> None:
         raise InsufficientPrivilege(
             f"{action} needs a superuser (it creates event triggers and roles); {conn.info.user} is not one"
         )
+
+
+def int_array(values: Iterable[int]) -> str:
+    """*values* as the text of an integer array, for a parameter cast to int8[]: psycopg dumps a list
+    element by element in Python (a tenth of a second for 200,000 ids)."""
+    return "{" + ",".join(map(str, values)) + "}"
 
 
 def begin_consistent_read(conn: psycopg.Connection[Any]) -> None:

@@ -40,7 +40,7 @@ from pgaudit_kit.pg.db import connector
 from pgaudit_kit.pg.tempserver import TempServer
 from pgaudit_kit.review import export
 from pgaudit_kit.review.events import EXPORT_CHUNK, Line, SealResolver
-from pgaudit_kit.review.query import Conditions, event_query, select_from
+from pgaudit_kit.review.query import SELECT_EVENTS
 from pgaudit_kit.schema import installer
 from tests.support import large_log
 
@@ -142,23 +142,17 @@ def cases(found: dict[str, Any]) -> dict[str, list[str]]:
 
 def copy_rate(conn: psycopg.Connection[Any], table: str, events: int, form: str = "rows") -> dict[str, Any]:
     """COPY of the same rows (the columns the review reads, the same join), to CSV, read and dropped. With *form*
-    "json" or "csv", of the lines the export's server formatting makes of them instead, through the query `log`
-    runs (the server's share of an export, without the client's: seal statuses, writing)."""
-    if form == "rows":
-        query: psycopg.sql.Composable = (
-            select_from(psycopg.sql.Identifier("pgaudit_kit", "event"))
-            + psycopg.sql.SQL(" WHERE e.relid = {}::regclass ORDER BY e.id").format(psycopg.sql.Literal(table)))
-        params: list[Any] = []
-        how = "csv"
-    else:
-        cond = Conditions()
-        cond.add("e.relid = %s::regclass::oid", table)
-        query, params = event_query(cond, order="oldest", columns=export.FORMS[form].columns)
-        how = export.FORMS[form].copy_format
+    "json" or "csv", of the lines the export's server formatting makes of them instead (the server's share of
+    an export, without the client's: seal statuses, writing)."""
+    query: psycopg.sql.Composable = (
+        SELECT_EVENTS.format(psycopg.sql.Identifier("pgaudit_kit", "event"))
+        + psycopg.sql.SQL(" WHERE e.relid = {}::regclass ORDER BY e.id").format(psycopg.sql.Literal(table)))
+    if form != "rows":
+        query = (export.csv_lines if form == "csv" else export.json_lines)(query, False)
     started = time.perf_counter()
     rows = size = 0
-    statement = psycopg.sql.SQL("COPY (") + query + psycopg.sql.SQL(f") TO STDOUT (FORMAT {how})")
-    with conn.cursor() as cur, cur.copy(statement, params) as copy:
+    statement = psycopg.sql.SQL("COPY (") + query + psycopg.sql.SQL(") TO STDOUT (FORMAT csv)")
+    with conn.cursor() as cur, cur.copy(statement) as copy:
         for data in copy:
             size += len(data)
             rows += 1

@@ -135,7 +135,10 @@ def log_command(ctx: click.Context, tables: tuple[str, ...], ops: tuple[str, ...
     with (db.connect(target_dsn(ctx)) as conn, db.translated_errors(), _output(ctx), ExitStack() as stack,
           reviews.reviewed_read(conn, "log", {**flt.as_review(), **page.as_review()},
                                 share_snapshot=streamed) as review):
-        reader = _snapshot_reader(ctx, review.snapshot, stack) if streamed else None
+        # a second connection in the review's snapshot for the export to stream from, if one can be had
+        readers = (db.snapshot_readers(db.connector(target_dsn(ctx)), review.snapshot, 1, stack)
+                   if streamed and review.snapshot else [])
+        reader = readers[0] if readers else None
         events = review_events.EventPage(conn, flt, page, lines=lines, reader=reader)
         # closed before the reader is (the stack unwinds last in, first out): a COPY may be open on it
         chunks = stack.enter_context(closing(events.__iter__()))
@@ -145,23 +148,6 @@ def log_command(ctx: click.Context, tables: tuple[str, ...], ops: tuple[str, ...
         more = writer.end(events.next_cursor)
     if more:
         click.echo(f"pgaudit-kit: {more}", err=True)
-
-
-def _snapshot_reader(ctx: click.Context, snapshot: str | None, stack: ExitStack) -> Any:
-    """A second connection in the review's snapshot, for an export to stream from (None if there is none)."""
-    import psycopg
-
-    from ..core.errors import KitError
-    from ..pg import db
-
-    if snapshot is None:
-        return None
-    try:
-        reader = stack.enter_context(db.connect(target_dsn(ctx)))
-        db.begin_in_snapshot(reader, snapshot)
-    except (KitError, psycopg.Error):  # no connection slot left, a pooler: the export reads through a cursor
-        return None
-    return reader
 
 
 @main.command("history")

@@ -155,25 +155,6 @@ class _Worker:
             self._put(exc)
 
 
-def _open_workers(connect: db.Connector, snapshot: str, jobs: int, stack: ExitStack) -> list[psycopg.Connection[Any]]:
-    """Connections in the verifying transaction's *snapshot*, closed by *stack*; or none if they cannot be
-    had (no connection slots left, a pooler that sends them to another server process): then the main
-    connection reads."""
-    with ExitStack() as opened:
-        workers = []
-        try:
-            for _ in range(jobs):
-                worker = opened.enter_context(connect())
-                db.begin_in_snapshot(worker, snapshot)
-                worker.execute("SET LOCAL search_path = pg_catalog")  # the leaf SQL must mean the built-ins
-                worker.execute("SET LOCAL client_encoding = 'UTF8'")  # see LEAF_PREFIX_SQL
-                workers.append(worker)
-        except (psycopg.Error, KitError):
-            return []
-        stack.enter_context(opened.pop_all())
-        return workers
-
-
 def read_leaves(conn: psycopg.Connection[Any], connect: db.Connector, snapshot: str | None, after: Position,
                 after_block: int, jobs: int = 1, chunk: int | None = None) -> Generator[Page, None, None]:
     """Pages of (xid, id, leaf hash) of the events after *after*, in (xid, id) order, as seen by the
@@ -185,7 +166,10 @@ def read_leaves(conn: psycopg.Connection[Any], connect: db.Connector, snapshot: 
     with ExitStack() as stack:
         connections = []
         if snapshot and len(ranges) > 1:
-            connections = _open_workers(connect, snapshot, min(jobs, len(ranges)), stack)
+            connections = db.snapshot_readers(connect, snapshot, min(jobs, len(ranges)), stack)
+            for reader in connections:
+                reader.execute("SET LOCAL search_path = pg_catalog")  # the leaf SQL must mean the built-ins
+                reader.execute("SET LOCAL client_encoding = 'UTF8'")  # see LEAF_PREFIX_SQL
         if not connections:
             conn.execute("SET LOCAL client_encoding = 'UTF8'")  # see LEAF_PREFIX_SQL
             connections, ranges = [conn], [(after, END)]

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from datetime import UTC, datetime, tzinfo
 from typing import Any
 
@@ -224,6 +224,24 @@ def begin_in_snapshot(conn: psycopg.Connection[Any], snapshot: str) -> None:
     (begin_shared_read): what it reads is what that transaction reads. Must be the first statement."""
     conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
     conn.execute(sql.SQL("SET TRANSACTION SNAPSHOT {}").format(sql.Literal(snapshot)))
+
+
+def snapshot_readers(connect: Connector, snapshot: str, count: int,
+                     stack: ExitStack) -> list[psycopg.Connection[Any]]:
+    """*count* connections reading in the exported *snapshot* (begin_in_snapshot), closed by *stack*; or none
+    if any cannot be had (no connection slot left, a pooler that sends them to another server process): the
+    caller then reads on its own connection."""
+    with ExitStack() as opened:
+        readers = []
+        try:
+            for _ in range(count):
+                reader = opened.enter_context(connect())
+                begin_in_snapshot(reader, snapshot)
+                readers.append(reader)
+        except (psycopg.Error, KitError):
+            return []
+        stack.enter_context(opened.pop_all())
+        return readers
 
 
 def begin_shared_read(conn: psycopg.Connection[Any]) -> str | None:

@@ -19,16 +19,7 @@ from psycopg import sql
 
 from ..pg.db import int_array
 from . import export
-from .query import (
-    EVENT_COLUMNS,
-    OPERATIONS,
-    Cursor,
-    EventFilter,
-    ResolvedTable,
-    event_query,
-    filter_conditions,
-    resolve_tables,
-)
+from .query import OPERATIONS, Cursor, EventFilter, ResolvedTable, event_query, filter_conditions, resolve_tables
 from .selective import page_conditions, plan_for_whole_result
 from .timeparse import format_time
 
@@ -266,7 +257,7 @@ class SealResolver:
 
 def stream(conn: psycopg.Connection[Any], query: sql.Composed, params: Sequence[Any],
            resolver: SealResolver, first_chunk: int = CHUNK) -> Iterator[list[Event]]:
-    """Run *query* (selecting query.EVENT_COLUMNS) through a server-side cursor; yield chunks of events
+    """Run *query* (selecting SELECT_EVENTS columns) through a server-side cursor; yield chunks of events
     with their seal status. The caller's transaction must be open."""
     plan_for_whole_result(conn)
     with conn.cursor(name=f"pgaudit_kit_review_{uuid.uuid4().hex[:12]}") as cur:
@@ -282,30 +273,32 @@ def stream(conn: psycopg.Connection[Any], query: sql.Composed, params: Sequence[
             size = CHUNK
 
 
-def stream_lines(conn: psycopg.Connection[Any], form: export.LineForm, query: sql.Composed, params: Sequence[Any],
+def stream_lines(conn: psycopg.Connection[Any], query: sql.Composed, params: Sequence[Any],
                  resolver: SealResolver, first_chunk: int = EXPORT_CHUNK,
                  reader: psycopg.Connection[Any] | None = None) -> Iterator[list[Line]]:
-    """Run *query* (selecting *form*'s columns, review.export); yield chunks of lines with their seal status.
-    With *reader* (a second connection in the same snapshot, db.begin_in_snapshot), the lines are read from
-    it with COPY, so that the server formats the next lines while this process finds seal statuses (on
-    *conn*) and writes; else from a cursor on *conn*, each FETCH waiting for the last chunk to be written.
+    """Run *query* (selecting id, xid and a formatted line, review.export); yield chunks of lines with their
+    seal status. With *reader* (a second connection in the same snapshot, db.begin_in_snapshot), the lines are
+    read from it with COPY, so that the server formats the next lines while this process finds seal statuses
+    (on *conn*) and writes; else from a cursor on *conn*, each FETCH waiting for the last chunk to be written.
     The caller's transaction must be open."""
-    size = max(1, first_chunk)
     if reader is None:
         plan_for_whole_result(conn)
         with conn.cursor(name=f"pgaudit_kit_export_{uuid.uuid4().hex[:12]}") as cur:
             cur.execute(query, params)
+            size = max(1, first_chunk)
             while rows := cur.fetchmany(size):
-                lines = [Line(*form.from_row(row)) for row in rows]
+                lines = [Line(row[0], int(row[1]), row[2]) for row in rows]
                 resolver.resolve(lines)
                 yield lines
                 size = EXPORT_CHUNK
         return
-    statement = sql.SQL("COPY (") + query + sql.SQL(f") TO STDOUT (FORMAT {form.copy_format})")
+    statement = sql.SQL("COPY (") + query + sql.SQL(") TO STDOUT (FORMAT BINARY)")
     with reader.cursor() as plain, plain.copy(statement, params) as copy:
+        copy.set_types(["int8", "text", "text"])
+        size = max(1, first_chunk)
         lines = []
-        for event_id, xid, text in form.from_copy(copy, reader.info.encoding):
-            lines.append(Line(event_id, xid, text))
+        for event_id, xid, text in copy.rows():
+            lines.append(Line(event_id, int(xid), text))
             if len(lines) >= size:
                 resolver.resolve(lines)
                 yield lines
@@ -350,19 +343,18 @@ class EventPage:
     def _chunks(self) -> Iterator[Sequence[Event | Line]]:
         page = self._page
         last = page.cursor.last_id if page.cursor else None
-        conditions, sort = page_conditions(self._conn, self._filter, self._tables)
-        form = export.FORMS[self._lines] if self._lines else None
+        conditions, sort = page_conditions(self._conn, self._filter, self._tables, page.limit)
         query, params = event_query(
             conditions, order=page.order,
             before_id=last if page.order == "newest" else None,
             after_id=last if page.order == "oldest" else None,
-            limit=page.limit + 1 if page.limit else 0, sort=sort,
-            columns=form.columns if form else EVENT_COLUMNS)
+            limit=page.limit + 1 if page.limit else 0, sort=sort)
         resolver = SealResolver(self._conn)
-        if form is None:
+        if self._lines is None:
             yield from stream(self._conn, query, params, resolver, min(page.limit + 1, CHUNK) if page.limit else CHUNK)
             return
-        yield from stream_lines(self._conn, form, query, params, resolver,
+        formatted = export.csv_lines if self._lines == "csv" else export.json_lines
+        yield from stream_lines(self._conn, formatted(query, page.order == "newest"), params, resolver,
                                 min(page.limit + 1, EXPORT_CHUNK) if page.limit else EXPORT_CHUNK, self._reader)
 
     def __iter__(self) -> Generator[Any, None, None]:

@@ -323,21 +323,12 @@ def _key_sets(conn: psycopg.Connection[Any], relids: list[int]) -> list[tuple[st
 
 
 # -- SQL -----------------------------------------------------------------------------------------------
-# The columns of an event as Event.from_row reads them, over the event (e) and its transaction (t)
-EVENT_COLUMNS = sql.SQL(
-    "e.id, e.xid::text, e.statement_ts, e.op::text, e.relid::int8, e.schema_name, e.table_name,"
+SELECT_EVENTS = sql.SQL(
+    "SELECT e.id, e.xid::text, e.statement_ts, e.op::text, e.relid::int8, e.schema_name, e.table_name,"
     " e.partition_name, e.pk, e.row_data, e.old_values, e.statement,"
     " t.xid IS NOT NULL, t.actor, t.acting_role, t.session_role, t.context::text, t.context_raw,"
-    " t.application_name, pg_catalog.host(t.client_addr), t.client_port, t.backend_pid, t.xact_start")
-
-
-def select_from(source: sql.Composable, columns: sql.Composable = EVENT_COLUMNS) -> sql.Composed:
-    """SELECT *columns* (EVENT_COLUMNS, or other expressions over e and t) of the events of *source* (e),
-    each joined with its transaction (t)."""
-    return (sql.SQL("SELECT ") + columns + sql.SQL(" FROM ") + source
-            + sql.SQL(" e LEFT JOIN pgaudit_kit.transaction t ON t.xid = e.xid"))
-
-
+    " t.application_name, pg_catalog.host(t.client_addr), t.client_port, t.backend_pid, t.xact_start"
+    " FROM {} e LEFT JOIN pgaudit_kit.transaction t ON t.xid = e.xid")
 # Recorded events are in pgaudit_kit.event and, until sealing expands them, in chunks (pgaudit_kit.staged_event).
 # Each is read in a branch of its own, joined with its transactions there: joined above the union of the two
 # (pgaudit_kit.recorded_event), a filter on the transaction (actor, context) could no longer start from the
@@ -346,19 +337,17 @@ EVENT_SOURCES = (sql.Identifier("pgaudit_kit", "event"), sql.Identifier("pgaudit
 
 
 def select_events(where: sql.Composable, params: Sequence[Any], *, descending: bool = False,
-                  limit: int = 0, sort: bool = False,
-                  columns: sql.Composable = EVENT_COLUMNS) -> tuple[sql.Composed, list[Any]]:
-    """The *columns* (EVENT_COLUMNS, or others whose first is e.id named id) of the recorded events matching
-    *where* (" WHERE ..." on e and t, or empty), ordered by event id, at most *limit* (0: all); with its
-    parameters. With *sort* (and a limit), a page is taken by sorting what *where* selects rather than by
-    reading the log in id order (see review.selective)."""
+                  limit: int = 0, sort: bool = False) -> tuple[sql.Composed, list[Any]]:
+    """The SELECT_EVENTS columns of the recorded events matching *where* (" WHERE ..." on e and t, or empty),
+    ordered by event id, at most *limit* (0: all); with its parameters. With *sort* (and a limit), a page is
+    taken by sorting what *where* selects rather than by reading the log in id order (see review.selective)."""
     order = sql.SQL(" ORDER BY id DESC" if descending else " ORDER BY id")
     # e.id + 0 is the same order, but no index provides it: the matching events are found through the
     # selective index and sorted, instead of reading the log in id order and filtering until the page is full
     branch_order = sql.SQL(" ORDER BY e.id + 0 DESC" if descending else " ORDER BY e.id + 0") if sort else order
     branches = []
     for source in EVENT_SOURCES:
-        branch = select_from(source, columns) + where
+        branch = SELECT_EVENTS.format(source) + where
         if limit:  # each branch ordered and cut itself: an index scan that stops at the page
             branch = sql.SQL("(") + branch + branch_order + sql.SQL(" LIMIT %s)")
         branches.append(branch)
@@ -460,10 +449,9 @@ def filter_conditions(flt: EventFilter, tables: Sequence[ResolvedTable],
 
 
 def event_query(cond: Conditions, *, order: str = "newest", after_id: int | None = None,
-                before_id: int | None = None, limit: int = 0, sort: bool = False,
-                columns: sql.Composable = EVENT_COLUMNS) -> tuple[sql.Composed, list[Any]]:
+                before_id: int | None = None, limit: int = 0, sort: bool = False) -> tuple[sql.Composed, list[Any]]:
     """The composed SELECT of events matching *cond*, ordered by event id, with an optional id window and
-    LIMIT (0: none); *sort* and *columns* as for select_events."""
+    LIMIT (0: none); *sort* as for select_events."""
     if order not in ORDERS:
         raise UsageError(f"--order must be one of {', '.join(ORDERS)}")
     full = Conditions(list(cond.parts), list(cond.params))
@@ -471,5 +459,4 @@ def event_query(cond: Conditions, *, order: str = "newest", after_id: int | None
         full.add("e.id > %s", after_id)
     if before_id is not None:
         full.add("e.id < %s", before_id)
-    return select_events(full.where(), full.params, descending=order == "newest", limit=limit, sort=sort,
-                         columns=columns)
+    return select_events(full.where(), full.params, descending=order == "newest", limit=limit, sort=sort)

@@ -13,7 +13,6 @@ from collections.abc import Sequence
 from typing import IO, Any
 
 from .events import Event, Line, RawJson, SealStatus, Transaction
-from .export import csv_quoted
 from .history import AsOf, HistoryEntry, describe_key
 from .query import Cursor
 from .timeparse import format_time
@@ -225,6 +224,14 @@ def csv_cell(column: str, value: Any) -> str:
     if column in CSV_JSON_COLUMNS:
         return dumps(value)
     return str(value)
+
+
+def csv_quoted(cell: str) -> str:
+    """A CSV cell: quoted (its quotes doubled) when it holds a comma, a double quote, a line feed or a carriage
+    return. Python's csv module leaves a carriage return bare, which its own reader then refuses."""
+    if "," in cell or '"' in cell or "\n" in cell or "\r" in cell:
+        return '"' + cell.replace('"', '""') + '"'
+    return cell
 
 
 def csv_row(cells: Sequence[str]) -> str:

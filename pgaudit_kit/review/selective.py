@@ -83,9 +83,10 @@ def small_window(conn: psycopg.Connection[Any], flt: EventFilter) -> bool:
     return row is not None and int(row[0]) <= WINDOW_SORT_LIMIT
 
 
-def page_conditions(conn: psycopg.Connection[Any], flt: EventFilter,
-                    tables: Sequence[ResolvedTable]) -> tuple[Conditions, bool]:
-    """The conditions of a page of *flt*, and whether the page is taken by sorting (see above)."""
+def page_conditions(conn: psycopg.Connection[Any], flt: EventFilter, tables: Sequence[ResolvedTable],
+                    limit: int) -> tuple[Conditions, bool]:
+    """The conditions of a page of *flt* of at most *limit* events (0: all), and whether the page is taken by
+    sorting (see above). A whole listing is read to its end whichever way: its time window is not counted."""
     xids = matching_transactions(conn, flt)
-    return filter_conditions(flt, tables, xids), xids is not None or small_window(conn, flt)
+    return filter_conditions(flt, tables, xids), xids is not None or (limit > 0 and small_window(conn, flt))
 

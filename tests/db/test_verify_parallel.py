@@ -42,14 +42,14 @@ def history(kit_db: str) -> Iterator[Conn]:
 
 def _workers_used(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     opened: list[int] = []
-    original = leaf_reader._open_workers
+    original = db.snapshot_readers
 
     def spy(*args: Any) -> list[Conn]:
         connections = original(*args)
         opened.append(len(connections))
         return connections
 
-    monkeypatch.setattr(leaf_reader, "_open_workers", spy)
+    monkeypatch.setattr(db, "snapshot_readers", spy)
     return opened
 
 

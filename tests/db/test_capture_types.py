@@ -442,6 +442,25 @@ def test_float_signed_zero_nan_and_subnormals_survive_the_round_trip(conn: Conn)
     assert (got[0][1] == _one(conn, "SELECT float8send('0')"), got[1][1] == _one(conn, "SELECT float8send('NaN')")) == (False, True)
 
 
+@pytest.mark.parametrize("mode", ["statement", "row"])
+def test_a_change_of_case_under_a_case_insensitive_collation_keeps_its_old_value(conn: Conn, mode: str) -> None:
+    # Under a nondeterministic collation 'Abc' = 'abc': a column is changed when its recorded text is, byte for byte.
+    try:
+        with conn.transaction():
+            conn.execute("CREATE COLLATION case_blind (provider = icu, locale = 'und-u-ks-level2', deterministic = false)")
+    except psycopg.errors.FeatureNotSupported:
+        pytest.skip("this PostgreSQL build has no ICU, without which it has no nondeterministic collation")
+    partition = _create_enrolled(conn, f"names_{mode}", "id int PRIMARY KEY, name text COLLATE case_blind", mode)
+    conn.execute(f"INSERT INTO names_{mode} VALUES (1, 'abc')")
+    assert conn.execute(f"SELECT name = 'ABC' FROM names_{mode}").fetchone() == (True,)
+    conn.execute(f"UPDATE names_{mode} SET name = 'ABC'")
+    assert conn.execute(
+        "SELECT operation, partition_name, old_row, new_row FROM pgaudit_kit.change WHERE relid = %s::regclass "
+        "ORDER BY id", (f"names_{mode}",)).fetchall() == [
+        ("INSERT", partition, None, {"id": "1", "name": "abc"}),
+        ("UPDATE", partition, {"id": "1", "name": "abc"}, {"id": "1", "name": "ABC"})]
+
+
 # --- settings of the writer --------------------------------------------------------------------------------------
 
 

@@ -49,6 +49,8 @@ FROZEN = {
     "pgaudit_kit/shipped_functions/0011.json": "1a978525cf8e958d81df381cc1bbf12f498207230bac72cd4e9aa3c6ea9a190d",
     "migrations/versions/0012_v12_retirement.py": "8373411a0f75112019c4cf997a4b4a183c3df32e5f4d364547027fea4bb68eed",
     "pgaudit_kit/shipped_functions/0012.json": "cc29a89d54c63d301a59a7971e4f380587091586480ff1eb8fe896ac039075b3",
+    "migrations/versions/0013_v13_partitioned_events.py": "0d668e340136a60117ad21d51bfae4b873ad9e9586d5864355e63b3a13f76a4f",
+    "pgaudit_kit/shipped_functions/0013.json": "d8014fbb7c4213f00511bd982b3f7355f4767b7ff0ae535efa0da56c307eb037",
 }
 ROOT = Path(__file__).resolve().parents[2]
 FROZEN_REVISIONS = sorted({Path(path).name[:4] for path in FROZEN})

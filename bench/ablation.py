@@ -50,7 +50,7 @@ from pgaudit_kit.schema import installer
 
 VARIANTS = ("baseline", "jsonb_trigger", "kit", "kit_follower", "kit_row", "kit_row_no_review", "kit_row_no_txn_idx")
 KIT_VARIANTS = VARIANTS[2:]
-REVIEW_INDEXES = ("event_row_idx", "event_ddl_control_idx", "event_relid_bloom", "event_time_brin")
+REVIEW_INDEXES = ("event_row_idx", "event_ddl_control_idx", "event_relid_time_brin")
 TXN_INDEXES = ("transaction_acting_role_idx", "transaction_actor_idx", "transaction_context_idx",
                "transaction_set_role_idx")
 

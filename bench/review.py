@@ -54,7 +54,7 @@ from tests.support import large_log
 from tests.support.large_log import DAYS, TABLES
 
 TARGETS_MS = {"history": 50.0, "log_table_since_1h": 200.0, "log_actor_since_1d": 500.0, "tx": 50.0}
-V4_INDEXES = ("event_relid_bloom", "event_row_idx", "event_time_brin", "event_ddl_control_idx",
+V4_INDEXES = ("event_relid_time_brin", "event_row_idx", "event_ddl_control_idx",
               "transaction_context_idx", "transaction_actor_idx", "transaction_acting_role_idx",
               "transaction_set_role_idx")
 

@@ -13,7 +13,7 @@ commands decide themselves, from what they can count cheaply in the same snapsho
   (``event_xid_id_idx``) and sorted; with more, the actor is common enough for the id-order read to fill a
   page quickly, and the planner's join is kept.
 * ``--since`` / ``--until``: the events in the window are counted through the time index
-  (``event_time_brin``, bitmap scans only), stopping past :data:`WINDOW_SORT_LIMIT`. A small window is read
+  (``event_relid_time_brin``, bitmap scans only), stopping past :data:`WINDOW_SORT_LIMIT`. A small window is read
   through that index and sorted; a large one in id order (its newest or oldest events are then close to
   where the read starts, unless the window lies in the middle of a long log: see docs/OPERATIONS.md).
 

@@ -217,11 +217,11 @@ def test_a_time_window_is_read_through_the_time_index(conn: psycopg.Connection[A
     since = _instant(conn, window[0]) if window[0] else None
     until = _instant(conn, window[1]) if window[1] else None
     assert _page(conn, EventFilter(since=since, until=until), order) == 50
-    check(conn, cursors, "time_brin", EVENTS_ONLY)
+    check(conn, cursors, "relid_time_brin", EVENTS_ONLY)
     assert _page(conn, EventFilter(since=since, until=until, tables=("public.t02",)), order) == 50
-    check(conn, cursors, "time_brin", EVENTS_ONLY)
+    check(conn, cursors, "relid_time_brin", EVENTS_ONLY)
     assert _page(conn, EventFilter(since=since, until=until, changed=("status",)), order) == 50
-    check(conn, cursors, "time_brin", EVENTS_ONLY)
+    check(conn, cursors, "relid_time_brin", EVENTS_ONLY)
 
 
 def test_watch_catches_up_through_the_time_index(conn: psycopg.Connection[Any], cursors: list[Any],
@@ -236,7 +236,7 @@ def test_watch_catches_up_through_the_time_index(conn: psycopg.Connection[Any], 
     watcher.run()
     assert len(seen) > 50
     assert seen == sorted(seen)
-    check(conn, cursors, "time_brin", EVENTS_ONLY)
+    check(conn, cursors, "relid_time_brin", EVENTS_ONLY)
 
 
 def test_prove_looks_the_event_and_its_block_up(conn: psycopg.Connection[Any], big_log: str,

@@ -7,12 +7,14 @@
 -- another notified within 100 ms commits within about that time of it, and the watcher reads again 250 ms
 -- after each wake-up, so it is seen.
 -- Sealing: never while a `seal --follow` process holds the seal lease (pgaudit_kit.seal_lease: sealing is then
--- out of the writers' commit path); otherwise at most every 200 ms, only under READ COMMITTED (a REPEATABLE
--- READ / SERIALIZABLE writer must not see extra serialization failures), only if the sealing lock is free
--- (never waits for another writer), at most 2000 events at a time. A sealing failure is reported as a
+-- out of the writers' commit path); otherwise at most one writer's try every 200 ms (pgaudit_kit.seal_tried, set
+-- before the try), only under READ COMMITTED (a REPEATABLE READ / SERIALIZABLE writer must not see extra
+-- serialization failures), only if the sealing lock is free (never waits for another writer), at most 2000 events
+-- at a time. The same conditions keep the trigger from being queued at all (pgaudit_kit.commit_work_due); they are
+-- checked again here because time has passed since. A sealing failure is reported as a
 -- WARNING; the events stay recorded, unsealed, until the next seal (status reports the backlog).
--- Leases are read with pg_sequence_last_value(), a plain expression rather than a query (NULL until a lease
--- was first set, which compares as no lease): with a follower running, a commit runs no query here.
+-- Leases and the last try are read with pg_sequence_last_value(), a plain expression rather than a query (NULL
+-- until first set, which compares as no lease): a commit that does not seal runs no query here.
 CREATE OR REPLACE FUNCTION pgaudit_kit.seal_at_commit() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = '' AS $fn$
 DECLARE
@@ -30,10 +32,10 @@ BEGIN
   END IF;
   IF pg_catalog.pg_sequence_last_value('pgaudit_kit.seal_lease'::regclass) > v_now
      OR pg_catalog.current_setting('transaction_isolation') <> 'read committed'
-     OR EXISTS (SELECT FROM (SELECT b.sealed_at FROM pgaudit_kit.block b ORDER BY b.block_no DESC LIMIT 1) last
-                 WHERE last.sealed_at > pg_catalog.clock_timestamp() - interval '200 milliseconds') THEN
+     OR COALESCE(pg_catalog.pg_sequence_last_value('pgaudit_kit.seal_tried'::regclass), 0) > v_now * 1000 - 200 THEN
     RETURN NULL;
   END IF;
+  PERFORM pg_catalog.setval('pgaudit_kit.seal_tried'::regclass, pg_catalog.floor(v_now * 1000)::bigint);
   BEGIN
     PERFORM pgaudit_kit.seal(2000, false);
   EXCEPTION WHEN OTHERS THEN

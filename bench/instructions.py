@@ -74,8 +74,7 @@ PIECES: dict[str, tuple[Rewrite | None, tuple[str, ...], tuple[str, ...]]] = {
                                          "", s, flags=re.S), (), ()),
     "marks": (_marks_as_setting, (), ()),
     "lockdown_check": (lambda s: s.replace("v_recorded := pgaudit_kit.check_lockdown();", ""), (), ()),
-    "partition_name": (lambda s: re.sub(r"CASE WHEN TG_RELID OPERATOR\(pg_catalog\.<>\) \d+::oid "
-                                        r"THEN TG_RELID::regclass::text END", "NULL", s), (), ()),
+    # (the partition name was a piece until revision 0014, which emits it for partitioned tables only)
     "date_style": (lambda s: re.sub(r" SET \"DateStyle\"[^\n]*\n", "\n", s), (), ()),
     "commit_trigger": (None, (), ("pgaudit_kit_seal_at_commit",)),
     **{index: (None, (index,), ()) for index in REVIEW_INDEXES + ("event_xid_id_idx",)},

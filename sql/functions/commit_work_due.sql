@@ -17,13 +17,16 @@ LANGUAGE plpgsql VOLATILE AS $fn$
 DECLARE
   v_now double precision := EXTRACT(epoch FROM pg_catalog.clock_timestamp());
 BEGIN
-  RETURN COALESCE(pg_catalog.pg_sequence_last_value('pgaudit_kit.watch_lease'::pg_catalog.regclass), 0)
-           OPERATOR(pg_catalog.>) v_now
-      OR (COALESCE(pg_catalog.pg_sequence_last_value('pgaudit_kit.seal_lease'::pg_catalog.regclass), 0)
-            OPERATOR(pg_catalog.<=) v_now
-          AND COALESCE(pg_catalog.pg_sequence_last_value('pgaudit_kit.seal_tried'::pg_catalog.regclass), 0)
-            OPERATOR(pg_catalog.<=) (v_now OPERATOR(pg_catalog.*) 1000 OPERATOR(pg_catalog.-) 200)
-          AND pg_catalog.current_setting('transaction_isolation') OPERATOR(pg_catalog.=) 'read committed');
+  -- three statements, not one expression: PL/pgSQL prepares an expression at its first use in a transaction,
+  -- and with a follower sealing only the first two are used
+  IF pg_catalog.pg_sequence_last_value('pgaudit_kit.watch_lease'::pg_catalog.regclass) OPERATOR(pg_catalog.>) v_now THEN
+    RETURN true;
+  ELSIF pg_catalog.pg_sequence_last_value('pgaudit_kit.seal_lease'::pg_catalog.regclass) OPERATOR(pg_catalog.>) v_now THEN
+    RETURN false;
+  END IF;
+  RETURN COALESCE(pg_catalog.pg_sequence_last_value('pgaudit_kit.seal_tried'::pg_catalog.regclass), 0)
+           OPERATOR(pg_catalog.<=) (v_now OPERATOR(pg_catalog.*) 1000 OPERATOR(pg_catalog.-) 200)
+     AND pg_catalog.current_setting('transaction_isolation') OPERATOR(pg_catalog.=) 'read committed';
 END
 $fn$;
 ALTER FUNCTION pgaudit_kit.commit_work_due() OWNER TO pgaudit_kit_owner;

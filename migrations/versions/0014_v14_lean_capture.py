@@ -5,10 +5,11 @@ transaction. Capture records the partition that held a row only for partitioned 
 fires for the table itself: the name was always NULL, at 21 k instructions to find that out), and decides which
 columns an UPDATE changed by their recorded text compared byte for byte, so that a column under a nondeterministic
 (case- or accent-insensitive) collation whose case alone changed keeps its old value. Capture functions are
-regenerated (capture v9). Writers that seal at commit try at most every 200 ms, as before, but a transaction
-that starts within 200 ms of the last try, or under REPEATABLE READ or SERIALIZABLE (which never seal), queues no
-commit-time trigger at all (new sequence pgaudit_kit.seal_tried): queueing and firing it only to find that the log
-had just been sealed cost 93 k instructions per tpcb-like transaction.
+regenerated (capture v9). Writers that seal at commit seal at most every 200 ms, as before, but the time of the
+newest block is now also a sequence (pgaudit_kit.last_sealed, set by pgaudit_kit.seal) that the commit-time
+trigger's WHEN clause reads: a transaction whose first audited write comes within 200 ms of a seal, or that runs
+under REPEATABLE READ or SERIALIZABLE (which never seal), queues no commit-time trigger at all. Queueing and firing
+it only to find by a query that the log had just been sealed cost 93 k instructions per tpcb-like transaction.
 
 The upgrade builds the new index over every partition (one read of the event table, writers waiting, as 0013's
 validation of event_p0 was) and drops the two old ones.
@@ -37,10 +38,10 @@ CREATE INDEX event_relid_time_brin ON pgaudit_kit.event
     WITH (pages_per_range = 32, autosummarize = on);
 DROP INDEX pgaudit_kit.event_relid_bloom;
 DROP INDEX pgaudit_kit.event_time_brin;
-CREATE SEQUENCE pgaudit_kit.seal_tried AS bigint MINVALUE 0 START 0 NO CYCLE;
-ALTER SEQUENCE pgaudit_kit.seal_tried OWNER TO pgaudit_kit_owner;
-COMMENT ON SEQUENCE pgaudit_kit.seal_tried IS
-    'pgaudit-kit: Unix time in milliseconds of the last sealing tried at a writer''s commit (at most one per 200 ms)';
+CREATE SEQUENCE pgaudit_kit.last_sealed AS bigint MINVALUE 0 START 0 NO CYCLE;
+ALTER SEQUENCE pgaudit_kit.last_sealed OWNER TO pgaudit_kit_owner;
+COMMENT ON SEQUENCE pgaudit_kit.last_sealed IS
+    'pgaudit-kit: Unix time in milliseconds when the newest block was sealed (writers seal at most every 200 ms)';
 """
 
 

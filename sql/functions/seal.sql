@@ -175,6 +175,8 @@ BEGIN
           pg_catalog.sha256(pgaudit_kit.block_hash_input(v_block_no, v_first, v_size, v_root, v_last_xid, v_last_id,
                                                          v_xid_events, v_xid_sealed, v_prev, v_now)),
           v_now);
+  -- for the writers' commits: sealed a moment ago (pgaudit_kit.last_sealed, read without a query)
+  PERFORM pg_catalog.setval('pgaudit_kit.last_sealed'::regclass, pg_catalog.floor(EXTRACT(epoch FROM v_now) * 1000)::bigint);
   RETURN v_count;
 END
 $fn$;

@@ -7,8 +7,8 @@
 -- another notified within 100 ms commits within about that time of it, and the watcher reads again 250 ms
 -- after each wake-up, so it is seen.
 -- Sealing: never while a `seal --follow` process holds the seal lease (pgaudit_kit.seal_lease: sealing is then
--- out of the writers' commit path); otherwise at most one writer's try every 200 ms (pgaudit_kit.seal_tried, set
--- before the try), only under READ COMMITTED (a REPEATABLE READ / SERIALIZABLE writer must not see extra
+-- out of the writers' commit path); otherwise at most every 200 ms (pgaudit_kit.last_sealed: when the newest block
+-- was sealed), only under READ COMMITTED (a REPEATABLE READ / SERIALIZABLE writer must not see extra
 -- serialization failures), only if the sealing lock is free (never waits for another writer), at most 2000 events
 -- at a time. The same conditions keep the trigger from being queued at all (pgaudit_kit.commit_work_due); they are
 -- checked again here because time has passed since. A sealing failure is reported as a
@@ -32,10 +32,9 @@ BEGIN
   END IF;
   IF pg_catalog.pg_sequence_last_value('pgaudit_kit.seal_lease'::regclass) > v_now
      OR pg_catalog.current_setting('transaction_isolation') <> 'read committed'
-     OR COALESCE(pg_catalog.pg_sequence_last_value('pgaudit_kit.seal_tried'::regclass), 0) > v_now * 1000 - 200 THEN
+     OR COALESCE(pg_catalog.pg_sequence_last_value('pgaudit_kit.last_sealed'::regclass), 0) > v_now * 1000 - 200 THEN
     RETURN NULL;
   END IF;
-  PERFORM pg_catalog.setval('pgaudit_kit.seal_tried'::regclass, pg_catalog.floor(v_now * 1000)::bigint);
   BEGIN
     PERFORM pgaudit_kit.seal(2000, false);
   EXCEPTION WHEN OTHERS THEN

@@ -13,8 +13,8 @@
 -- at a time. The same conditions keep the trigger from being queued at all (pgaudit_kit.commit_work_due); they are
 -- checked again here because time has passed since. A sealing failure is reported as a
 -- WARNING; the events stay recorded, unsealed, until the next seal (status reports the backlog).
--- Leases and the last try are read with pg_sequence_last_value(), a plain expression rather than a query (NULL
--- until first set, which compares as no lease): a commit that does not seal runs no query here.
+-- Leases and the newest block's time are read with pg_sequence_last_value(), a plain expression rather than a
+-- query (NULL until first set, which compares as no lease): a commit that does not seal runs no query here.
 CREATE OR REPLACE FUNCTION pgaudit_kit.seal_at_commit() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = '' AS $fn$
 DECLARE

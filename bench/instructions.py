@@ -56,9 +56,9 @@ Rewrite = Callable[[str], str]
 def _marks_as_setting(source: str) -> str:
     """The transaction-local setting alone, without the sequence that makes it unforgeable."""
     return source.replace(
-        "pgaudit_kit.transaction_recorded()",
+        "pgaudit_kit.recorded_xact_is(v_xid)",
         "(COALESCE(pg_catalog.current_setting('pgaudit_kit.recorded_xact', true), '') OPERATOR(pg_catalog.=) "
-        "pg_catalog.pg_current_xact_id()::pg_catalog.text)",
+        "v_xid::pg_catalog.text)",
     ).replace(
         "v_recorded := pgaudit_kit.mark_transaction_recorded();",
         "v_recorded := pg_catalog.set_config('pgaudit_kit.recorded_xact', pg_catalog.pg_current_xact_id()::text, "

@@ -1,5 +1,5 @@
 -- pgaudit_kit.mark_transaction_recorded() -- marks the current transaction's who/where row as written, for
--- pgaudit_kit.transaction_recorded(): currval() of the kit-owned sequence pgaudit_kit.recorded_xact (which only the
+-- pgaudit_kit.recorded_xact_is(): currval() of the kit-owned sequence pgaudit_kit.recorded_xact (which only the
 -- kit can set) and the transaction-local setting of the same name both name the transaction. Nested calls fix
 -- the order: setval first, the setting from its result (the xid as a number, the setting's text).
 -- SQL and not SECURITY DEFINER, so that the planner inlines it into its caller's expression (capture assigns

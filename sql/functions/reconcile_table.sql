@@ -81,14 +81,7 @@ BEGIN
     FROM pg_catalog.pg_attribute a
    WHERE a.attrelid = p_relid AND a.attnum > 0 AND NOT a.attisdropped
      AND NOT (a.attname::text = ANY (cfg.excluded_columns));
-  WITH RECURSIVE base(attname, typid) AS (
-      SELECT a.attname::text, a.atttypid FROM pg_catalog.pg_attribute a
-       WHERE a.attrelid = p_relid AND a.attnum > 0 AND NOT a.attisdropped
-    UNION ALL
-      SELECT b.attname, t.typbasetype FROM base b JOIN pg_catalog.pg_type t ON t.oid = b.typid
-       WHERE t.typtype = 'd')
-  SELECT COALESCE(pg_catalog.array_agg(b.attname), '{}') INTO v_bpchar
-    FROM base b WHERE b.typid = 'pg_catalog.bpchar'::pg_catalog.regtype;
+  v_bpchar := pgaudit_kit.columns_of_type(p_relid, '{pg_catalog.bpchar}');
   -- the primary key the live rows have now; recorded keys are taken from the recorded images, so a key
   -- defined after some events were recorded still matches them
   SELECT pg_catalog.array_agg(a.attname::text ORDER BY k.i) INTO v_pk

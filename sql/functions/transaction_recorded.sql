@@ -1,19 +1,9 @@
 -- pgaudit_kit.transaction_recorded() -- has the kit written the who/where row of the current transaction?
--- Asked by capture at every audited statement, so it reads no table: the transaction-local setting
--- pgaudit_kit.recorded_xact says so cheaply, and currval() of the kit-owned sequence of the same name,
--- which only the kit can set, confirms it. A role that sets the setting itself to skip its who/where row
--- (and the lockdown check) gets an error from currval() ("not yet defined in this session") or a mismatch,
--- which records the transaction as usual. The setting is transactional (rolled back with a savepoint that
--- wrote the row), currval() is not, so both must agree.
--- SQL and not SECURITY DEFINER, so that the planner inlines it into capture's expression; it runs with its
--- caller's rights (the kit owner, inside the kit's SECURITY DEFINER functions), and nobody else may call it.
+-- pgaudit_kit.recorded_xact_is() for callers that do not hold the transaction id (the kit's own recording paths);
+-- both are SQL and inlined one into the other and into their caller's expression.
 CREATE OR REPLACE FUNCTION pgaudit_kit.transaction_recorded() RETURNS boolean
 LANGUAGE sql VOLATILE AS $fn$
-  -- COALESCE: an unset setting is NULL, and NULL AND x evaluates x (currval, which would raise)
-  SELECT COALESCE(pg_catalog.current_setting('pgaudit_kit.recorded_xact', true), '')
-           OPERATOR(pg_catalog.=) pg_catalog.pg_current_xact_id()::pg_catalog.text
-     AND pg_catalog.currval('pgaudit_kit.recorded_xact'::pg_catalog.regclass)
-           OPERATOR(pg_catalog.=) pg_catalog.pg_current_xact_id()::pg_catalog.text::pg_catalog.int8
+  SELECT pgaudit_kit.recorded_xact_is(pg_catalog.pg_current_xact_id())
 $fn$;
 ALTER FUNCTION pgaudit_kit.transaction_recorded() OWNER TO pgaudit_kit_owner;
 REVOKE ALL ON FUNCTION pgaudit_kit.transaction_recorded() FROM PUBLIC;

@@ -16,6 +16,7 @@ table, row mode). Two assertions per case:
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -447,7 +448,7 @@ def test_changed_columns_are_found_by_bytewise_comparison_of_their_recorded_text
     # collation, a change of case alone would record no old value. The wheels' servers have no ICU, so the
     # generated comparison itself is checked: every column is compared under COLLATE "C".
     generated = conn.execute(
-        "SELECT pgaudit_kit.old_values_sql('{id,name,code}', '{code}', '{}', 'o', 'n', 'NULL', 'NULL')").fetchone()
+        "SELECT pgaudit_kit.old_values_sql('{id,name,code}', '{code}', '{}', '{}', 'o', 'n', 'NULL', 'NULL')").fetchone()
     assert generated is not None
     comparisons = str(generated[0]).split("CASE WHEN ")[1:]
     assert len(comparisons) == 3
@@ -459,6 +460,39 @@ def test_changed_columns_are_found_by_bytewise_comparison_of_their_recorded_text
     assert conn.execute("SELECT old_row, new_row FROM pgaudit_kit.change WHERE relid = 'names'::regclass "
                         "AND operation = 'UPDATE'").fetchall() == [
         ({"id": "1", "name": "abc", "code": "x  "}, {"id": "1", "name": "ABC", "code": "x  "})]
+
+
+
+def test_update_compares_as_values_only_types_whose_equality_is_equality_of_their_text(conn: Conn) -> None:
+    # An UPDATE decides which columns changed (old_values) by comparing them. Integers, booleans, uuid, bytea, dates
+    # and timestamps are compared as values (no cast to text per column at every captured row): for them equal
+    # values print the same. Every other type is compared by its text: 1.0 = 1.00, 0 = -0, '1 day' = '24 hours',
+    # 'a' = 'a ' (bpchar) and {"a": 1.0} = {"a": 1.00} are equal values with different recorded texts, and the
+    # old value must be kept.
+    conn.execute("CREATE DOMAIN small_count AS int4 CHECK (VALUE >= 0)")
+    conn.execute("""CREATE TABLE cmp (id int PRIMARY KEY, i int8, b bool, u uuid, y bytea, d date, t timestamptz,
+                                      c small_count, n numeric, f float8, iv interval, ch bpchar, j jsonb, tx text)""")
+    enable(conn, "cmp")
+    source = _one(conn, "SELECT pg_get_functiondef(format('pgaudit_kit.capture_%s', 'cmp'::regclass::oid)::regproc)")
+    by_value = sorted(set(re.findall(r"WHEN (?:OLD|o)\.(\w+) IS NOT DISTINCT FROM (?:NEW|n)\.\1 THEN", source)))
+    assert by_value == sorted(["id", "i", "b", "u", "y", "d", "t", "c"])
+    conn.execute("""INSERT INTO cmp VALUES (1, 7, true, 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11', '\\x00ff', '2024-02-29',
+                    '2024-01-01 00:00:00+00', 3, 1.0, 0, '1 day', 'a', '{"a": 1.0}', 'x')""")
+    # equal values, different texts: every one keeps its old value
+    conn.execute("""UPDATE cmp SET n = 1.00, f = '-0', iv = '24 hours', ch = 'a '::bpchar, j = '{"a": 1.00}'""")
+    # the same values written again (b compared as true = true): no old value at all
+    conn.execute("UPDATE cmp SET i = 7, b = true, u = u, y = y, d = d, t = '2024-01-01 01:00:00+01', c = 3")
+    # each by-value column changed
+    conn.execute("""UPDATE cmp SET i = 8, b = false, u = 'b0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11', y = '\\x00fe',
+                    d = '2024-03-01', t = '2024-01-01 00:00:00.000001+00', c = 4""")
+    got = [row[0] for row in conn.execute(
+        "SELECT old_values FROM pgaudit_kit.event WHERE relid = 'cmp'::regclass AND op = 'U' ORDER BY id")]
+    assert got == [
+        {"n": "1.0", "f": "0", "iv": "1 day", "ch": "a", "j": '{"a": 1.0}'},
+        {},
+        {"i": "7", "b": "true", "u": "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11", "y": "\\x00ff", "d": "2024-02-29",
+         "t": "2024-01-01 00:00:00+00", "c": "3"},
+    ]
 
 
 # --- settings of the writer --------------------------------------------------------------------------------------

@@ -51,6 +51,8 @@ FROZEN = {
     "pgaudit_kit/shipped_functions/0012.json": "cc29a89d54c63d301a59a7971e4f380587091586480ff1eb8fe896ac039075b3",
     "migrations/versions/0013_v13_partitioned_events.py": "0d668e340136a60117ad21d51bfae4b873ad9e9586d5864355e63b3a13f76a4f",
     "pgaudit_kit/shipped_functions/0013.json": "d8014fbb7c4213f00511bd982b3f7355f4767b7ff0ae535efa0da56c307eb037",
+    "migrations/versions/0014_v14_lean_capture.py": "2fef2c13b8426b0cde16410a1259bdcaf6c39d3996fa68d43af4e1ca9eba5cd0",
+    "pgaudit_kit/shipped_functions/0014.json": "8c8df78d390fbffb57160e7f21488c9bdb16e300f0831471e3a4c64dda077bd1",
 }
 ROOT = Path(__file__).resolve().parents[2]
 FROZEN_REVISIONS = sorted({Path(path).name[:4] for path in FROZEN})

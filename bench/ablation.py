@@ -41,7 +41,16 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from bench.capture import PGBENCH_TABLES, connect, create_pgbench_databases, log, machine_info, median, write_run
+from bench.capture import (
+    PGBENCH_TABLES,
+    connect,
+    create_pgbench_databases,
+    log,
+    machine_info,
+    median,
+    rotation,
+    write_run,
+)
 from bench.reference import JSONB_TRIGGER, JSONB_TRIGGER_ON
 from pgaudit_kit.control.enrolment import CaptureOptions, enable_tables
 from pgaudit_kit.pg.db import connector
@@ -142,8 +151,7 @@ def loop_cpu(server: TempServer, name: str, workload: str, transactions: int) ->
 def measure(server: TempServer, workload: str, transactions: int, repeat: int) -> dict[str, list[float]]:
     runs: dict[str, list[float]] = {name: [] for name in VARIANTS}
     for rep in range(repeat):
-        order = list(VARIANTS[rep % len(VARIANTS):] + VARIANTS[:rep % len(VARIANTS)])
-        for name in order if rep % 2 == 0 else order[::-1]:
+        for name in rotation(VARIANTS, rep):
             runs[name].append(loop_cpu(server, name, workload, transactions))
         log(f"{workload} repetition {rep + 1}: " + ", ".join(f"{n} {runs[n][-1]:.0f}" for n in VARIANTS))
     return runs

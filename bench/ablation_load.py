@@ -49,6 +49,7 @@ from bench.capture import (
     machine_info,
     median,
     paired_ratio,
+    rotation,
     tpcb_run,
     write_run,
 )
@@ -134,8 +135,7 @@ def measure(server: TempServer, clients_list: Sequence[int], duration: int, repe
     for clients in clients_list:
         runs: dict[str, list[PgbenchRun]] = {name: [] for name in VARIANTS}
         for rep in range(repeat):
-            order = list(VARIANTS[rep % len(VARIANTS):] + VARIANTS[:rep % len(VARIANTS)])
-            for name in order if rep % 2 == 0 else order[::-1]:
+            for name in rotation(VARIANTS, rep):
                 runs[name].append(run_variant(server, conns[name], name, clients, duration))
         results[str(clients)] = {
             name: {"tps": median([r.tps for r in runs[name]]),

@@ -42,7 +42,7 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from bench.capture import DURABLE_SETTINGS, copy_payload, log, machine_info, source_revision
+from bench.capture import DURABLE_SETTINGS, copy_payload, log, machine_info, rotation, source_revision
 from pgaudit_kit.control.enrolment import CaptureOptions, enable_tables
 from pgaudit_kit.pg.db import connector
 from pgaudit_kit.pg.tempserver import TempServer
@@ -159,9 +159,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             times: dict[tuple[str, str], list[float]] = {}
             seals: list[tuple[float, int]] = []
             for rep in range(args.repeat):
-                order = VARIANTS[rep % len(VARIANTS):] + VARIANTS[:rep % len(VARIANTS)]
                 for operation in OPERATIONS:
-                    for variant in order if rep % 2 == 0 else tuple(reversed(order)):
+                    for variant in rotation(VARIANTS, rep):
                         times.setdefault((variant, operation), []).append(run(conn, variant, operation, args.rows, rep))
                 seals.append(seal_time(conn))
                 log(f"repetition {rep + 1} of {args.repeat} done")

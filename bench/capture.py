@@ -192,6 +192,13 @@ def settle(conn: psycopg.Connection[Any]) -> None:
     conn.execute("CHECKPOINT")
 
 
+def rotation(names: Sequence[str], rep: int) -> list[str]:
+    """The order to run *names* in at repetition *rep*: rotated by one each time, and reversed every other time, so
+    that no variant always runs first, or always right after the same other one."""
+    rotated = list(names[rep % len(names):]) + list(names[:rep % len(names)])
+    return rotated if rep % 2 == 0 else rotated[::-1]
+
+
 def median(values: Sequence[float]) -> float:
     return float(statistics.median(values))
 
@@ -248,6 +255,13 @@ def write_run(path: str, revision: str, machine: Mapping[str, Any], args: Mappin
     with open(path, "w", encoding="utf-8") as out:
         json.dump({"when": datetime.now(UTC).isoformat(timespec="seconds"), "source": source_revision(),
                    "kit_revision": revision, "machine": machine, "args": dict(args), **figures}, out, indent=1)
+
+
+def write_results(path: str, results: Mapping[str, Any]) -> None:
+    """A bench's whole results document as JSON (what is not JSON, such as a Path, as its text)."""
+    with open(path, "w", encoding="utf-8") as out:
+        json.dump(results, out, indent=2, default=str)
+        out.write("\n")
 
 
 def machine_info(server: TempServer) -> dict[str, Any]:

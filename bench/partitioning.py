@@ -23,9 +23,7 @@ Nothing here asserts.
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import subprocess
 import sys
 import time
 from collections.abc import Sequence
@@ -40,24 +38,21 @@ from bench.capture import (
     create_pgbench_databases,
     log,
     machine_info,
-    median,
     source_revision,
     tpcb_run,
+    write_results,
 )
+from bench.revision_ab import install_from_tree, rotated_runs, summary
 from pgaudit_kit.pg.db import connector
 from pgaudit_kit.pg.tempserver import TempServer
 from pgaudit_kit.schema import installer
 
 DATABASES = ("baseline", "unpartitioned", "partitioned")
-INSTALL_BEFORE = ("from pgaudit_kit.pg.db import connector; from pgaudit_kit.schema import installer; "
-                  "import sys; print(installer.install(connector(sys.argv[1])).after)")
 
 
 def prepare(server: TempServer, before_tree: Path, partitions: int, partition_events: int) -> dict[str, Any]:
     create_pgbench_databases(server, DATABASES, 10)
-    env = {**os.environ, "PYTHONPATH": str(before_tree)}
-    before = subprocess.run([sys.executable, "-c", INSTALL_BEFORE, server.dsn("unpartitioned")], env=env,
-                            capture_output=True, text=True, check=True, cwd=before_tree).stdout.strip()
+    before = install_from_tree(server, before_tree, "unpartitioned")
     after = installer.install(connector(server.dsn("partitioned"))).after
     for database in ("unpartitioned", "partitioned"):
         with connect(server, database) as conn:
@@ -78,9 +73,7 @@ def prepare(server: TempServer, before_tree: Path, partitions: int, partition_ev
 def upgrade_time(server: TempServer, before_tree: Path, events: int) -> dict[str, Any]:
     with connect(server, "postgres") as admin:
         admin.execute("CREATE DATABASE upgraded")
-    env = {**os.environ, "PYTHONPATH": str(before_tree)}
-    subprocess.run([sys.executable, "-c", INSTALL_BEFORE, server.dsn("upgraded")], env=env, capture_output=True,
-                   text=True, check=True, cwd=before_tree)
+    install_from_tree(server, before_tree, "upgraded")
     with connect(server, "upgraded") as conn:
         conn.execute("INSERT INTO pgaudit_kit.event (xid, statement_ts, op, relid, schema_name, table_name, pk, "
                      "row_data) SELECT pg_current_xact_id(), now(), 'I', 16384, 'public', 't', "
@@ -133,21 +126,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                 tpcb_run(server, conns[name], name, 1, 3)
             tpcb: list[dict[str, Any]] = []
             for clients in (int(c) for c in args.clients.split(",")):
-                runs: dict[str, list[Any]] = {name: [] for name in DATABASES}
-                for rep in range(args.repeat):
-                    order = DATABASES[rep % 3:] + DATABASES[:rep % 3]
-                    for name in order if rep % 2 == 0 else order[::-1]:
-                        runs[name].append(tpcb_run(server, conns[name], name, clients, args.duration))
-                row: dict[str, Any] = {"clients": clients}
-                for name in DATABASES:
-                    row[f"{name}_tps"] = round(median([r.tps for r in runs[name]]), 1)
-                    row[f"{name}_wal_bytes_per_txn"] = round(sum(r.wal_bytes for r in runs[name])
-                                                             / sum(r.transactions for r in runs[name]))
-                for a, b in (("partitioned", "unpartitioned"), ("partitioned", "baseline"),
-                             ("unpartitioned", "baseline")):
-                    row[f"{a}_over_{b}"] = round(median([x.tps / y.tps for x, y in zip(runs[a], runs[b],
-                                                                                          strict=True)]), 3)
-                row["runs_tps"] = {name: [round(r.tps, 1) for r in runs[name]] for name in DATABASES}
+                runs = rotated_runs(server, conns, clients, args.duration, args.repeat)
+                row = summary(clients, runs, (("partitioned", "unpartitioned"), ("partitioned", "baseline"),
+                                              ("unpartitioned", "baseline")))
                 tpcb.append(row)
                 log(f"{clients} clients: partitioned/unpartitioned {row['partitioned_over_unpartitioned']:.3f}")
             results["tpcb"] = tpcb
@@ -172,9 +153,7 @@ def finish(args: argparse.Namespace, results: dict[str, Any], started: float) ->
         print(f"upgrade of {results['upgrade']['events']:,} events to revision 0013: "
               f"{results['upgrade']['install_seconds']} s")
     if args.json:
-        with open(args.json, "w", encoding="utf-8") as out:
-            json.dump(results, out, indent=2, default=str)
-            out.write("\n")
+        write_results(args.json, results)
     return 0
 
 

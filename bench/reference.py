@@ -97,6 +97,7 @@ from bench.capture import (
     machine_info,
     median,
     parse_number,
+    rotation,
     run_pgbench,
     settle,
     source_revision,
@@ -244,11 +245,6 @@ def seal_follower(server: TempServer, variant: str) -> Iterator[FollowerStatus]:
             log(f"  {variant} seal follower stderr:\n{err.rstrip()}")
 
 
-def order(rep: int) -> list[str]:
-    rotated = list(VARIANTS[rep % len(VARIANTS):] + VARIANTS[:rep % len(VARIANTS)])
-    return rotated if rep % 2 == 0 else rotated[::-1]
-
-
 def paired(reps: Sequence[dict[str, float]], variant: str, reference: str) -> float:
     """Median over repetitions of variant/reference, each repetition against its own reference run."""
     return median([rep[variant] / rep[reference] for rep in reps])
@@ -280,7 +276,7 @@ def tpcb(server: TempServer, conns: dict[str, psycopg.Connection[Any]], clients_
          duration: int, repeat: int) -> list[dict[str, Any]]:
     results = []
     for clients in clients_list:
-        reps = [{name: tpcb_run(server, conns[name], name, clients, duration) for name in order(rep)}
+        reps = [{name: tpcb_run(server, conns[name], name, clients, duration) for name in rotation(VARIANTS, rep)}
                 for rep in range(repeat)]
         results.append(tpcb_summary(clients, reps))
     return results
@@ -389,7 +385,7 @@ def serializable(server: TempServer, conns: dict[str, psycopg.Connection[Any]], 
         script_args = {"update_account": ["-s", str(scale), "-f", str(script_file)], "tpcb-like": ["-b", "tpcb-like"]}
         for script in SERIALIZABLE_SCRIPTS:
             runs = [serializable_run(server, conns[name], name, script, script_args[script], clients, duration)
-                    for rep in range(repeat) for name in order(rep)]
+                    for rep in range(repeat) for name in rotation(VARIANTS, rep)]
             results.append(serializable_summary(script, runs))
     return results
 
@@ -416,7 +412,7 @@ def bulk(server: TempServer, repeat: int) -> list[dict[str, Any]]:
         for operation in BULK_OPERATIONS:
             times[operation].append({})
             wal[operation].append({})
-            for name in order(rep):
+            for name in rotation(VARIANTS, rep):
                 # A fresh session: one that ran single-row DML may reuse a cached one-row plan of a capture
                 # function (bench/RESULTS.md, "Plan cache").
                 with connect(server, name) as conn:

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import io
-import json
 import os
 import random
 import statistics
@@ -38,7 +37,16 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from bench.capture import DURABLE_SETTINGS, PGBENCH_TABLES, connect, log, machine_info, parse_number, run_pgbench
+from bench.capture import (
+    DURABLE_SETTINGS,
+    PGBENCH_TABLES,
+    connect,
+    log,
+    machine_info,
+    parse_number,
+    run_pgbench,
+    write_results,
+)
 from bench.capture import source_revision as capture_source_revision
 from pgaudit_kit.control.enrolment import CaptureOptions, enable_tables
 from pgaudit_kit.pg import db, reviews
@@ -435,9 +443,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     results["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
     print(report(results))
     if args.json:
-        with open(args.json, "w", encoding="utf-8") as out:
-            json.dump(results, out, indent=2, default=str)
-            out.write("\n")
+        write_results(args.json, results)
     return 0
 
 

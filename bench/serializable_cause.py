@@ -38,6 +38,7 @@ from bench.capture import (
     log,
     machine_info,
     median,
+    rotation,
     write_run,
 )
 from bench.reference import SerializableRun, failure_pct, seal_follower, serializable_run
@@ -83,8 +84,7 @@ def measure(server: TempServer, variants: Sequence[str], clients: int, duration:
     conns = {name: connect(server, name) for name in variants}
     try:
         for rep in range(repeat):
-            rotated = list(variants[rep % len(variants):]) + list(variants[:rep % len(variants)])
-            for name in rotated if rep % 2 == 0 else rotated[::-1]:
+            for name in rotation(variants, rep):
                 if name == KIT:
                     with seal_follower(server, name):
                         runs.append(serializable_run(server, conns[name], name, "tpcb-like", ["-b", "tpcb-like"],

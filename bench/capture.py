@@ -32,6 +32,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, TypeVar
 
 import psycopg
@@ -196,7 +197,8 @@ def quiesce(conn: psycopg.Connection[Any]) -> None:
     """After a measured run: vacuum and analyse the whole database, so that autovacuum finds nothing to do in it
     during the next run, which is another database's. Without it a run that follows an audited one shared the two
     cores with the vacuum of that one's event partitions (and counted its WAL): with the same kit in two databases,
-    the one that more often ran second measured 3.5% slower at 16 clients (bench.revision_ab, bench/RESULTS.md)."""
+    the one that more often followed an audited run measured 3.5% slower at 16 clients (bench.revision_ab,
+    bench/RESULTS.md)."""
     conn.execute("VACUUM (ANALYZE)")
 
 
@@ -324,6 +326,40 @@ def tpcb_run(server: TempServer, conn: psycopg.Connection[Any], database: str, c
         "WAL bytes/txn")
     quiesce(conn)
     return run
+
+
+INSTALL_BEFORE = ("from pgaudit_kit.pg.db import connector; from pgaudit_kit.schema import installer; "
+                  "import sys; print(installer.install(connector(sys.argv[1])).after)")
+
+
+def install_from_tree(server: TempServer, tree: Path, database: str) -> str:
+    """Install the kit of the checkout *tree* into *database* with that checkout's own installer; its revision."""
+    env = {**os.environ, "PYTHONPATH": str(tree)}
+    return subprocess.run([sys.executable, "-c", INSTALL_BEFORE, server.dsn(database)], env=env,
+                          capture_output=True, text=True, check=True, cwd=tree).stdout.strip()
+
+
+def rotated_runs(server: TempServer, conns: Mapping[str, psycopg.Connection[Any]], clients: int, duration: int,
+                 repeat: int) -> dict[str, list[PgbenchRun]]:
+    """*repeat* repetitions of one pgbench run per database, the order rotated, and reversed every other time."""
+    names = tuple(conns)
+    runs: dict[str, list[PgbenchRun]] = {name: [] for name in names}
+    for rep in range(repeat):
+        for name in rotation(names, rep):
+            runs[name].append(tpcb_run(server, conns[name], name, clients, duration))
+    return runs
+
+
+def summary(clients: int, runs: Mapping[str, list[PgbenchRun]], pairs: Sequence[tuple[str, str]]) -> dict[str, Any]:
+    """Median tps and WAL per transaction of each database, and the median per-repetition ratio of each pair."""
+    row: dict[str, Any] = {"clients": clients}
+    for name, done in runs.items():
+        row[f"{name}_tps"] = round(median([r.tps for r in done]), 1)
+        row[f"{name}_wal_bytes_per_txn"] = round(sum(r.wal_bytes for r in done) / sum(r.transactions for r in done))
+    for a, b in pairs:
+        row[f"{a}_over_{b}"] = round(median([x.tps / y.tps for x, y in zip(runs[a], runs[b], strict=True)]), 3)
+    row["runs_tps"] = {name: [round(r.tps, 1) for r in done] for name, done in runs.items()}
+    return row
 
 
 def tpcb(server: TempServer, conns: dict[str, psycopg.Connection[Any]], clients_list: Sequence[int],

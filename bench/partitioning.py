@@ -36,13 +36,15 @@ from bench.capture import (
     PGBENCH_TABLES,
     connect,
     create_pgbench_databases,
+    install_from_tree,
     log,
     machine_info,
+    rotated_runs,
     source_revision,
+    summary,
     tpcb_run,
     write_results,
 )
-from bench.revision_ab import install_from_tree, rotated_runs, summary
 from pgaudit_kit.pg.db import connector
 from pgaudit_kit.pg.tempserver import TempServer
 from pgaudit_kit.schema import installer

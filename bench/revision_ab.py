@@ -17,27 +17,24 @@ from __future__ import annotations
 
 import argparse
 import os
-import subprocess
 import sys
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import psycopg
-
 from bench.capture import (
     DURABLE_SETTINGS,
     PGBENCH_TABLES,
-    PgbenchRun,
     connect,
     create_pgbench_databases,
+    install_from_tree,
     log,
     machine_info,
-    median,
-    rotation,
+    rotated_runs,
     source_revision,
+    summary,
     tpcb_run,
     write_results,
 )
@@ -46,40 +43,6 @@ from pgaudit_kit.pg.tempserver import TempServer
 from pgaudit_kit.schema import installer
 
 DATABASES = ("baseline", "before", "after")
-INSTALL_BEFORE = ("from pgaudit_kit.pg.db import connector; from pgaudit_kit.schema import installer; "
-                  "import sys; print(installer.install(connector(sys.argv[1])).after)")
-
-
-def install_from_tree(server: TempServer, tree: Path, database: str) -> str:
-    """Install the kit of the checkout *tree* into *database* with that checkout's own installer; its revision."""
-    env = {**os.environ, "PYTHONPATH": str(tree)}
-    return subprocess.run([sys.executable, "-c", INSTALL_BEFORE, server.dsn(database)], env=env,
-                          capture_output=True, text=True, check=True, cwd=tree).stdout.strip()
-
-
-def rotated_runs(server: TempServer, conns: Mapping[str, psycopg.Connection[Any]], clients: int, duration: int,
-                 repeat: int) -> dict[str, list[PgbenchRun]]:
-    """*repeat* repetitions of one pgbench run per database, the order rotated, and reversed every other time."""
-    names = tuple(conns)
-    runs: dict[str, list[PgbenchRun]] = {name: [] for name in names}
-    for rep in range(repeat):
-        for name in rotation(names, rep):
-            runs[name].append(tpcb_run(server, conns[name], name, clients, duration))
-    return runs
-
-
-def summary(clients: int, runs: Mapping[str, list[PgbenchRun]], pairs: Sequence[tuple[str, str]]) -> dict[str, Any]:
-    """Median tps and WAL per transaction of each database, and the median per-repetition ratio of each pair."""
-    row: dict[str, Any] = {"clients": clients}
-    for name, done in runs.items():
-        row[f"{name}_tps"] = round(median([r.tps for r in done]), 1)
-        row[f"{name}_wal_bytes_per_txn"] = round(sum(r.wal_bytes for r in done) / sum(r.transactions for r in done))
-    for a, b in pairs:
-        row[f"{a}_over_{b}"] = round(median([x.tps / y.tps for x, y in zip(runs[a], runs[b], strict=True)]), 3)
-    row["runs_tps"] = {name: [round(r.tps, 1) for r in done] for name, done in runs.items()}
-    return row
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--before-tree", type=Path, required=True, help="a checkout of the kit to compare against")
